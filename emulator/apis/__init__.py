@@ -1,0 +1,11 @@
+"""The emulated vendor APIs, by their ids (also their folder names under scenarios/ and
+schemas/)."""
+
+from __future__ import annotations
+
+from .base import VendorApi
+from .traffic_ops import TrafficOps
+
+API_CLASSES: dict[str, type[VendorApi]] = {api.name: api for api in (TrafficOps,)}
+
+__all__ = ["API_CLASSES", "VendorApi"]

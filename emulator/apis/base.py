@@ -1,0 +1,151 @@
+"""What every emulated vendor API is made of.
+
+An API is a `VendorApi` subclass in its own module. Its class attributes describe it to the
+scenario loader and the engine (`ApiSpec`: name, trigger routes, scope, ids); an instance,
+made per server with the API's settings, serves its vendor routes. Responses go out through
+`Vendor.respond`, which validates the body against the API's schemas first.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol
+
+from aiohttp import web
+
+from ..scenario import EMPTY
+
+if TYPE_CHECKING:
+    from ..app import Runtime
+    from ..engine import Engine, Task
+
+log = logging.getLogger("task_emulator.validation")
+
+# What the journal is told about the request being answered.
+JOURNAL_API = web.RequestKey("task_emulator_api", str)
+JOURNAL_TASK = web.RequestKey("task_emulator_task", str)
+JOURNAL_VIOLATION = web.RequestKey("task_emulator_violation", str)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerRoute:
+    """A vendor request that creates a task. `path` is written as scenarios write it;
+    `match_keys` are the request facts a scenario's `when:` may test."""
+
+    method: str
+    path: str
+    match_keys: frozenset[str] = frozenset()
+
+
+class ApiSpec(Protocol):
+    """What the scenario loader and the engine need to know about an API."""
+
+    name: str
+    title: str
+    triggers: tuple[TriggerRoute, ...]
+    scope_defaults: Mapping[str, str]
+
+    def trigger_route(self, method: str, path: str) -> TriggerRoute | None: ...
+
+    def check_task_id(self, raw: object) -> str: ...
+
+    def new_task_id(self, engine: Engine) -> str: ...
+
+    def new_subtask_id(self, engine: Engine, parent_id: str, index: int) -> str: ...
+
+
+class VendorApi(ABC):
+    name: ClassVar[str]
+    title: ClassVar[str]
+    triggers: ClassVar[tuple[TriggerRoute, ...]] = ()
+    # Keys that place a task (project, workspace, dataset …) and their default values.
+    scope_defaults: ClassVar[Mapping[str, str]] = EMPTY
+    # Built-in settings (users, roles …), documented in the README; configuration replaces
+    # them key by key, checked against schemas/<api>/settings.schema.json.
+    default_settings: ClassVar[Mapping[str, Any]] = EMPTY
+
+    def __init__(self, runtime: Runtime, settings: Mapping[str, Any]) -> None:
+        self.runtime = runtime
+        self.settings = settings
+
+    # ---- the spec: class-level, used before any server exists ---------------------------
+
+    @classmethod
+    def trigger_route(cls, method: str, path: str) -> TriggerRoute | None:
+        for route in cls.triggers:
+            if route.method == method and route.path == path:
+                return route
+        return None
+
+    @classmethod
+    @abstractmethod
+    def check_task_id(cls, raw: object) -> str:
+        """The canonical text of a task id given by a person; ValueError says what is wrong."""
+
+    @classmethod
+    @abstractmethod
+    def new_task_id(cls, engine: Engine) -> str:
+        """A fresh id, drawn from the engine's seeded source or sequence."""
+
+    @classmethod
+    def new_subtask_id(cls, engine: Engine, parent_id: str, index: int) -> str:
+        return f"{parent_id}-{index + 1}"
+
+    # ---- serving -------------------------------------------------------------------------
+
+    @abstractmethod
+    def routes(self) -> list[web.RouteDef]:
+        """The vendor routes this API answers."""
+
+    @abstractmethod
+    def status_path(self, task: Task) -> str:
+        """The path (with query) a client polls for `task`'s status."""
+
+    def describe(self) -> str:
+        """One line for the start-up banner: the status path and how to authenticate."""
+        return ""
+
+    def reset(self) -> None:
+        """Forget sessions and other per-run state (tasks are the engine's)."""
+
+    def respond(
+        self,
+        request: web.Request,
+        status: int,
+        data: Any,
+        *,
+        schema: str,
+        encode: Callable[[Any], bytes],
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
+    ) -> web.Response:
+        """A response whose body is `data`, checked against `schemas/<api>/<schema>.schema.json`.
+
+        A body that breaks its schema is a bug in a scenario or in the emulator: in strict
+        mode the client gets a 500 that says what broke, in warn mode it is sent and logged.
+        """
+        request[JOURNAL_API] = self.name
+        runtime = self.runtime
+        if runtime.validate != "off":
+            violation = runtime.schemas.violation(f"{self.name}/{schema}.schema.json", data)
+            if violation is not None:
+                request[JOURNAL_VIOLATION] = str(violation)
+                log.error("response to %s %s breaks its schema: %s", request.method, request.path, violation)
+                if runtime.validate == "strict":
+                    return web.json_response(
+                        {
+                            "error": "the emulator's response failed schema validation",
+                            "schema": violation.schema,
+                            "path": violation.path,
+                            "violation": violation.message,
+                            "status": status,
+                        },
+                        status=500,
+                        headers={"X-Task-Emulator-Violation": violation.schema},
+                    )
+        response = web.Response(status=status, body=encode(data), headers=headers)
+        # Set as written: aiohttp's content_type setter would normalise the value.
+        response.headers["Content-Type"] = content_type
+        return response

@@ -1,0 +1,187 @@
+"""The aiohttp application: configuration in, a server's worth of state, vendor routes and
+the control API out. `create_app(config)` is the one way in, for the CLI and for tests."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Literal, Mapping
+
+from aiohttp import web
+
+from . import __version__
+from .apis import API_CLASSES, VendorApi
+from .apis.base import JOURNAL_API, JOURNAL_TASK, JOURNAL_VIOLATION
+from .clock import ClockMode, make_clock
+from .engine import Engine
+from .errors import ConfigError
+from .journal import Journal
+from .resources import builtin_scenarios, builtin_schemas
+from .scenario import EMPTY, Catalog, load_catalog
+from .schemas import SchemaSet
+from .yamlsource import format_path
+
+ValidationMode = Literal["strict", "warn", "off"]
+VALIDATION_MODES: tuple[ValidationMode, ...] = ("strict", "warn", "off")
+CONTROL_PREFIX = "/_emulator"
+# Requests bigger than this are refused before any handler reads them.
+MAX_BODY_BYTES = 1024 * 1024
+
+log = logging.getLogger("task_emulator")
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything a server is started with. The defaults are `task-emulator serve`'s."""
+
+    scenario_paths: tuple[Path, ...] = ()
+    builtin_scenarios: bool = True
+    seed: int | None = None
+    clock: ClockMode = "real"
+    time_scale: float = 1.0
+    # Where a virtual clock starts (epoch seconds); default: the time the server starts.
+    clock_start: float | None = None
+    validate: ValidationMode = "strict"
+    journal_limit: int = 10_000
+    # Per-API settings (users, roles …) replacing the built-in ones key by key.
+    api_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    admin_token: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.validate not in VALIDATION_MODES:
+            raise ConfigError(f"unknown validation mode {self.validate!r}: use strict, warn or off")
+        if self.clock not in ("real", "virtual"):
+            raise ConfigError(f"unknown clock {self.clock!r}: use real or virtual")
+        if not self.time_scale > 0:
+            raise ConfigError(f"the time scale must be a positive number, not {self.time_scale!r}")
+        if self.journal_limit < 1:
+            raise ConfigError(f"the journal limit must be at least 1, not {self.journal_limit!r}")
+        unknown = sorted(set(self.api_settings) - set(API_CLASSES))
+        if unknown:
+            raise ConfigError(
+                f"settings for unknown API {unknown[0]!r}: use one of {', '.join(API_CLASSES)}"
+            )
+
+    def scenario_sources(self) -> list[Path]:
+        # User scenarios first: their triggers win over the built-in ones.
+        return [*self.scenario_paths, *([builtin_scenarios()] if self.builtin_scenarios else [])]
+
+
+@dataclass
+class Runtime:
+    """One server's state: what handlers reach through `request.app[RUNTIME]`."""
+
+    config: EmulatorConfig
+    schemas: SchemaSet
+    engine: Engine
+    journal: Journal
+    apis: dict[str, VendorApi] = field(default_factory=dict)
+
+    @property
+    def validate(self) -> ValidationMode:
+        return self.config.validate
+
+    def reset(self) -> None:
+        self.engine.reset()
+        self.journal.clear()
+        for api in self.apis.values():
+            api.reset()
+
+
+RUNTIME = web.AppKey("task_emulator_runtime", Runtime)
+
+
+def load_schemas() -> SchemaSet:
+    return SchemaSet(builtin_schemas())
+
+
+def load_scenarios(config: EmulatorConfig, schemas: SchemaSet) -> Catalog:
+    """The scenarios `config` names; raises ScenarioError listing every mistake."""
+    return load_catalog(config.scenario_sources(), API_CLASSES, schemas)
+
+
+def build_runtime(config: EmulatorConfig) -> Runtime:
+    schemas = load_schemas()
+    catalog = load_scenarios(config, schemas)
+    engine = Engine(
+        catalog,
+        API_CLASSES,
+        lambda: make_clock(config.clock, time_scale=config.time_scale, start=config.clock_start),
+        seed=config.seed,
+    )
+    runtime = Runtime(config, schemas, engine, Journal(config.journal_limit))
+    for name, api_class in API_CLASSES.items():
+        settings = api_settings(api_class, config.api_settings.get(name, EMPTY), schemas)
+        runtime.apis[name] = api_class(runtime, settings)
+    return runtime
+
+
+def api_settings(
+    api_class: type[VendorApi], overrides: Mapping[str, Any], schemas: SchemaSet
+) -> Mapping[str, Any]:
+    settings = {**api_class.default_settings, **overrides}
+    schema = f"{api_class.name}/settings.schema.json"
+    if schema in schemas:
+        for error in schemas.errors(schema, settings):
+            where = format_path((api_class.name, *error.absolute_path))
+            raise ConfigError(f"settings {where}: {error.message}")
+    return settings
+
+
+def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = None) -> web.Application:
+    """The emulator as an aiohttp application. Raises ScenarioError or ConfigError when the
+    scenarios or settings are wrong, so a server never starts half-loaded."""
+    from .control import control_app
+
+    if runtime is None:
+        runtime = build_runtime(config or EmulatorConfig())
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[journal_middleware])
+    app[RUNTIME] = runtime
+    for api in runtime.apis.values():
+        app.add_routes(api.routes())
+    app.add_subapp(CONTROL_PREFIX, control_app(runtime))
+    return app
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def journal_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Records every vendor request, with the answer's status, in the journal."""
+    if request.path.startswith(CONTROL_PREFIX):
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        await _record(request, error.status)
+        raise
+    await _record(request, response.status)
+    return response
+
+
+async def _record(request: web.Request, status: int) -> None:
+    runtime = request.app[RUNTIME]
+    body = b""
+    if request.body_exists:
+        try:
+            body = await request.read()  # cached by aiohttp when the handler read it
+        except web.HTTPException:  # too large: the journal keeps no body
+            pass
+    runtime.journal.record(
+        time=runtime.engine.clock.now(),
+        api=request.get(JOURNAL_API),
+        task=request.get(JOURNAL_TASK),
+        method=request.method,
+        path=request.path,
+        query=request.query.items(),
+        headers=request.headers.items(),
+        body=body,
+        content_type=request.headers.get("Content-Type", ""),
+        status=status,
+        violation=request.get(JOURNAL_VIOLATION),
+    )
+
+
+__all__ = ["EmulatorConfig", "Runtime", "RUNTIME", "create_app", "build_runtime", "__version__"]

@@ -1,0 +1,287 @@
+"""The control API under /_emulator: JSON in and out, for tests and people driving the emulator.
+
+    GET    /health                          is the server up
+    GET    /scenarios                       the loaded scenarios
+    POST   /tasks                           create a task from a scenario
+    GET    /tasks                           tasks (filters: api, phase; limit)
+    GET    /tasks/{api}/{id}                one task
+    POST   /tasks/{api}/{id}/transition     force a task into a phase
+    GET    /clock                           the emulator's time
+    POST   /clock/advance                   move the clock forward
+    POST   /reset                           back to the loaded scenarios and preloaded tasks
+    GET    /requests                        the request journal (filters: api, task)
+    DELETE /requests                        clear the journal
+
+Request bodies are checked against schemas/control/*.schema.json. Every error is a 4xx with
+`{"error": "<what is wrong>"}`, and a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from . import __version__
+from .app import Runtime
+from .engine import TaskView
+from .errors import Conflict, NotFound
+from .lifecycle import Phase
+from .scenario import Scenario, explain_schema_error
+from .yamlsource import format_path
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+DEFAULT_TASK_LIMIT = 1000
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+
+
+def control_app(runtime: Runtime) -> web.Application:
+    app = web.Application(middlewares=[_errors_as_json, _admin_token(runtime.config.admin_token)])
+    api = ControlApi(runtime)
+    app.add_routes(
+        [
+            web.get("/health", api.health),
+            web.get("/scenarios", api.scenarios),
+            web.post("/tasks", api.create_task),
+            web.get("/tasks", api.list_tasks),
+            web.get("/tasks/{api}/{id}", api.get_task),
+            web.post("/tasks/{api}/{id}/transition", api.transition),
+            web.get("/clock", api.clock),
+            web.post("/clock/advance", api.advance_clock),
+            web.post("/reset", api.reset),
+            web.get("/requests", api.requests),
+            web.delete("/requests", api.clear_requests),
+        ]
+    )
+    return app
+
+
+@web.middleware
+async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ControlError as error:
+        return web.json_response({"error": error.message}, status=error.status)
+    except NotFound as error:
+        return web.json_response({"error": str(error)}, status=404)
+    except Conflict as error:
+        return web.json_response({"error": str(error)}, status=409)
+    except web.HTTPRequestEntityTooLarge as error:
+        return web.json_response({"error": error.text}, status=413)
+    except web.HTTPNotFound:
+        return web.json_response({"error": f"no control route {request.path}"}, status=404)
+    except web.HTTPMethodNotAllowed as error:
+        allowed = ", ".join(sorted(error.allowed_methods))
+        return web.json_response(
+            {"error": f"{request.method} is not allowed on {request.path} (allowed: {allowed})"},
+            status=405,
+            headers={"Allow": allowed},
+        )
+
+
+def _admin_token(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Health stays open: container health checks carry no credentials.
+        if token is not None and request.path != "/_emulator/health":
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return web.json_response(
+                    {"error": "the control API needs 'Authorization: Bearer <admin token>'"},
+                    status=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return await handler(request)
+
+    return check
+
+
+class ControlApi:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.engine = runtime.engine
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "status": "ok",
+                "version": __version__,
+                "apis": sorted(self.runtime.apis),
+                "scenarios": len(self.engine.catalog.scenarios),
+                "tasks": self.engine.count(),
+                "clock": self._clock_json(),
+            }
+        )
+
+    async def scenarios(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"scenarios": [scenario_json(s) for s in self.engine.catalog.scenarios.values()]}
+        )
+
+    async def create_task(self, request: web.Request) -> web.Response:
+        body = await self._body(request, "create_task")
+        api = self._api(body["api"])
+        scenario = self.engine.scenario(api, body["scenario"])
+        spec = self.runtime.apis[api]
+        task_id = None
+        if "id" in body:
+            try:
+                task_id = spec.check_task_id(body["id"])
+            except ValueError as error:
+                raise ControlError(400, f"id: {error}") from None
+        scope = body.get("scope", {})
+        unknown = sorted(set(scope) - set(spec.scope_defaults))
+        if unknown:
+            allowed = ", ".join(spec.scope_defaults) or "none"
+            raise ControlError(400, f"scope: {api} tasks have no scope {unknown[0]!r} (they have: {allowed})")
+        task = self.engine.create_task(
+            scenario, task_id=task_id, fields=body.get("fields", {}), scope={k: str(v) for k, v in scope.items()}
+        )
+        view = self.engine.observe(task, count_read=False)
+        return web.json_response(self._task_json(request, view), status=201)
+
+    async def list_tasks(self, request: web.Request) -> web.Response:
+        api = request.query.get("api")
+        if api is not None:
+            self._api(api)
+        phase = None
+        if "phase" in request.query:
+            try:
+                phase = Phase.parse(request.query["phase"])
+            except ValueError as error:
+                raise ControlError(400, f"phase: {error}") from None
+        limit = self._int_query(request, "limit", DEFAULT_TASK_LIMIT, minimum=1)
+        found = []
+        for task in self.engine.tasks(api):
+            view = self.engine.observe(task, count_read=False)
+            if phase is None or view.phase is phase:
+                found.append(self._task_json(request, view))
+                if len(found) >= limit:
+                    break
+        return web.json_response({"tasks": found})
+
+    async def get_task(self, request: web.Request) -> web.Response:
+        view = self.engine.observe(self._task(request), count_read=False)
+        return web.json_response(self._task_json(request, view))
+
+    async def transition(self, request: web.Request) -> web.Response:
+        task = self._task(request)
+        body = await self._body(request, "transition")
+        view = self.engine.transition(task, Phase(body["phase"]), body.get("message"))
+        return web.json_response(self._task_json(request, view))
+
+    async def clock(self, request: web.Request) -> web.Response:
+        return web.json_response(self._clock_json())
+
+    async def advance_clock(self, request: web.Request) -> web.Response:
+        body = await self._body(request, "advance_clock")
+        self.engine.advance_clock(float(body["seconds"]))
+        return web.json_response(self._clock_json())
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.runtime.reset()
+        return web.json_response({"status": "reset", "tasks": self.engine.count()})
+
+    async def requests(self, request: web.Request) -> web.Response:
+        api = request.query.get("api")
+        if api is not None:
+            self._api(api)
+        entries = self.runtime.journal.entries(api=api, task=request.query.get("task"))
+        return web.json_response({"requests": [entry.to_json() for entry in entries]})
+
+    async def clear_requests(self, request: web.Request) -> web.Response:
+        self.runtime.journal.clear()
+        return web.json_response({"requests": []})
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    async def _body(self, request: web.Request, schema: str) -> dict[str, Any]:
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except ValueError as error:
+            raise ControlError(400, f"the body is not valid JSON: {error}") from None
+        for error in self.runtime.schemas.errors(f"control/{schema}.schema.json", body):
+            path, message = explain_schema_error(error)
+            where = format_path(path)
+            raise ControlError(400, f"{where}: {message}" if where else message)
+        return body  # type: ignore[no-any-return]
+
+    def _api(self, name: str) -> str:
+        if name not in self.runtime.apis:
+            raise ControlError(400, f"unknown api {name!r}: use one of {', '.join(sorted(self.runtime.apis))}")
+        return name
+
+    def _task(self, request: web.Request) -> Any:
+        api = self._api(request.match_info["api"])
+        return self.engine.get(api, request.match_info["id"])
+
+    @staticmethod
+    def _int_query(request: web.Request, name: str, default: int, minimum: int) -> int:
+        raw = request.query.get(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ControlError(400, f"{name}: not a whole number: {raw!r}") from None
+        if value < minimum:
+            raise ControlError(400, f"{name}: must be at least {minimum}, not {value}")
+        return value
+
+    def _clock_json(self) -> dict[str, Any]:
+        now = self.engine.clock.now()
+        return {"mode": self.engine.clock.mode, "now": now, "iso": _iso(now)}
+
+    def _task_json(self, request: web.Request, view: TaskView) -> dict[str, Any]:
+        task = view.task
+        status_path = self.runtime.apis[task.api].status_path(task)
+        return {
+            "api": task.api,
+            "id": task.id,
+            "scenario": task.scenario.name,
+            "phase": view.phase.value,
+            "step": view.step_index,
+            "changed_at": view.entered_at,
+            "created_at": task.created_at,
+            "reads": task.reads,
+            "fields": _plain(view.fields),
+            "scope": dict(task.scope),
+            "status_path": status_path,
+            "status_url": f"{request.scheme}://{request.host}{status_path}",
+            "subtasks": [
+                {"id": sub.id, "name": sub.name, "phase": sub.phase.value, "changed_at": sub.entered_at}
+                for sub in view.subtasks
+            ],
+        }
+
+
+def scenario_json(scenario: Scenario) -> dict[str, Any]:
+    trigger = scenario.trigger
+    return {
+        "api": scenario.api,
+        "name": scenario.name,
+        "description": scenario.description,
+        "source": str(scenario.source),
+        "lifecycle": scenario.summary(),
+        "trigger": None
+        if trigger is None
+        else {"method": trigger.method, "path": trigger.path, "when": dict(trigger.when)},
+        "preload": [p.id for p in scenario.preload],
+    }
+
+
+def _plain(fields: Any) -> dict[str, Any]:
+    return {key: fields[key] for key in fields}
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,365 @@
+"""Tasks and the engine that makes, finds, observes and moves them.
+
+A task stores only where it stood when last observed (see `lifecycle.advance`); observing it
+brings it up to the clock. Nothing here knows HTTP: vendor modules and the control API call
+the engine, the engine calls nothing outside itself but the clock and the random source.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+
+from .clock import Clock
+from .errors import Conflict, NotFound
+from .lifecycle import Lifecycle, Phase, Position, Step, advance
+from .randomness import RandomSource
+from .scenario import EMPTY, Catalog, FieldTemplate, Scenario
+
+if TYPE_CHECKING:
+    from .apis.base import ApiSpec
+
+
+class Subtask:
+    __slots__ = ("id", "spec_index", "lifecycle", "position")
+
+    def __init__(self, id: str, spec_index: int, lifecycle: Lifecycle, position: Position) -> None:
+        self.id = id
+        self.spec_index = spec_index
+        self.lifecycle = lifecycle
+        self.position = position
+
+
+class Task:
+    """One emulated task. Slotted and small: a million of them must fit in memory."""
+
+    __slots__ = (
+        "api", "id", "scenario", "created_at", "seed", "reads",
+        "lifecycle", "position", "overrides", "scope", "subtasks",
+    )
+
+    def __init__(
+        self,
+        api: str,
+        id: str,
+        scenario: Scenario,
+        created_at: float,
+        seed: int,
+        lifecycle: Lifecycle | None,
+        position: Position,
+        overrides: Mapping[str, Any],
+        scope: Mapping[str, str],
+        subtasks: tuple[Subtask, ...],
+    ) -> None:
+        self.api = api
+        self.id = id
+        self.scenario = scenario
+        self.created_at = created_at
+        self.seed = seed
+        self.reads = 0
+        # The scenario's lifecycle until a forced transition replaces it.
+        self.lifecycle = lifecycle
+        self.position = position
+        self.overrides = overrides
+        self.scope = scope
+        self.subtasks = subtasks
+
+    def settle(self, now: float) -> None:
+        """Bring every position up to `now` and the current read count."""
+        if self.lifecycle is not None:
+            self.position = advance(self.lifecycle, self.position, now, self.reads)
+        for sub in self.subtasks:
+            sub.position = advance(sub.lifecycle, sub.position, now, self.reads)
+
+
+@dataclass(frozen=True, slots=True)
+class SubtaskView:
+    id: str
+    name: str
+    phase: Phase
+    step: Step
+    entered_at: float
+    started_at: float
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A task as one observation saw it: what every response is rendered from."""
+
+    task: Task
+    phase: Phase
+    step: Step | None
+    step_index: int | None
+    entered_at: float  # when the task last changed (its step, or any subtask's)
+    fields: Mapping[str, Any]
+    subtasks: tuple[SubtaskView, ...]
+    observed_at: float
+    reads: int  # reads before this one
+
+    @property
+    def id(self) -> str:
+        return self.task.id
+
+    @property
+    def created_at(self) -> float:
+        return self.task.created_at
+
+    @property
+    def message(self) -> str | None:
+        value = self.fields.get("message")
+        return None if value is None else str(value)
+
+
+def derived_phase(phases: list[Phase]) -> Phase:
+    """A parent's phase from its subtasks': failed as soon as one failed, succeeded when all
+    succeeded, scheduled while none has started, running otherwise."""
+    if any(p is Phase.FAILED for p in phases):
+        return Phase.FAILED
+    if phases and all(p is Phase.SUCCEEDED for p in phases):
+        return Phase.SUCCEEDED
+    if all(p is Phase.SCHEDULED for p in phases):
+        return Phase.SCHEDULED
+    return Phase.RUNNING
+
+
+class Engine:
+    """The emulated tasks of every API, the clock they are judged by, and the seeded source."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        apis: Mapping[str, ApiSpec],
+        clock_factory: Callable[[], Clock],
+        seed: int | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.apis = apis
+        self._clock_factory = clock_factory
+        self.clock = clock_factory()
+        self.random = RandomSource(seed)
+        self._tasks: dict[str, dict[str, Task]] = {api: {} for api in apis}
+        self._serials: dict[str, int] = {}
+        self.load_preloads()
+
+    # ---- state as a whole ---------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the loaded scenarios and their preloaded tasks, with a fresh clock and
+        the random sequence started again."""
+        self.clock = self._clock_factory()
+        self.random.reseed()
+        for tasks in self._tasks.values():
+            tasks.clear()
+        self._serials.clear()
+        self.load_preloads()
+
+    def load_preloads(self) -> None:
+        for scenario in self.catalog.scenarios.values():
+            for preload in scenario.preload:
+                self.create_task(
+                    scenario,
+                    task_id=preload.id,
+                    fields=preload.fields,
+                    scope=preload.scope,
+                    created_at=preload.created_at,
+                    at=preload.at,
+                )
+
+    def next_serial(self, api: str) -> int:
+        """The next integer id of an API whose ids count up (like a database sequence)."""
+        tasks = self._tasks[api]
+        serial = self._serials.get(api, 0) + 1
+        while str(serial) in tasks:
+            serial += 1
+        self._serials[api] = serial
+        return serial
+
+    # ---- tasks ----------------------------------------------------------------------------
+
+    def scenario(self, api: str, name: str) -> Scenario:
+        scenario = self.catalog.get(api, name)
+        if scenario is None:
+            known = ", ".join(s.name for s in self.catalog.for_api(api)) or "none"
+            raise NotFound(f"no {api} scenario named {name!r} (loaded: {known})")
+        return scenario
+
+    def create_task(
+        self,
+        scenario: Scenario,
+        *,
+        task_id: str | None = None,
+        fields: Mapping[str, Any] = EMPTY,
+        scope: Mapping[str, str] | None = None,
+        facts: Mapping[str, Any] = EMPTY,
+        created_at: float | None = None,
+        at: Phase | None = None,
+    ) -> Task:
+        """Make a task from `scenario`. `facts` (the triggering request's body, query …) fill
+        the scenario's ${...} placeholders; `fields` override the scenario's task fields."""
+        spec = self.apis[scenario.api]
+        tasks = self._tasks[scenario.api]
+        if task_id is None:
+            task_id = spec.new_task_id(self)
+        elif task_id in tasks:
+            raise Conflict(f"a {scenario.api} task with id {task_id!r} already exists")
+        now = self.clock.now()
+        born = now if created_at is None else created_at
+        lifecycle = scenario.lifecycle
+        if lifecycle is None:
+            position = Position(0, born, 0)
+        elif at is None:
+            position = advance(lifecycle, Position(0, born, 0), now, 0)
+        else:
+            position = Position(lifecycle.index_of(at), now, 0)
+        full_scope = dict(spec.scope_defaults) if scope is None else {**spec.scope_defaults, **scope}
+        overrides = self._render_fields(scenario, task_id, full_scope, facts)
+        overrides.update(fields)
+        subtasks = tuple(
+            Subtask(
+                spec.new_subtask_id(self, task_id, index),
+                index,
+                sub.lifecycle,
+                advance(sub.lifecycle, Position(0, born, 0), now, 0),
+            )
+            for index, sub in enumerate(scenario.subtasks)
+        )
+        task = Task(
+            scenario.api,
+            task_id,
+            scenario,
+            born,
+            self.random.task_seed(),
+            lifecycle,
+            position,
+            MappingProxyType(overrides) if overrides else EMPTY,
+            MappingProxyType(full_scope) if full_scope else EMPTY,
+            subtasks,
+        )
+        tasks[task_id] = task
+        return task
+
+    def _render_fields(
+        self, scenario: Scenario, task_id: str, scope: Mapping[str, str], facts: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if not scenario.templated:
+            return {}
+        values = _Placeholders(self.random, {"id": task_id, "scope": scope, **facts})
+        return {
+            name: FieldTemplate(scenario.fields[name]).safe_substitute(values)
+            for name in scenario.templated
+        }
+
+    def find(self, api: str, task_id: str) -> Task | None:
+        return self._tasks[api].get(task_id)
+
+    def get(self, api: str, task_id: str) -> Task:
+        task = self._tasks.get(api, {}).get(task_id)
+        if task is None:
+            raise NotFound(f"no {api} task with id {task_id!r}")
+        return task
+
+    def tasks(self, api: str | None = None) -> Iterator[Task]:
+        if api is not None:
+            yield from self._tasks[api].values()
+            return
+        for tasks in self._tasks.values():
+            yield from tasks.values()
+
+    def count(self) -> int:
+        return sum(len(tasks) for tasks in self._tasks.values())
+
+    # ---- observing and moving tasks -------------------------------------------------------
+
+    def observe(self, task: Task, *, count_read: bool) -> TaskView:
+        """The task as of now. A status read by a client counts (`count_read`); a look from
+        the control API does not, so inspecting a task never moves it."""
+        now = self.clock.now()
+        task.settle(now)
+        view = self._view(task, now)
+        if count_read:
+            task.reads += 1
+            task.settle(now)
+        return view
+
+    def _view(self, task: Task, now: float) -> TaskView:
+        scenario = task.scenario
+        subviews = tuple(
+            SubtaskView(
+                sub.id,
+                scenario.subtasks[sub.spec_index].name,
+                step.phase,
+                step,
+                sub.position.entered_at,
+                task.created_at,
+                _layers(step.fields, scenario.subtasks[sub.spec_index].fields),
+            )
+            for sub in task.subtasks
+            for step in (sub.lifecycle.steps[sub.position.index],)
+        )
+        changed_at = max((s.entered_at for s in subviews), default=task.created_at)
+        if task.lifecycle is None:
+            return TaskView(
+                task, derived_phase([s.phase for s in subviews]), None, None, changed_at,
+                _layers(task.overrides, scenario.fields), subviews, now, task.reads,
+            )
+        index = task.position.index
+        step = task.lifecycle.steps[index]
+        return TaskView(
+            task, step.phase, step, index, max(task.position.entered_at, changed_at),
+            _layers(task.overrides, step.fields, scenario.fields), subviews, now, task.reads,
+        )
+
+    def transition(self, task: Task, phase: Phase, message: str | None = None) -> TaskView:
+        """Force `task` into `phase` from now on, whatever its lifecycle said. The fields of
+        the step it was in carry over; `message` replaces the message."""
+        now = self.clock.now()
+        task.settle(now)
+        fields: dict[str, Any] = {}
+        if task.lifecycle is not None:
+            fields.update(task.lifecycle.steps[task.position.index].fields)
+        if message is not None:
+            fields["message"] = message
+        task.lifecycle = Lifecycle((Step(phase, fields=MappingProxyType(fields)),))
+        task.position = Position(0, now, task.reads)
+        return self.observe(task, count_read=False)
+
+    def advance_clock(self, seconds: float) -> float:
+        return self.clock.advance(seconds)
+
+
+def _layers(*layers: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The layers as one mapping, earlier ones winning; no copy when only one has keys."""
+    present = [layer for layer in layers if layer]
+    if len(present) > 1:
+        return ChainMap(*present)  # type: ignore[arg-type]
+    return present[0] if present else EMPTY
+
+
+class _Placeholders(Mapping[str, Any]):
+    """What `${name}` means when a task's fields are rendered: request facts by dotted
+    path (`body.path`, `query.sql`), the task's id and scope, and `fake.<provider>` drawn
+    from the seeded Faker."""
+
+    def __init__(self, random: RandomSource, facts: Mapping[str, Any]) -> None:
+        self._random = random
+        self._facts = facts
+
+    def __getitem__(self, name: str) -> Any:
+        root, _, rest = name.partition(".")
+        if root == "fake":
+            return getattr(self._random.faker, rest)()
+        value: Any = self._facts.get(root)
+        for part in rest.split(".") if rest else ():
+            if not isinstance(value, Mapping) or part not in value:
+                return ""
+            value = value[part]
+        return "" if value is None else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._facts)
+
+    def __len__(self) -> int:
+        return len(self._facts)

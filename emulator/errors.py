@@ -1,0 +1,42 @@
+"""Errors the emulator raises on purpose. Every one of them hangs off `EmulatorError`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class EmulatorError(Exception):
+    """Base of every error the emulator raises on purpose (never a bug)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One mistake in a file a person wrote, with where it is."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.message}"
+
+
+class ScenarioError(EmulatorError):
+    """Scenario files that cannot be loaded; `problems` lists every mistake found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+class ConfigError(EmulatorError):
+    """A configuration value a person gave is wrong."""
+
+
+class NotFound(EmulatorError):
+    """A task, scenario or API asked for by name does not exist."""
+
+
+class Conflict(EmulatorError):
+    """The request would break a rule of the running state (a duplicate task id …)."""

@@ -1,0 +1,487 @@
+"""Scenarios: what a YAML file says a task of some API does, as typed, validated values.
+
+A file is checked against `schemas/scenario.schema.json` and then against its API's own
+`schemas/<api>/scenario.schema.json` (which fields a step or a task may carry), then for
+what a schema cannot say (durations, step order, templates, triggers, ids). Every mistake is
+reported with its file and line, all at once, and a file with any mistake loads nothing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+import string
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+import jsonschema
+
+from .errors import Problem, ScenarioError
+from .lifecycle import Lifecycle, Phase, Step, lifecycle_problems, parse_duration
+from .schemas import SchemaSet
+from .yamlsource import Document, JsonPath, YamlSyntaxError, format_path, load_documents
+
+if TYPE_CHECKING:
+    from .apis.base import ApiSpec
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+SCENARIO_SCHEMA = "scenario.schema.json"
+# Keys of a lifecycle step that pace it; every other key is a field the API renders.
+PACING_KEYS = frozenset({"phase", "for", "polls"})
+
+
+class FieldTemplate(string.Template):
+    """`${body.path}`, `${fake.file_name}`: placeholders with dotted names."""
+
+    idpattern = r"(?a:[_a-z][_a-z0-9]*(?:\.[_a-z0-9]+)*)"
+    flags = re.IGNORECASE
+
+
+TEMPLATE_ROOTS = ("id", "body", "query", "header", "scope", "fake")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """The vendor request that creates a task from a scenario, and what it must look like."""
+
+    method: str
+    path: str
+    when: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def route(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def matches(self, facts: Mapping[str, str]) -> bool:
+        """True when every `when` glob matches the request fact of the same name."""
+        return all(
+            fnmatch.fnmatchcase(facts.get(key, ""), pattern) for key, pattern in self.when
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SubtaskSpec:
+    name: str
+    lifecycle: Lifecycle
+    fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class Preload:
+    """A task that exists from start-up (and again after every reset)."""
+
+    id: str
+    at: Phase | None = None
+    created_at: float | None = None
+    fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    scope: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    api: str
+    name: str
+    source: Source
+    description: str = ""
+    # None only where subtasks give the task its phase (see engine.derived_phase).
+    lifecycle: Lifecycle | None = None
+    fields: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    subtasks: tuple[SubtaskSpec, ...] = ()
+    trigger: Trigger | None = None
+    results: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    options: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+    preload: tuple[Preload, ...] = ()
+    # Names of `fields` whose values hold ${...} placeholders, rendered when a task is made.
+    templated: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.api, self.name)
+
+    def summary(self) -> str:
+        """`scheduled 5s → running 3 polls → succeeded`."""
+        if self.lifecycle is None:
+            return f"phase from {len(self.subtasks)} subtask(s)"
+        return " → ".join(_describe_step(step) for step in self.lifecycle.steps)
+
+
+def _describe_step(step: Step) -> str:
+    ends = []
+    if step.duration is not None:
+        ends.append(f"{step.duration:g}s")
+    if step.polls is not None:
+        ends.append(f"{step.polls} poll{'s' if step.polls != 1 else ''}")
+    return step.phase.value + (f" {' or '.join(ends)}" if ends else "")
+
+
+@dataclass
+class Catalog:
+    """The loaded scenarios, and which one a vendor request starts."""
+
+    scenarios: dict[tuple[str, str], Scenario] = field(default_factory=dict)
+
+    def get(self, api: str, name: str) -> Scenario | None:
+        return self.scenarios.get((api, name))
+
+    def for_api(self, api: str) -> list[Scenario]:
+        return [s for s in self.scenarios.values() if s.api == api]
+
+    def for_trigger(
+        self, api: str, method: str, path: str, facts: Mapping[str, str]
+    ) -> Scenario | None:
+        """The first scenario, in load order, whose trigger is this route and matches."""
+        for scenario in self.scenarios.values():
+            trigger = scenario.trigger
+            if (
+                scenario.api == api
+                and trigger is not None
+                and trigger.method == method
+                and trigger.path == path
+                and trigger.matches(facts)
+            ):
+                return scenario
+        return None
+
+
+def scenario_files(paths: Iterable[Path]) -> list[Path]:
+    """The YAML files named by `paths` (files as given, folders searched, sorted)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def load_catalog(
+    paths: Iterable[Path], apis: Mapping[str, ApiSpec], schemas: SchemaSet
+) -> Catalog:
+    """Every scenario under `paths`; raises ScenarioError listing every mistake found.
+
+    Earlier paths come first when triggers are matched, so user scenarios given before the
+    built-in ones take precedence over them.
+    """
+    loader = _ScenarioLoader(apis, schemas)
+    for path in scenario_files(paths):
+        loader.load_file(path)
+    if loader.problems:
+        raise ScenarioError(loader.problems)
+    return Catalog(loader.scenarios)
+
+
+def check_files(paths: Iterable[Path], apis: Mapping[str, ApiSpec], schemas: SchemaSet) -> list[Problem]:
+    """Every mistake in the scenario files under `paths` (empty when all are valid)."""
+    try:
+        load_catalog(paths, apis, schemas)
+    except ScenarioError as error:
+        return error.problems
+    return []
+
+
+class _ScenarioLoader:
+    def __init__(self, apis: Mapping[str, ApiSpec], schemas: SchemaSet) -> None:
+        self.apis = apis
+        self.schemas = schemas
+        self.scenarios: dict[tuple[str, str], Scenario] = {}
+        self.problems: list[Problem] = []
+        self._preloaded: dict[tuple[str, str], Source] = {}
+
+    def load_file(self, path: Path) -> None:
+        name = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            self.problems.append(Problem(name, None, f"cannot read the file: {reason}"))
+            return
+        try:
+            documents = list(load_documents(text))
+        except YamlSyntaxError as error:
+            self.problems.append(Problem(name, error.line, error.message))
+            return
+        if not documents or all(d.data is None for d in documents):
+            self.problems.append(Problem(name, None, "holds no scenario (the file is empty)"))
+            return
+        problems: list[Problem] = []
+        parsed: list[Scenario] = []
+        for document in documents:
+            scenario = _parse_document(name, document, self.apis, self.schemas, problems)
+            if scenario is not None:
+                parsed.append(scenario)
+        for scenario in parsed:
+            earlier = self.scenarios.get(scenario.key)
+            if earlier is not None:
+                problems.append(
+                    Problem(
+                        name,
+                        scenario.source.line,
+                        f"a {scenario.api} scenario named {scenario.name!r} is already "
+                        f"loaded from {earlier.source}: scenario names must be unique per API",
+                    )
+                )
+            for preload in scenario.preload:
+                first = self._preloaded.get((scenario.api, preload.id))
+                if first is not None:
+                    problems.append(
+                        Problem(
+                            name,
+                            scenario.source.line,
+                            f"preloaded {scenario.api} task {preload.id!r} is already "
+                            f"preloaded by {first}",
+                        )
+                    )
+        if problems:
+            # All or nothing: a file with a mistake contributes nothing.
+            self.problems.extend(problems)
+            return
+        for scenario in parsed:
+            self.scenarios[scenario.key] = scenario
+            for preload in scenario.preload:
+                self._preloaded[(scenario.api, preload.id)] = scenario.source
+
+
+def _parse_document(
+    file: str,
+    document: Document,
+    apis: Mapping[str, ApiSpec],
+    schemas: SchemaSet,
+    problems: list[Problem],
+) -> Scenario | None:
+    def problem(path: JsonPath, message: str) -> None:
+        where = format_path(path)
+        problems.append(Problem(file, document.line_of(path), f"{where}: {message}" if where else message))
+
+    for path, line in document.duplicate_keys:
+        problems.append(Problem(file, line, f"{format_path(path)}: this key is given twice"))
+    data = document.data
+    if not isinstance(data, dict):
+        problem((), "a scenario is a mapping with at least 'api' and 'name'")
+        return None
+    api_name = data.get("api")
+    spec = apis.get(api_name) if isinstance(api_name, str) else None
+    if spec is None:
+        known = ", ".join(sorted(apis))
+        problem(("api",), f"unknown API {api_name!r}: use one of {known}")
+        return None
+    count = len(problems)
+    for schema_name in (SCENARIO_SCHEMA, f"{spec.name}/{SCENARIO_SCHEMA}"):
+        for error in schemas.errors(schema_name, data):
+            path, message = explain_schema_error(error)
+            problem(path, message)
+    if len(problems) > count:
+        return None
+    return _build_scenario(file, document, spec, problem)
+
+
+def explain_schema_error(error: jsonschema.ValidationError) -> tuple[JsonPath, str]:
+    """A path and a message a person can act on, for one JSON Schema error."""
+    path: JsonPath = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [key for key in error.instance if key not in allowed]
+        if extra:
+            return (*path, extra[0]), f"unknown key (allowed here: {', '.join(allowed)})"
+    if error.validator == "propertyNames":
+        allowed = sorted(error.validator_value.get("enum", []))
+        return (*path, error.instance), f"unknown key (allowed here: {', '.join(allowed)})"
+    if error.validator == "required":
+        return path, error.message.replace("is a required property", "is missing")
+    return path, error.message
+
+
+def _build_scenario(file: str, document: Document, spec: ApiSpec, problem: Any) -> Scenario | None:
+    data: dict[str, Any] = document.data
+    count_before = _ProblemCounter(problem)
+    report = count_before.report
+
+    lifecycle = None
+    if "lifecycle" in data:
+        lifecycle = _build_lifecycle(data["lifecycle"], ("lifecycle",), report)
+    subtasks = []
+    for index, raw in enumerate(data.get("subtasks", [])):
+        sub_lifecycle = _build_lifecycle(raw["lifecycle"], ("subtasks", index, "lifecycle"), report)
+        if sub_lifecycle is not None:
+            fields = {k: v for k, v in raw.items() if k not in ("name", "lifecycle")}
+            subtasks.append(SubtaskSpec(raw["name"], sub_lifecycle, MappingProxyType(fields)))
+    if lifecycle is None and "lifecycle" not in data and not data.get("subtasks"):
+        report((), "give the task a 'lifecycle' (or 'subtasks' whose phases make its phase)")
+
+    fields: dict[str, Any] = dict(data.get("task", {}))
+    templated = set()
+    for key, value in fields.items():
+        if isinstance(value, str) and "$" in value:
+            if _check_template(value, ("task", key), report):
+                templated.add(key)
+
+    trigger = None
+    if "trigger" in data:
+        trigger = _build_trigger(data["trigger"], spec, report)
+
+    preloads = []
+    for index, raw in enumerate(data.get("preload", [])):
+        preload = _build_preload(raw, ("preload", index), spec, lifecycle, report)
+        if preload is not None:
+            preloads.append(preload)
+
+    if count_before.count:
+        return None
+    return Scenario(
+        api=spec.name,
+        name=data["name"],
+        source=Source(file, document.line),
+        description=data.get("description", ""),
+        lifecycle=lifecycle,
+        fields=MappingProxyType(fields),
+        subtasks=tuple(subtasks),
+        trigger=trigger,
+        results=MappingProxyType(dict(data.get("results", {}))),
+        options=MappingProxyType(dict(data.get("options", {}))),
+        preload=tuple(preloads),
+        templated=frozenset(templated),
+    )
+
+
+class _ProblemCounter:
+    def __init__(self, problem: Any) -> None:
+        self._problem = problem
+        self.count = 0
+
+    def report(self, path: JsonPath, message: str) -> None:
+        self.count += 1
+        self._problem(path, message)
+
+
+def _build_lifecycle(raw_steps: list[dict[str, Any]], path: JsonPath, report: Any) -> Lifecycle | None:
+    steps = []
+    ok = True
+    for index, raw in enumerate(raw_steps):
+        duration = None
+        if "for" in raw:
+            try:
+                duration = parse_duration(raw["for"])
+            except ValueError as error:
+                report((*path, index, "for"), str(error))
+                ok = False
+        fields = {k: v for k, v in raw.items() if k not in PACING_KEYS}
+        steps.append(
+            Step(Phase(raw["phase"]), duration, raw.get("polls"), MappingProxyType(fields))
+        )
+    if not ok:
+        return None
+    problems = lifecycle_problems(tuple(steps))
+    for index, message in problems:
+        report(path if index is None else (*path, index), message)
+    return None if problems else Lifecycle(tuple(steps))
+
+
+def _check_template(text: str, path: JsonPath, report: Any) -> bool:
+    template = FieldTemplate(text)
+    if not template.is_valid():
+        report(path, "a '$' must start a placeholder like ${body.path} (write $$ for a plain '$')")
+        return False
+    ok = True
+    for name in template.get_identifiers():
+        root, _, rest = name.partition(".")
+        if root not in TEMPLATE_ROOTS or (root != "id" and not rest):
+            report(path, f"unknown placeholder ${{{name}}}: it must start with one of "
+                   f"{', '.join(TEMPLATE_ROOTS)} (e.g. ${{body.path}}, ${{fake.file_name}})")
+            ok = False
+        elif root == "fake" and not _is_faker_provider(rest):
+            report(path, f"${{{name}}}: Faker has no provider {rest!r}")
+            ok = False
+    return ok
+
+
+def _is_faker_provider(name: str) -> bool:
+    from .randomness import faker_has_provider
+
+    return faker_has_provider(name)
+
+
+def _build_trigger(raw: dict[str, Any], spec: ApiSpec, report: Any) -> Trigger | None:
+    method = raw["method"].upper()
+    route = spec.trigger_route(method, raw["path"])
+    if route is None:
+        known = "; ".join(f"{t.method} {t.path}" for t in spec.triggers) or "none"
+        report(("trigger",), f"no {spec.title} request creates tasks at {method} {raw['path']} "
+               f"(requests that do: {known})")
+        return None
+    when = []
+    for key, pattern in raw.get("when", {}).items():
+        if key not in route.match_keys:
+            allowed = ", ".join(sorted(route.match_keys)) or "nothing"
+            report(("trigger", "when", key), f"{route.method} {route.path} cannot be matched on "
+                   f"{key!r} (it can on: {allowed})")
+        when.append((key, str(pattern)))
+    return Trigger(method, raw["path"], tuple(when))
+
+
+def _build_preload(
+    raw: dict[str, Any], path: JsonPath, spec: ApiSpec, lifecycle: Lifecycle | None, report: Any
+) -> Preload | None:
+    try:
+        task_id = spec.check_task_id(raw["id"])
+    except ValueError as error:
+        report((*path, "id"), str(error))
+        return None
+    at = None
+    if "at" in raw:
+        at = Phase(raw["at"])
+        if lifecycle is None:
+            report((*path, "at"), "'at' needs the scenario to have a lifecycle of its own")
+            return None
+        try:
+            lifecycle.index_of(at)
+        except ValueError as error:
+            report((*path, "at"), str(error))
+            return None
+    created_at = None
+    if "created_at" in raw:
+        try:
+            created_at = parse_time(raw["created_at"])
+        except ValueError as error:
+            report((*path, "created_at"), str(error))
+            return None
+    scope = dict(spec.scope_defaults)
+    for key, value in raw.get("scope", {}).items():
+        if key not in spec.scope_defaults:
+            allowed = ", ".join(spec.scope_defaults) or "none"
+            report((*path, "scope", key), f"{spec.title} tasks have no scope {key!r} (they have: {allowed})")
+            return None
+        scope[key] = str(value)
+    return Preload(
+        task_id, at, created_at, MappingProxyType(dict(raw.get("task", {}))), MappingProxyType(scope)
+    )
+
+
+def parse_time(value: str | int | float) -> float:
+    """Epoch seconds from an ISO 8601 time with a zone, or from epoch seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a time: {value!r}")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError(f"not a time: {value!r}")
+        return float(value)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a time: {value!r} (write e.g. 2021-02-18T17:13:56Z)") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"the time {value!r} needs a zone, e.g. a trailing Z for UTC")
+    return moment.timestamp()
