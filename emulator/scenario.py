@@ -297,8 +297,9 @@ def explain_schema_error(error: jsonschema.ValidationError) -> tuple[JsonPath, s
         extra = [key for key in error.instance if key not in allowed]
         if extra:
             return (*path, extra[0]), f"unknown key (allowed here: {', '.join(allowed)})"
-    if error.validator == "propertyNames":
-        allowed = sorted(error.validator_value.get("enum", []))
+    if "propertyNames" in error.relative_schema_path and error.validator == "enum":
+        # The error is about a key: point at it, and list the keys allowed.
+        allowed = sorted(str(name) for name in error.validator_value)
         return (*path, error.instance), f"unknown key (allowed here: {', '.join(allowed)})"
     if error.validator == "required":
         return path, error.message.replace("is a required property", "is missing")
@@ -334,6 +335,8 @@ def _build_scenario(file: str, document: Document, spec: ApiSpec, problem: Any) 
         trigger = _build_trigger(data["trigger"], spec, report)
 
     preloads = []
+    if "lifecycle" in data and lifecycle is None:
+        return None  # its mistakes are reported; preloads cannot be checked against it
     for index, raw in enumerate(data.get("preload", [])):
         preload = _build_preload(raw, ("preload", index), spec, lifecycle, report)
         if preload is not None:
