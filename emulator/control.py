@@ -137,13 +137,18 @@ class ControlApi:
                 task_id = spec.check_task_id(body["id"])
             except ValueError as error:
                 raise ControlError(400, f"id: {error}") from None
+        fields = body.get("fields", {})
+        # Field values obey the same rules as a scenario's `task:` block.
+        for error in self.runtime.schemas.errors(f"{api}/scenario.schema.json", {"task": fields}):
+            path, message = explain_schema_error(error)
+            raise ControlError(400, f"{format_path(('fields', *path[1:]))}: {message}")
         scope = body.get("scope", {})
         unknown = sorted(set(scope) - set(spec.scope_defaults))
         if unknown:
             allowed = ", ".join(spec.scope_defaults) or "none"
             raise ControlError(400, f"scope: {api} tasks have no scope {unknown[0]!r} (they have: {allowed})")
         task = self.engine.create_task(
-            scenario, task_id=task_id, fields=body.get("fields", {}), scope={k: str(v) for k, v in scope.items()}
+            scenario, task_id=task_id, fields=fields, scope={k: str(v) for k, v in scope.items()}
         )
         view = self.engine.observe(task, count_read=False)
         return web.json_response(self._task_json(request, view), status=201)
