@@ -232,8 +232,11 @@ class TrafficOps(VendorApi):
             except AuthFailure as failure:
                 return self._reply(request, failure.status, alerts(failure.text), "alerts")
             response = await handler(request)
-            # Every authenticated call hands back a fresh one-hour session (api.go).
-            self._set_session_cookie(response, username, REFRESH_COOKIE_SECONDS)
+            # Every authenticated call hands back a fresh one-hour session, and a fresh
+            # access token when it came with one (api.go).
+            cookie = self._set_session_cookie(response, username, REFRESH_COOKIE_SECONDS)
+            if "access_token" in request.cookies:
+                self._set_access_token(response, cookie, REFRESH_COOKIE_SECONDS)
             return response
 
         return guarded
@@ -261,9 +264,7 @@ class TrafficOps(VendorApi):
             return self._reply(request, 401, alerts("Invalid username or password."), "alerts")
         response = self._reply(request, 200, alerts("Successfully logged in.", "success"), "alerts")
         cookie = self._set_session_cookie(response, username, LOGIN_COOKIE_SECONDS)
-        expires = self.runtime.engine.clock.now() + LOGIN_COOKIE_SECONDS
-        token = jwt.encode({"exp": int(expires), "mojoCookie": cookie}, self._secret, algorithm="HS256")
-        self._cookie(response, "access_token", token, LOGIN_COOKIE_SECONDS)
+        self._set_access_token(response, cookie, LOGIN_COOKIE_SECONDS)
         return response
 
     async def token_login(self, request: web.Request) -> web.Response:
@@ -410,6 +411,12 @@ class TrafficOps(VendorApi):
         cookie = self._make_cookie(username, self.runtime.engine.clock.now() + seconds)
         self._cookie(response, "mojolicious", cookie, seconds)
         return cookie
+
+    def _set_access_token(self, response: web.Response, cookie: str, seconds: int) -> None:
+        """The `access_token` cookie: an HS256 JWT carrying the session cookie (login.go)."""
+        expires = self.runtime.engine.clock.now() + seconds
+        token = jwt.encode({"exp": int(expires), "mojoCookie": cookie}, self._secret, algorithm="HS256")
+        self._cookie(response, "access_token", token, seconds)
 
     def _cookie(self, response: web.Response, name: str, value: str, seconds: int) -> None:
         expires = datetime.fromtimestamp(self.runtime.engine.clock.now() + seconds, tz=timezone.utc)

@@ -1,0 +1,51 @@
+"""The examples in the README and docs are run, so they stay true."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from emulator.apis import API_CLASSES
+from emulator.app import EmulatorConfig, api_settings, load_schemas
+from emulator.lifecycle import Phase
+from emulator.scenario import load_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def block_after(path: Path, marker: str) -> str:
+    text = path.read_text(encoding="utf-8")
+    match = re.search(re.escape(marker) + r"\s*```[a-z]*\n(.*?)```", text, re.DOTALL)
+    assert match, f"no code block after {marker} in {path.name}"
+    return match.group(1)
+
+
+def test_the_full_scenario_example_loads(tmp_path: Path) -> None:
+    path = tmp_path / "example.yaml"
+    path.write_text(block_after(ROOT / "docs" / "scenarios.md", "<!-- scenario-example -->"))
+    catalog = load_catalog([path], API_CLASSES, load_schemas())
+    scenario = catalog.get("traffic_ops", "slow-renewal")
+    assert scenario is not None and scenario.lifecycle is not None
+    assert [s.phase for s in scenario.lifecycle.steps] == [Phase.SCHEDULED, Phase.RUNNING, Phase.SUCCEEDED]
+    assert [p.id for p in scenario.preload] == ["500", "501"]
+
+
+def test_the_readme_config_example_is_valid() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"## Configuration.*?```yaml\n(.*?)```", text, re.DOTALL)
+    assert match
+    settings = yaml.safe_load(match.group(1))
+    EmulatorConfig(api_settings=settings)
+    schemas = load_schemas()
+    for api, overrides in settings.items():
+        merged = api_settings(API_CLASSES[api], overrides, schemas)
+        assert merged["users"] == overrides["users"]
+
+
+def test_the_readme_commands_are_the_ones_ci_runs() -> None:
+    assert block_after(ROOT / "README.md", "<!-- test-command -->").strip() == (
+        "python3 -m pip install -e '.[test]' && python3 -m pytest"
+    )
+    assert "test-command" in (ROOT / ".ci" / "run").read_text()
