@@ -101,9 +101,15 @@ def load_scenarios(config: EmulatorConfig, schemas: SchemaSet) -> Catalog:
     return load_catalog(config.scenario_sources(), API_CLASSES, schemas)
 
 
-def build_runtime(config: EmulatorConfig) -> Runtime:
-    schemas = load_schemas()
-    catalog = load_scenarios(config, schemas)
+def build_runtime(
+    config: EmulatorConfig, *, schemas: SchemaSet | None = None, catalog: Catalog | None = None
+) -> Runtime:
+    """A server's state. `schemas` and `catalog`, when given, are used as they are (both are
+    immutable, so servers of one test session can share what was loaded once)."""
+    if schemas is None:
+        schemas = load_schemas()
+    if catalog is None:
+        catalog = load_scenarios(config, schemas)
     engine = Engine(
         catalog,
         API_CLASSES,

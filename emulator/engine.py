@@ -322,6 +322,9 @@ class Engine:
             fields.update(task.lifecycle.steps[task.position.index].fields)
         if message is not None:
             fields["message"] = message
+            # What is forced now wins over the values the task was made with.
+            if "message" in task.overrides:
+                task.overrides = MappingProxyType({k: v for k, v in task.overrides.items() if k != "message"})
         task.lifecycle = Lifecycle((Step(phase, fields=MappingProxyType(fields)),))
         task.position = Position(0, now, task.reads)
         return self.observe(task, count_read=False)

@@ -1,36 +1,85 @@
-"""An emulator server on its own event-loop thread, for code that polls it synchronously
-(`requests`, vendor SDKs) from the calling thread.
+"""Emulator servers on a background event-loop thread, for code that polls them
+synchronously (`requests`, vendor SDKs) from the calling thread.
 
-It binds port 0 on 127.0.0.1 and reads the real port back, so parallel test runs never race
-for a port. `call()` runs a function on the server's loop, so the caller never touches the
-engine from a second thread.
+A `LoopThread` is one event loop on one thread; any number of `EmulatorServer`s can live on
+it, which is how the pytest plugin gives every test a fresh server without starting a thread
+per test. A server binds port 0 on 127.0.0.1 and reads the real port back, so parallel runs
+never race for a port. `call()` runs a function on the server's loop, so the calling thread
+never touches the engine while a request is being answered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import socket
 import threading
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Coroutine, TypeVar
 
 from aiohttp import web
 
 from .app import RUNTIME, EmulatorConfig, Runtime, create_app
 
 T = TypeVar("T")
+TIMEOUT = 30.0
+
+
+class LoopThread:
+    """An asyncio event loop running on a daemon thread until `stop()`."""
+
+    def __init__(self, name: str = "task-emulator") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the loop and wait for its result (from another thread)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=TIMEOUT)
+
+    def call(self, function: Callable[[], T]) -> T:
+        async def run() -> T:
+            return function()
+
+        return self.run(run())
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=TIMEOUT)
 
 
 class EmulatorServer:
+    """One emulator, listening on `host` (port 0: a free port), served from a loop thread.
+
+    Without a `loop_thread` it makes its own and stops it with the server.
+    """
+
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
-    def __init__(self, config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.app = create_app(config or EmulatorConfig())
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        app: web.Application | None = None,
+        loop_thread: LoopThread | None = None,
+    ) -> None:
+        self.app = app if app is not None else create_app(config or EmulatorConfig())
         self.host = host
         self._requested_port = port
         self.port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop_thread = loop_thread
+        self._owns_loop = loop_thread is None
         self._runner: web.AppRunner | None = None
 
     @property
@@ -44,56 +93,37 @@ class EmulatorServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> EmulatorServer:
-        if self._thread is not None:
+        if self._runner is not None:
             return self
-        started: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run, args=(started,), name="task-emulator", daemon=True
-        )
-        self._thread.start()
-        self.port = started.result(timeout=30)
+        if self._loop_thread is None:
+            self._loop_thread = LoopThread()
+        self.port = self._loop_thread.run(self._start())
         return self
 
-    def _run(self, started: concurrent.futures.Future[int]) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        try:
-            self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-            loop.run_until_complete(self._runner.setup())
-            sock = socket.create_server((self.host, self._requested_port))
-            loop.run_until_complete(web.SockSite(self._runner, sock).start())
-            started.set_result(sock.getsockname()[1])
-        except BaseException as error:  # reported to start(), which re-raises it
-            started.set_exception(error)
-            loop.close()
-            return
-        loop.run_forever()
-        loop.run_until_complete(self._runner.cleanup())
-        loop.close()
+    async def _start(self) -> int:
+        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        sock = socket.create_server((self.host, self._requested_port))
+        await web.SockSite(self._runner, sock).start()
+        return int(sock.getsockname()[1])
 
     def call(self, function: Callable[[], T]) -> T:
         """Run `function` on the server's loop (where the engine lives) and return its result."""
-        loop = self._loop
-        if loop is None or self._thread is None:
+        if self._loop_thread is None:
             return function()
-
-        async def run() -> T:
-            return function()
-
-        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=30)
+        return self._loop_thread.call(function)
 
     def stop(self) -> None:
         """Stop the server; in-flight requests finish first. Calling it twice is harmless."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        runner, loop_thread = self._runner, self._loop_thread
+        if runner is None or loop_thread is None:
             return
-        self._thread = None
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-        self._loop = None
+        self._runner = None
         self.port = None
+        loop_thread.run(runner.cleanup())
+        if self._owns_loop:
+            loop_thread.stop()
+            self._loop_thread = None
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

@@ -65,6 +65,8 @@ class VendorApi(ABC):
     # Built-in settings (users, roles …), documented in the README; configuration replaces
     # them key by key, checked against schemas/<api>/settings.schema.json.
     default_settings: ClassVar[Mapping[str, Any]] = EMPTY
+    # Where a client of this API points its base URL (an SDK's endpoint, a session's root).
+    base_path: ClassVar[str] = "/"
 
     def __init__(self, runtime: Runtime, settings: Mapping[str, Any]) -> None:
         self.runtime = runtime
@@ -102,6 +104,10 @@ class VendorApi(ABC):
     @abstractmethod
     def status_path(self, task: Task) -> str:
         """The path (with query) a client polls for `task`'s status."""
+
+    def credentials(self) -> dict[str, str]:
+        """Ready-to-use credentials that pass this API's auth (for tests and the banner)."""
+        return {}
 
     def describe(self) -> str:
         """One line for the start-up banner: the status path and how to authenticate."""

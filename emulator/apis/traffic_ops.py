@@ -119,6 +119,7 @@ class TrafficOps(VendorApi):
         TriggerRoute("POST", "/api/{version}/acme_autorenew"),
         TriggerRoute("PUT", "/api/{version}/cdns/dnsseckeys/refresh"),
     )
+    base_path: ClassVar[str] = "/api/4.0/"
     # Roles and permissions as the server's seeds.sql makes them.
     default_settings: ClassVar[Mapping[str, Any]] = {
         "role_based_permissions": False,
@@ -172,6 +173,18 @@ class TrafficOps(VendorApi):
 
     def reset(self) -> None:
         self._dnssec_refresh = None
+
+    def credentials(self) -> dict[str, str]:
+        """A user allowed to read statuses, and a login token."""
+        guard = Guard(PRIV_OPERATIONS, ("ASYNC-STATUS:READ",))
+        for user in self.users.values():
+            try:
+                self._authorize(user.username, guard)
+            except AuthFailure:
+                continue
+            tokens = [t for t, name in self.login_tokens.items() if name == user.username]
+            return {"username": user.username, "password": user.password, **({"login_token": tokens[0]} if tokens else {})}
+        return {}
 
     def describe(self) -> str:
         users = ", ".join(f"{u.username}/{u.password} ({u.role})" for u in self.users.values())

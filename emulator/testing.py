@@ -1,0 +1,154 @@
+"""`TaskEmulator`: a running emulator as a test sees it, with a small typed handle API.
+
+The pytest plugin hands these out as fixtures; other test runners can use one directly:
+
+    with TaskEmulator.start() as emu:
+        task = emu.create_task("traffic_ops", "acme-autorenew")
+        ...
+
+Every call runs on the server's own event loop (see `server.EmulatorServer.call`), so the
+handle can be used from a synchronous test, from another thread, or from an asyncio test
+while the server keeps answering.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .app import EmulatorConfig
+from .engine import Task as EngineTask
+from .lifecycle import Phase
+from .server import EmulatorServer, LoopThread
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task made through the handle. `phase` is read live (without counting as a poll)."""
+
+    emulator: TaskEmulator
+    api: str
+    id: str
+    status_url: str
+
+    @property
+    def phase(self) -> str:
+        return self.emulator.phase(self)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class TaskEmulator:
+    __test__ = False
+
+    def __init__(self, server: EmulatorServer) -> None:
+        self.server = server
+        self._checked_seq = 0
+
+    @classmethod
+    def start(cls, config: EmulatorConfig | None = None, *, loop_thread: LoopThread | None = None) -> TaskEmulator:
+        """A new emulator (virtual clock unless `config` says otherwise), already listening."""
+        config = config or EmulatorConfig(clock="virtual")
+        return cls(EmulatorServer(config, loop_thread=loop_thread).start())
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> TaskEmulator:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    # ---- where things are ----------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, `http://127.0.0.1:<port>`."""
+        return self.server.url
+
+    def url_for(self, api: str) -> str:
+        """The base URL a client of `api` is configured with (its SDK endpoint or API root)."""
+        return self.server.url + self._api(api).base_path
+
+    def credentials(self, api: str) -> dict[str, str]:
+        """Credentials that pass `api`'s auth, e.g. {"username": ..., "password": ...}."""
+        return self.server.call(lambda: self._api(api).credentials())
+
+    # ---- tasks and time ------------------------------------------------------------------
+
+    def create_task(
+        self, api: str, scenario: str, *, id: str | int | None = None, scope: dict[str, str] | None = None, **fields: Any
+    ) -> Task:
+        """A new task of `api` from `scenario`; keyword arguments set its fields."""
+
+        def create() -> EngineTask:
+            runtime = self.server.runtime
+            spec = self._api(api)
+            task_id = None if id is None else spec.check_task_id(id)
+            engine = runtime.engine
+            return engine.create_task(engine.scenario(api, scenario), task_id=task_id, fields=fields, scope=scope)
+
+        made = self.server.call(create)
+        return Task(self, api, made.id, self.server.url + self._api(api).status_path(made))
+
+    def phase(self, task: Task | str, api: str | None = None) -> str:
+        engine_task = self._engine_task(task, api)
+        return self.server.call(lambda: self.server.runtime.engine.observe(engine_task, count_read=False).phase.value)
+
+    def advance(self, seconds: float) -> float:
+        """Move the emulator clock forward; every task moves with it. Returns the new time."""
+        return self.server.call(lambda: self.server.runtime.engine.advance_clock(seconds))
+
+    def now(self) -> float:
+        return self.server.call(lambda: self.server.runtime.engine.clock.now())
+
+    def transition(self, task: Task, phase: str, message: str | None = None) -> None:
+        engine_task = self._engine_task(task)
+        target = Phase.parse(phase)
+        self.server.call(lambda: self.server.runtime.engine.transition(engine_task, target, message))
+
+    def complete(self, task: Task) -> None:
+        """Make `task` succeed now."""
+        self.transition(task, "succeeded")
+
+    def fail(self, task: Task, message: str | None = None) -> None:
+        """Make `task` fail now, with `message` where the API shows one."""
+        self.transition(task, "failed", message)
+
+    def reset(self) -> None:
+        """Back to the loaded scenarios and preloaded tasks, as at start."""
+        self.server.call(self.server.runtime.reset)
+
+    # ---- what happened -------------------------------------------------------------------
+
+    def requests(self, api: str | None = None, task: Task | str | None = None) -> list[dict[str, Any]]:
+        """The journal of vendor requests answered (credentials redacted), oldest first."""
+        task_id = None if task is None else str(task)
+        entries = self.server.call(lambda: self.server.runtime.journal.entries(api=api, task=task_id))
+        return [entry.to_json() for entry in entries]
+
+    def new_violations(self) -> list[dict[str, Any]]:
+        """Responses that broke their schema since the last call (or the last reset)."""
+        entries = [e for e in self.requests() if e["seq"] > self._checked_seq]
+        if entries:
+            self._checked_seq = entries[-1]["seq"]
+        return [e for e in entries if e["violation"]]
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _api(self, api: str) -> Any:
+        apis = self.server.runtime.apis
+        if api not in apis:
+            raise ValueError(f"unknown api {api!r}: use one of {', '.join(sorted(apis))}")
+        return apis[api]
+
+    def _engine_task(self, task: Task | str, api: str | None = None) -> EngineTask:
+        if isinstance(task, Task):
+            api, task_id = task.api, task.id
+        elif api is None:
+            raise ValueError("give the api with a task id")
+        else:
+            task_id = task
+        return self.server.call(lambda: self.server.runtime.engine.get(api, task_id))  # type: ignore[arg-type]
