@@ -498,3 +498,44 @@ def test_seconds_to_end_counts_time_steps_only() -> None:
 @pytest.mark.parametrize(("raw", "seconds"), [(None, 10.0), ("0", 0.0), ("15", 15.0), ("-1", 10.0), ("x", 10.0), ("9" * 30, 86400.0)])
 def test_wait_seconds(raw: str | None, seconds: float) -> None:
     assert wait_seconds(raw) == seconds
+
+
+# ---- the docs page's examples -------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "apis" / "ops_center.md"
+
+
+def _block(marker: str) -> str:
+    text = DOCS.read_text(encoding="utf-8")
+    start = text.index("```", text.index(marker))
+    return text[text.index("\n", start) + 1 : text.index("```", start + 3)]
+
+
+async def test_the_docs_scenario_example_runs(make_client: MakeClient, tmp_path: Path) -> None:
+    write(tmp_path, "storage.yaml", _block("<!-- ops-center-example -->"))
+    client = await make_client(scenario_paths=(tmp_path,))
+    _, body = await start_query(client, body={"query": "storage[~port]"})
+    assert body["status"]["total"] == 50
+    url = status_url(body["requestId"])
+    await advance(client, 10)
+    status, body = await answer(await client.get(url, headers=FRED))
+    assert status == 206 and (body["status"]["processed"], body["status"]["matched"]) == (20, 2)
+    await advance(client, 30)
+    status, body = await answer(await client.get(url, headers=FRED))
+    assert status == 200 and len(body["result"]) == 6
+    row = body["result"][0]
+    assert row["capacity"]["data"] in ("512", "1024", "2048") and row["capacity"]["unit"] == "GB"
+    (series,) = row["port IOPS"]
+    assert series["interval"] == 300 and series["unit"] == "IO/s"
+    # Other queries still go to the built-in scenario.
+    assert (await start_query(client, body={"query": "vm[~memory]"}))[1]["status"]["total"] == 20
+
+
+def test_the_docs_config_example_is_valid() -> None:
+    import yaml
+
+    from emulator.app import api_settings
+
+    settings = yaml.safe_load(_block("Replace them with `--config`"))
+    merged = api_settings(API_CLASSES["ops_center"], settings["ops_center"], SCHEMAS)
+    assert merged["datasets"] == ["defaultDs", "lab-2"] and merged["license"] == "valid"
