@@ -312,20 +312,30 @@ class Engine:
             _layers(task.overrides, step.fields, scenario.fields), subviews, now, task.reads,
         )
 
-    def transition(self, task: Task, phase: Phase, message: str | None = None) -> TaskView:
+    def transition(
+        self,
+        task: Task,
+        phase: Phase,
+        message: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+    ) -> TaskView:
         """Force `task` into `phase` from now on, whatever its lifecycle said. The fields of
-        the step it was in carry over; `message` replaces the message."""
+        the step it was in carry over; `message` replaces the message, and `fields` (what an
+        API wants frozen into the new step, e.g. progress at an abort) are laid over them."""
         now = self.clock.now()
         task.settle(now)
-        fields: dict[str, Any] = {}
+        step_fields: dict[str, Any] = {}
         if task.lifecycle is not None:
-            fields.update(task.lifecycle.steps[task.position.index].fields)
+            step_fields.update(task.lifecycle.steps[task.position.index].fields)
+        if fields:
+            step_fields.update(fields)
         if message is not None:
-            fields["message"] = message
+            step_fields["message"] = message
+        forced = set(fields or ()) | ({"message"} if message is not None else set())
+        if forced & set(task.overrides):
             # What is forced now wins over the values the task was made with.
-            if "message" in task.overrides:
-                task.overrides = MappingProxyType({k: v for k, v in task.overrides.items() if k != "message"})
-        task.lifecycle = Lifecycle((Step(phase, fields=MappingProxyType(fields)),))
+            task.overrides = MappingProxyType({k: v for k, v in task.overrides.items() if k not in forced})
+        task.lifecycle = Lifecycle((Step(phase, fields=MappingProxyType(step_fields)),))
         task.position = Position(0, now, task.reads)
         return self.observe(task, count_read=False)
 

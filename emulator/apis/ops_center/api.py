@@ -1,0 +1,368 @@
+"""Hitachi Ops Center Analyzer detail view (formerly Data Center Analytics): `/dbapi.do`.
+
+One servlet path; `action=` picks the function: `query` (POST, runs an MQL query and may
+hand back a request id), `getStatus` and `abortRequest` (GET, by request id). Every call
+needs HTTP Basic auth and a `dataset`, and a query's request id is only known within the
+dataset it ran in. Facts and sources: API-NOTES.md section 2 and the vendor's "Getting the
+request status", "Running the MQL query", "Asynchronous request processing" and "Stopping
+an API request" pages. Behaviour the docs leave open is marked [inf].
+
+The server never sleeps. Where the real one waits up to `x-waitTime` seconds for a query,
+the emulator answers at once with what the real one would have answered after waiting, and
+books the query as started that much earlier, so later getStatus calls agree with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+import re
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
+
+from aiohttp import web
+
+from ...lifecycle import Phase, Position
+from ..base import JOURNAL_API, JOURNAL_TASK, TriggerRoute, VendorApi
+from .progress import Counters, frozen_counters, seconds_to_end, step_counters, wait_seconds
+from .results import ResultSpec, error_body, parse_time, result_rows, status_block, window
+
+if TYPE_CHECKING:
+    from ...engine import Engine, Task, TaskView
+
+log = logging.getLogger("task_emulator.ops_center")
+
+PATH = "/dbapi.do"
+# Jetty sets the charset it encodes with beside the servlet's JSON type [inf].
+CONTENT_TYPE = "application/json;charset=utf-8"
+DATASET = re.compile(r"^[A-Za-z0-9_-]{2,32}$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# Response codes and texts. [doc] from the getStatus and abortRequest pages; HTTP statuses
+# for them as API-NOTES.md maps them.
+MISSING_PARAMETER = "72020008"  # "Mandatory parameter {requestId} not specified." [doc]
+NOT_IN_CACHE = "720600E6"
+NOT_AUTHORIZED = "720000E9"  # both "Authorization needed." and "License is not valid."
+INTERNAL_ERROR = "720600E2"
+ABORT_MISSING_PARAMETER = "B5020008"
+ABORT_NOT_IN_CACHE = "B5040016"
+ABORT_ALREADY_ABORTED = "B5040018"
+# Not documented: a value that breaks a parameter's rule, and a dataset the server does
+# not have. The codes are the emulator's own, in the family of the documented ones [inf].
+INVALID_PARAMETER = "72020009"
+UNKNOWN_DATASET = "720600E8"
+
+TEXT_AUTHORIZATION = "Authorization needed."
+TEXT_LICENSE = "License is not valid."
+TEXT_NOT_IN_CACHE = "Response is not present in the cache for the given requestId."
+TEXT_INTERNAL = "Application encountered an internal error."
+
+ActionHandler = Callable[[web.Request, str], Awaitable[web.Response]]
+
+
+class DbApiError(Exception):
+    """One vendor error answer: its HTTP status and `{"code", "error"}` body."""
+
+    def __init__(self, status: int, code: str, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.code = code
+        self.text = text
+
+
+def missing(name: str) -> DbApiError:
+    # The doc gives the text for requestId; other parameters are worded alike [inf].
+    return DbApiError(400, MISSING_PARAMETER, f"Mandatory parameter {{{name}}} not specified.")
+
+
+def invalid(name: str, value: object) -> DbApiError:
+    return DbApiError(400, INVALID_PARAMETER, f"Invalid value '{value}' for parameter {{{name}}}.")
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact JSON, non-ASCII as is, as a Java JSON writer sends it."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class OpsCenter(VendorApi):
+    name: ClassVar[str] = "ops_center"
+    title: ClassVar[str] = "Ops Center Analyzer detail view"
+    triggers: ClassVar[tuple[TriggerRoute, ...]] = (
+        TriggerRoute("POST", PATH, frozenset({"body.query", "dataset", "processSync"})),
+    )
+    scope_defaults: ClassVar[Mapping[str, str]] = {"dataset": "defaultDs"}
+    # The doc's example user (Authorization: Basic ZnJlZDpmcmVk is fred:fred) and an admin.
+    default_settings: ClassVar[Mapping[str, Any]] = {
+        "users": [
+            {"username": "fred", "password": "fred"},
+            {"username": "admin", "password": "admin"},
+        ],
+        "datasets": ["defaultDs"],
+        "license": "valid",
+    }
+
+    def __init__(self, runtime: Any, settings: Mapping[str, Any]) -> None:
+        super().__init__(runtime, settings)
+        self.users: dict[str, str] = {u["username"]: u["password"] for u in settings["users"]}
+        self.datasets: tuple[str, ...] = tuple(settings["datasets"])
+        scenarios_say_invalid = any(
+            s.options.get("license") == "invalid" for s in runtime.engine.catalog.for_api(self.name)
+        )
+        self.license_valid = settings["license"] == "valid" and not scenarios_say_invalid
+        self.actions: dict[str, ActionHandler] = {
+            "query": self.query,
+            "getStatus": self.get_status,
+            "abortRequest": self.abort_request,
+        }
+
+    # ---- the spec ------------------------------------------------------------------------
+
+    @classmethod
+    def check_task_id(cls, raw: object) -> str:
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not REQUEST_ID.fullmatch(text):
+            raise ValueError(
+                f"an Ops Center request id is 1-64 letters, digits, '_' or '-' (like 12344 or "
+                f"316829382_14), not {raw!r}"
+            )
+        return text
+
+    @classmethod
+    def new_task_id(cls, engine: Engine) -> str:
+        # Shaped like the doc's "316829382_14" [inf: what the parts mean is not documented].
+        serial = engine.next_serial(cls.name)
+        return f"{engine.random.random.randrange(100_000_000, 1_000_000_000)}_{serial}"
+
+    def status_path(self, task: Task) -> str:
+        dataset = task.scope.get("dataset", self.scope_defaults["dataset"])
+        return f"{PATH}?action=getStatus&dataset={dataset}&requestId={task.id}"
+
+    def describe(self) -> str:
+        users = ", ".join(f"{name}/{password}" for name, password in self.users.items())
+        license_note = "" if self.license_valid else "; license INVALID (every call answers 720000E9)"
+        return (
+            f"GET {PATH}?action=getStatus&dataset={self.datasets[0] if self.datasets else '<ds>'}"
+            f"&requestId={{id}} after POST {PATH}?action=query; Basic auth {users}; "
+            f"datasets {', '.join(self.datasets) or 'none'}{license_note}"
+        )
+
+    # ---- routes --------------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get(PATH, self.dbapi, allow_head=False), web.post(PATH, self.dbapi)]
+
+    async def dbapi(self, request: web.Request) -> web.Response:
+        request[JOURNAL_API] = self.name
+        try:
+            # The license is the server's state: it is checked before anything the caller
+            # sent, so every call answers it [inf: the order is not documented].
+            if not self.license_valid:
+                raise DbApiError(401, NOT_AUTHORIZED, TEXT_LICENSE)
+            if not self._authenticated(request):
+                raise DbApiError(401, NOT_AUTHORIZED, TEXT_AUTHORIZATION)
+            action = request.query.get("action")
+            if not action:
+                raise missing("action")
+            handler = self.actions.get(action)
+            if handler is None:
+                raise invalid("action", action)
+            dataset = self._dataset(request)
+            return await handler(request, dataset)
+        except DbApiError as error:
+            return self._error(request, error)
+
+    def _authenticated(self, request: web.Request) -> bool:
+        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        username, colon, password = decoded.partition(":")
+        expected = self.users.get(username)
+        return bool(colon) and expected is not None and hmac.compare_digest(
+            expected.encode(), password.encode()
+        )
+
+    def _dataset(self, request: web.Request) -> str:
+        dataset = request.query.get("dataset")
+        if not dataset:
+            raise missing("dataset")
+        if not DATASET.fullmatch(dataset):
+            raise invalid("dataset", dataset)
+        if dataset not in self.datasets:
+            raise DbApiError(404, UNKNOWN_DATASET, f"Dataset '{dataset}' does not exist.")
+        return dataset
+
+    def _task(self, request: web.Request, dataset: str) -> Task | None:
+        """The request named by `requestId`, if it belongs to `dataset`: another dataset's
+        requests are not in this dataset's cache."""
+        task = self.runtime.engine.find(self.name, request.query["requestId"])
+        if task is None or task.scope.get("dataset") != dataset:
+            return None
+        request[JOURNAL_TASK] = task.id
+        return task
+
+    # ---- actions -------------------------------------------------------------------------
+
+    async def query(self, request: web.Request, dataset: str) -> web.Response:
+        if request.method != "POST":
+            # A query is a POST with a body; without one there is no query [inf].
+            raise missing("query")
+        body = await _read_body(request)
+        fields = _query_fields(body, request.query)
+        process_sync = fields["processSync"]
+        facts = {"body.query": fields["query"], "dataset": dataset, "processSync": str(process_sync).lower()}
+        engine = self.runtime.engine
+        scenario = engine.catalog.for_trigger(self.name, "POST", PATH, facts)
+        if scenario is None or scenario.lifecycle is None:
+            log.error("no ops_center scenario has the trigger POST %s for %r", PATH, facts)
+            raise DbApiError(
+                500, INTERNAL_ERROR, f"task-emulator: no ops_center scenario has the trigger POST {PATH} for this query"
+            )
+        now = engine.clock.now()
+        wait = wait_seconds(request.headers.get("x-waitTime"))
+        to_end = seconds_to_end(scenario.lifecycle, Position(0, now, 0), now)
+        waited = to_end if to_end is not None and to_end <= wait else wait
+        task = engine.create_task(
+            scenario,
+            fields=fields,
+            scope={"dataset": dataset},
+            facts={"body": body, "query": dict(request.query), "header": dict(request.headers)},
+            created_at=now - waited,
+        )
+        request[JOURNAL_TASK] = task.id
+        view = engine.observe(task, count_read=False)
+        return self._status(request, view, request_id=not view.phase.is_terminal)
+
+    async def get_status(self, request: web.Request, dataset: str) -> web.Response:
+        if not request.query.get("requestId"):
+            raise missing("requestId")
+        task = self._task(request, dataset)
+        if task is None:
+            raise DbApiError(404, NOT_IN_CACHE, TEXT_NOT_IN_CACHE)
+        view = self.runtime.engine.observe(task, count_read=True)
+        return self._status(request, view, request_id=False)
+
+    async def abort_request(self, request: web.Request, dataset: str) -> web.Response:
+        request_id = request.query.get("requestId")
+        if not request_id:
+            raise DbApiError(400, ABORT_MISSING_PARAMETER, "Mandatory parameter {requestId} is not specified.")
+        task = self._task(request, dataset)
+        if task is None:
+            raise DbApiError(
+                404, ABORT_NOT_IN_CACHE, f"Response is not present in cache for the given requestId '{request_id}'"
+            )
+        engine = self.runtime.engine
+        view = engine.observe(task, count_read=False)  # stopping is not a status read
+        if view.fields.get("aborted"):
+            # [inf] 400: the page lists the body, not its status.
+            raise DbApiError(
+                400, ABORT_ALREADY_ABORTED, f"Request for given requestId '{request_id}' is already aborted"
+            )
+        aborted = not view.phase.is_terminal
+        if aborted:
+            counters = self._counters(view)
+            engine.transition(
+                task,
+                Phase.FAILED,
+                fields={
+                    "aborted": True,
+                    "total": counters.total,
+                    "processed": counters.processed,
+                    "matched": counters.matched,
+                },
+            )
+        return self._reply(request, 200, {"aborted": aborted, "id": task.id}, "abort")
+
+    # ---- rendering -----------------------------------------------------------------------
+
+    def _counters(self, view: TaskView) -> Counters:
+        frozen = frozen_counters(view.fields)
+        if frozen is not None:
+            return frozen
+        task = view.task
+        spec = ResultSpec.of(task.scenario.results)
+        assert task.lifecycle is not None and view.step_index is not None
+        return step_counters(task.lifecycle, view.step_index, spec.total, spec.matched)
+
+    def _status(self, request: web.Request, view: TaskView, *, request_id: bool) -> web.Response:
+        """A getStatus body for `view`: 206 while the query runs, 200 once it is over
+        (completed or aborted [inf: an aborted query will not change, so it is over]), and
+        the step's error when it failed."""
+        fields = view.fields
+        aborted = bool(fields.get("aborted"))
+        if view.phase is Phase.FAILED and not aborted:
+            error = fields.get("error") or {}
+            raise DbApiError(
+                int(error.get("status", 500)),
+                str(error.get("code", INTERNAL_ERROR)),
+                str(error.get("message", TEXT_INTERNAL)),
+            )
+        task = view.task
+        spec = ResultSpec.of(task.scenario.results)
+        counters = self._counters(view)
+        process_sync = bool(fields.get("processSync", False))
+        shown = counters.matched
+        if process_sync and not counters.completed:
+            shown = 0  # processSync=true asks for the complete result only [doc]
+        max_results = fields.get("maxResults")
+        if isinstance(max_results, int) and not process_sync:
+            shown = min(shown, max_results)  # ignored with processSync=true [doc]
+        span = window(spec, fields, task.created_at)
+        body: dict[str, Any] = {}
+        if request_id:
+            body["requestId"] = task.id  # [inf] field name and place: see API-NOTES.md
+        body["status"] = status_block(counters, aborted=aborted, has_errors=bool(fields.get("has_errors")))
+        body["result"] = result_rows(task.seed, shown, spec, span)
+        in_progress = not view.phase.is_terminal
+        return self._reply(request, 206 if in_progress else 200, body, "accepted" if request_id else "status")
+
+    def _error(self, request: web.Request, error: DbApiError) -> web.Response:
+        return self._reply(request, error.status, error_body(error.code, error.text), "error")
+
+    def _reply(self, request: web.Request, status: int, body: Any, schema: str) -> web.Response:
+        return self.respond(request, status, body, schema=schema, encode=encode_json, content_type=CONTENT_TYPE)
+
+
+async def _read_body(request: web.Request) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        raise missing("query")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise DbApiError(400, INVALID_PARAMETER, "Request body is not valid JSON.") from None
+
+
+def _query_fields(body: Any, query: Mapping[str, str]) -> dict[str, Any]:
+    """What a task keeps of the query request, each value checked as the doc describes it."""
+    if not isinstance(body, dict):
+        raise DbApiError(400, INVALID_PARAMETER, "Request body is not a JSON object.")
+    text = body.get("query")
+    if not isinstance(text, str) or not text.strip():
+        raise missing("query")
+    fields: dict[str, Any] = {"query": text}
+    for name in ("startTime", "endTime"):
+        value = body.get(name)
+        if value is None:
+            continue
+        try:
+            parse_time(value)
+        except (TypeError, ValueError):
+            raise invalid(name, value) from None
+        fields[name] = value
+    if "startTime" in fields and "endTime" in fields:
+        if parse_time(fields["endTime"]) < parse_time(fields["startTime"]):
+            raise invalid("endTime", fields["endTime"])
+    max_results = body.get("maxResults")
+    if max_results is not None:
+        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+            raise invalid("maxResults", max_results)
+        fields["maxResults"] = max_results
+    # Java's Boolean.parseBoolean: "true" in any case is true, anything else false [inf].
+    fields["processSync"] = query.get("processSync", "false").strip().lower() == "true"
+    return fields
