@@ -4,8 +4,9 @@ schemas/)."""
 from __future__ import annotations
 
 from .base import VendorApi
+from .spectrum_discover import SpectrumDiscover
 from .traffic_ops import TrafficOps
 
-API_CLASSES: dict[str, type[VendorApi]] = {api.name: api for api in (TrafficOps,)}
+API_CLASSES: dict[str, type[VendorApi]] = {api.name: api for api in (SpectrumDiscover, TrafficOps)}
 
 __all__ = ["API_CLASSES", "VendorApi"]
