@@ -24,12 +24,18 @@ async def advance(client: Client, seconds: float) -> dict[str, Any]:
     return await response.json()  # type: ignore[no-any-return]
 
 
+def preloaded(client: Client) -> int:
+    """How many tasks the loaded scenarios preload, over every API."""
+    return sum(len(s.preload) for s in runtime_of(client).engine.catalog.scenarios.values())
+
+
 async def test_health(client: Client) -> None:
     response = await client.get("/_emulator/health")
     assert response.status == 200
     body = await response.json()
     assert body["status"] == "ok"
-    assert body["tasks"] == 1  # the Traffic Ops doc example
+    # Every API's preloaded doc examples (Traffic Ops has one).
+    assert body["tasks"] == preloaded(client)
     assert body["clock"] == {"mode": "virtual", "now": CLOCK_START, "iso": "2026-01-02T03:04:05Z"}
 
 
@@ -95,7 +101,7 @@ async def test_list_tasks_filters_by_api_and_phase(client: Client) -> None:
     await create(client)
     done = await create(client)
     await client.post(f"/_emulator/tasks/traffic_ops/{done['id']}/transition", json={"phase": "succeeded"})
-    everything = (await (await client.get("/_emulator/tasks")).json())["tasks"]
+    everything = (await (await client.get("/_emulator/tasks?api=traffic_ops")).json())["tasks"]
     assert [t["id"] for t in everything] == ["1", "2", "3"]
     succeeded = (await (await client.get("/_emulator/tasks?api=traffic_ops&phase=succeeded")).json())["tasks"]
     assert [t["id"] for t in succeeded] == ["3"]
@@ -188,7 +194,7 @@ async def test_reset_restores_preloads_clock_ids_and_journal(client: Client) -> 
     await advance(client, 100)
     await client.get("/api/4.0/async_status/1")
     response = await client.post("/_emulator/reset")
-    assert response.status == 200 and (await response.json())["tasks"] == 1
+    assert response.status == 200 and (await response.json())["tasks"] == preloaded(client)
     assert (await (await client.get("/_emulator/clock")).json())["now"] == CLOCK_START
     assert (await (await client.get("/_emulator/requests")).json())["requests"] == []
     again = await create(client)

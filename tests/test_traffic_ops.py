@@ -274,7 +274,7 @@ async def test_creators_need_a_session(client: Client) -> None:
     response = await client.post("/api/4.0/acme_autorenew")
     assert response.status == 401
     assert (await client.get("/_emulator/tasks?api=traffic_ops")).status == 200
-    assert len((await (await client.get("/_emulator/tasks")).json())["tasks"]) == 1  # nothing made
+    assert len((await (await client.get("/_emulator/tasks?api=traffic_ops")).json())["tasks"]) == 1  # nothing made
 
 
 async def test_messages_are_html_escaped_as_go_does(client: Client) -> None:
