@@ -31,14 +31,18 @@ DENIED = [("admin", "Admin"), ("serviceuser", "Service user")]
 
 # The doc's two example rows, with the spaces its line wrapping put in taken out.
 DOC_ROWS = [
-    "0,reflib,INDEX,SCAN,MO1,,Spectrum Scale,reflib.university.edu,3067343,root,root,-rw-r--r--,"
-    "root,9,10,/reflib/cellranger-2.0.0/refdata-cellranger-ercc92-1.2.0/star/,sjdbList.out.tab,tab,"
-    "resdnt,NA,2016-11-14 19:40:10,2017-06-02 21:30:26,2017-06-02 21:30:26,2018-07-24 16:32:47,"
-    "system,0,1,reflib.university.edureflib3067343,,,,,,,,,,,,,,,,",
-    "1,reflib,INDEX,SCAN,MO1,,Spectrum Scale,reflib.university.edu,3067333,root,root,-rw-r--r--,"
-    "root,9,10,/reflib/cellranger-2.0.0/refdata-cellranger-ercc92-1.2.0/star/,chrLength.txt,txt,"
-    "resdnt,NA,2016-11-14 19:40:10,2017-06-02 23:28:21,2017-06-02 21:30:26,2018-07-24 16:32:47,"
-    "system,412,1,reflib.university.edureflib3067333,,,,,,,,,,,,,,,,",
+    (
+        "0,reflib,INDEX,SCAN,MO1,,Spectrum Scale,reflib.university.edu,3067343,root,root,-rw-r--r--,"
+        "root,9,10,/reflib/cellranger-2.0.0/refdata-cellranger-ercc92-1.2.0/star/,sjdbList.out.tab,tab,"
+        "resdnt,NA,2016-11-14 19:40:10,2017-06-02 21:30:26,2017-06-02 21:30:26,2018-07-24 16:32:47,"
+        "system,0,1,reflib.university.edureflib3067343,,,,,,,,,,,,,,,,"
+    ),
+    (
+        "1,reflib,INDEX,SCAN,MO1,,Spectrum Scale,reflib.university.edu,3067333,root,root,-rw-r--r--,"
+        "root,9,10,/reflib/cellranger-2.0.0/refdata-cellranger-ercc92-1.2.0/star/,chrLength.txt,txt,"
+        "resdnt,NA,2016-11-14 19:40:10,2017-06-02 23:28:21,2017-06-02 21:30:26,2018-07-24 16:32:47,"
+        "system,412,1,reflib.university.edureflib3067333,,,,,,,,,,,,,,,,"
+    ),
 ]
 
 
@@ -535,3 +539,71 @@ async def test_control_api_shows_the_status_url(client: Client) -> None:
     body = await (await client.get(f"/_emulator/tasks/{API}/{COMPLETE_ID}")).json()
     assert body["status_path"] == STATUS_URL + COMPLETE_ID
     assert body["phase"] == "succeeded" and body["scenario"] == "doc-example-complete"
+
+
+# ---- the API page's examples run ---------------------------------------------------------------
+
+DOC_PAGE = Path(__file__).resolve().parent.parent / "docs" / "apis" / "spectrum_discover.md"
+
+
+def block_after(marker: str) -> str:
+    import re
+
+    match = re.search(re.escape(marker) + r"\s*```[a-z]*\n(.*?)```", DOC_PAGE.read_text(encoding="utf-8"), re.DOTALL)
+    assert match, f"no code block after {marker}"
+    return match.group(1)
+
+
+def test_the_settings_example_is_valid() -> None:
+    import yaml
+
+    settings = yaml.safe_load(block_after("<!-- settings-example -->"))
+    runtime = build_runtime(EmulatorConfig(api_settings=settings))
+    api = runtime.apis[API]
+    assert api.auth.lifetime == 900  # type: ignore[attr-defined]
+    assert sorted(api.auth.users) == ["auditor", "ci-bot"]  # type: ignore[attr-defined]
+
+
+async def test_the_scenario_example_runs(make_client: MakeClient, tmp_path: Path) -> None:
+    path = write(tmp_path, "example.yaml", block_after("<!-- scenario-example -->"))
+    client = await make_client(scenario_paths=(path,))
+    headers = await token_for(client)
+    created = await client.post(QUERY_URL, data="SELECT * FROM metaocean\nWHERE tag_01 = 'project-x'", headers=headers)
+    location = created.headers["Location"]
+    task_id = location.rsplit("/", 1)[1]
+    assert runtime_of(client).engine.get(API, task_id).scenario.name == "tag-report"
+    advance(client, 11)
+    peek = await client.get(STATUS_URL + task_id + "/peek", headers=headers)
+    assert json.loads(await peek.read()) == {"status": "work in progress (indexing)"}
+    advance(client, 120)
+    response = await client.get(STATUS_URL + task_id, headers=headers)
+    rows = list(csv.reader(io.StringIO((await response.read()).decode())))
+    assert len(rows) == 5000
+    assert rows[0][15:17] == ["/projects/x/Q3, 2024/", 'budget "final".xlsx']
+    assert {row[28] for row in rows} == {"project-x"}
+
+
+@pytest.mark.parametrize("mode, status", [("strict", 500), ("warn", 200), ("off", 200)])
+async def test_rows_breaking_the_schema_are_caught_before_sending(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch, mode: str, status: int
+) -> None:
+    from emulator.apis.spectrum_discover import api as api_module
+
+    real = api_module.iter_rows
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        for row in real(*args, **kwargs):
+            yield {**row, "inode": "not a number"}
+
+    monkeypatch.setattr(api_module, "iter_rows", broken)
+    client = await make_client(validate=mode)
+    headers = await token_for(client)
+    response = await client.get(STATUS_URL + COMPLETE_ID, headers=headers)
+    assert response.status == status
+    journal = (await (await client.get(f"/_emulator/requests?api={API}")).json())["requests"]
+    if mode == "off":
+        assert journal[-1]["violation"] is None
+    else:
+        assert "results.schema.json" in journal[-1]["violation"]
+    if mode == "strict":
+        assert response.headers["X-Task-Emulator-Violation"] == f"{API}/results.schema.json"

@@ -6,16 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote
 
 import pytest
 import requests
 from requests.auth import HTTPBasicAuth
 
-from emulator.app import EmulatorConfig
 from emulator.apis.spectrum_discover.metaocean import COLUMNS_FILE, csv_field_problem, load_columns
+from emulator.app import EmulatorConfig
 from emulator.resources import builtin_schemas
 from emulator.server import EmulatorServer
 

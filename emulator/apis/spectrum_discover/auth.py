@@ -13,8 +13,9 @@ import base64
 import binascii
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 ROLES = ("Data admin", "Data user", "Collection Admin", "Admin", "Service user")
 # Who may read task_status and peek (the doc's role table); sql_query_async is taken to allow

@@ -15,11 +15,12 @@ import io
 import json
 import random
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from ...randomness import faker_for
 from ...scenario import EMPTY
@@ -244,7 +245,7 @@ class MetaoceanGenerator:
         day, rest = divmod(seconds, SECONDS_PER_DAY)
         date = self._days.get(day)
         if date is None:
-            date = datetime.fromtimestamp(day * SECONDS_PER_DAY, tz=timezone.utc).strftime("%Y-%m-%d")
+            date = datetime.fromtimestamp(day * SECONDS_PER_DAY, tz=UTC).strftime("%Y-%m-%d")
             self._days[day] = date
         hours, rest = divmod(rest, 3600)
         return f"{date} {hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
