@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from .base import VendorApi
 from .ops_center import OpsCenter
+from .spectrum_discover import SpectrumDiscover
 from .traffic_ops import TrafficOps
 
-API_CLASSES: dict[str, type[VendorApi]] = {api.name: api for api in (TrafficOps, OpsCenter)}
+API_CLASSES: dict[str, type[VendorApi]] = {
+    api.name: api for api in (SpectrumDiscover, OpsCenter, TrafficOps)
+}
 
 __all__ = ["API_CLASSES", "VendorApi"]

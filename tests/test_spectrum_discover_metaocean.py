@@ -1,0 +1,137 @@
+"""metaocean rows: the column list, the seeded generator and the chunked encoders (no server)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from emulator.apis.spectrum_discover.metaocean import (
+    COLUMNS_FILE,
+    Column,
+    ResultSpec,
+    csv_chunks,
+    csv_field_problem,
+    iter_rows,
+    json_chunks,
+    load_columns,
+    row_problems,
+)
+from emulator.app import load_schemas
+from emulator.resources import builtin_schemas
+
+from .helpers import CLOCK_START
+
+COLUMNS = load_columns(builtin_schemas() / COLUMNS_FILE)
+SCHEMAS = load_schemas()
+
+
+def test_the_column_list_and_the_row_schemas_agree() -> None:
+    partial = json.loads((builtin_schemas() / "spectrum_discover/metaocean_partial_row.schema.json").read_text())
+    full = json.loads((builtin_schemas() / "spectrum_discover/metaocean_row.schema.json").read_text())
+    assert list(partial["properties"]) == [c.name for c in COLUMNS]
+    assert full["required"] == [c.name for c in COLUMNS]
+    for column in COLUMNS:
+        kind = partial["properties"][column.name]["type"]
+        kinds = set(kind) if isinstance(kind, list) else {kind}
+        assert ("null" in kinds) == column.nullable, column.name
+        expected = "integer" if column.type in ("integer", "bigint") else "string"
+        assert kinds - {"null"} == {expected}, column.name
+
+
+def test_the_column_list_matches_the_doc_example_width() -> None:
+    # The doc's rows have the index, 27 system fields and 16 empty tag fields.
+    assert len(COLUMNS) == 43
+    assert [c.name for c in COLUMNS][:3] == ["datasource", "operation", "origin"]
+    assert COLUMNS[-17].name == "fkey"
+
+
+def test_a_column_list_missing_a_generated_column_is_refused(tmp_path: Path) -> None:
+    data = json.loads((builtin_schemas() / COLUMNS_FILE).read_text())
+    data["columns"] = [c for c in data["columns"] if c["name"] != "inode"]
+    path = tmp_path / "cols.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="inode"):
+        load_columns(path)
+
+
+def test_generated_rows_fit_the_column_list_and_the_schema() -> None:
+    rows = list(iter_rows(ResultSpec(count=2000), seed=1, created_at=CLOCK_START))
+    assert all(not row_problems(COLUMNS, row) for row in rows)
+    assert SCHEMAS.violation("spectrum_discover/results.schema.json", rows[:300]) is None
+    # Realistic: one data source and cluster, fkey from them, times before the task began.
+    assert {row["datasource"] for row in rows} == {rows[0]["datasource"]}
+    assert all(row["fkey"] == f"{row['cluster']}{row['datasource']}{row['inode']}" for row in rows)
+    assert all(row["path"].startswith(f"/{row['datasource']}/") and row["path"].endswith("/") for row in rows)
+    assert all(row["mtime"] <= row["ctime"] <= row["inserttime"] < "2026-01-02 03:04:05" for row in rows)
+    assert len({row["inode"] for row in rows}) == 2000
+    assert len({row["owner"] for row in rows}) > 3
+
+
+def test_rows_depend_on_the_seed_only() -> None:
+    spec = ResultSpec(count=50)
+    assert list(iter_rows(spec, 5, CLOCK_START)) == list(iter_rows(spec, 5, CLOCK_START))
+    assert list(iter_rows(spec, 5, CLOCK_START)) != list(iter_rows(spec, 6, CLOCK_START))
+
+
+def test_literal_rows_come_first_over_generated_ones() -> None:
+    spec = ResultSpec.from_scenario({"count": 4, "rows": [{"filename": "a,b.txt", "inode": 7}], "fields": {"datasource": "lab"}})
+    rows = list(iter_rows(spec, 1, CLOCK_START))
+    assert len(rows) == 4
+    assert rows[0]["filename"] == "a,b.txt" and rows[0]["inode"] == 7
+    assert rows[0]["fkey"] == f"{rows[0]['cluster']}lab7"
+    assert {row["datasource"] for row in rows} == {"lab"}
+    assert ResultSpec.from_scenario({}).count == 10
+    assert ResultSpec.from_scenario({"rows": [{}, {}]}).count == 2
+    assert len(list(iter_rows(ResultSpec.from_scenario({"rows": [{}, {}], "count": 1}), 1, CLOCK_START))) == 1
+
+
+def test_csv_quotes_awkward_values_and_starts_with_the_row_index() -> None:
+    awkward = {"path": '/lab/Q3, 2024 "final"/', "filename": "Größe_データ.csv", "nodename": None}
+    spec = ResultSpec.from_scenario({"rows": [awkward]})
+    text = b"".join(csv_chunks(iter_rows(spec, 1, CLOCK_START), COLUMNS)).decode("utf-8")
+    assert '"/lab/Q3, 2024 ""final""/"' in text
+    [row] = list(csv.reader(io.StringIO(text)))
+    assert row[0] == "0" and row[15] == awkward["path"] and row[16] == awkward["filename"] and row[5] == ""
+    assert text.endswith("\n") and "\r" not in text
+
+
+def test_csv_header_is_optional() -> None:
+    rows = list(iter_rows(ResultSpec(count=2), 1, CLOCK_START))
+    text = b"".join(csv_chunks(rows, COLUMNS, header=True)).decode()
+    assert text.split("\n")[0] == "," + ",".join(c.name for c in COLUMNS)
+
+
+def test_encoders_make_bounded_chunks_lazily() -> None:
+    rows = iter_rows(ResultSpec(count=100_000), 1, CLOCK_START)
+    chunks = csv_chunks(rows, COLUMNS, rows_per_chunk=500)
+    first = list(islice(chunks, 3))
+    assert [chunk.count(b"\n") for chunk in first] == [500, 500, 500]
+    # Only what was asked for was made: the generator is 1500 rows in, not 100,000.
+    assert next(rows)["inode"] > 0
+    assert sum(1 for _ in islice(rows, 10)) == 10
+
+
+def test_json_chunks_join_into_one_array() -> None:
+    rows = list(iter_rows(ResultSpec(count=25), 1, CLOCK_START))
+    chunks = list(json_chunks(rows, COLUMNS, rows_per_chunk=10))
+    assert len(chunks) == 3
+    parsed = json.loads(b"".join(chunks))
+    assert [list(row) for row in parsed] == [[c.name for c in COLUMNS]] * 25
+    assert json.loads(b"".join(json_chunks([], COLUMNS))) == []
+
+
+@pytest.mark.parametrize("column, text, ok", [
+    (Column("inode", "bigint", False), "123", True),
+    (Column("inode", "bigint", False), "12a", False),
+    (Column("inode", "bigint", False), "", False),
+    (Column("mtime", "timestamp", False), "2016-11-14 19:40:10", True),
+    (Column("mtime", "timestamp", False), "2016-11-14T19:40:10", False),
+    (Column("site", "varchar", True), "", True),
+])
+def test_csv_field_checks(column: Column, text: str, ok: bool) -> None:
+    assert (csv_field_problem(column, text) is None) is ok
