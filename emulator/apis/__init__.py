@@ -4,8 +4,9 @@ schemas/)."""
 from __future__ import annotations
 
 from .base import VendorApi
+from .dataarts import DataArts
 from .traffic_ops import TrafficOps
 
-API_CLASSES: dict[str, type[VendorApi]] = {api.name: api for api in (TrafficOps,)}
+API_CLASSES: dict[str, type[VendorApi]] = {api.name: api for api in (TrafficOps, DataArts)}
 
 __all__ = ["API_CLASSES", "VendorApi"]
