@@ -121,7 +121,7 @@ def compact(value: Any) -> str:
 
 
 def ms(seconds: float) -> int:
-    return int(round(seconds * 1000))
+    return round(seconds * 1000)
 
 
 def advance(client: Client, seconds: float) -> None:
@@ -230,12 +230,12 @@ async def test_a_failing_subtask_fails_the_task_with_its_message(client: Client)
     task_id = await import_job(client, "obs://bucket/jobs-fail.zip")
     advance(client, 10)
     status, body = await get_task(client, task_id)
-    assert body["status"] == "RUNNING" and "message" not in body
+    assert status == 200 and body["status"] == "RUNNING" and "message" not in body
     # One subtask changed: the task's lastUpdate follows it.
     assert body["lastUpdate"] == ms(started + 10)
     assert [s["status"] for s in body["subtasks"]] == ["SUCCESSFUL", "RUNNING"]
     advance(client, 10)
-    status, body = await get_task(client, task_id)
+    _, body = await get_task(client, task_id)
     failed = body["subtasks"][1]
     assert body["status"] == "FAILED" == failed["status"]
     assert body["message"] == failed["message"] == (

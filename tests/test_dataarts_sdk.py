@@ -9,7 +9,8 @@ tests move it by less than the gateway's 15 minutes. Every connection is checked
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

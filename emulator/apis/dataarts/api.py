@@ -17,15 +17,23 @@ import hashlib
 import hmac
 import json
 import re
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
 from ..base import JOURNAL_API, JOURNAL_TASK, TriggerRoute, VendorApi
 from . import render
-from .gateway import Caller, Gateway, GatewayError, gateway_error_body, new_request_id, not_authorized
+from .gateway import (
+    Caller,
+    Gateway,
+    GatewayError,
+    gateway_error_body,
+    new_request_id,
+    not_authorized,
+)
 
 if TYPE_CHECKING:
     from ...engine import Engine, Task
@@ -289,7 +297,7 @@ class DataArts(VendorApi):
             caller: Caller = self.gateway.authenticate(
                 method=request.method,
                 raw_target=request.raw_path,
-                headers={name.lower(): value for name, value in reversed(request.headers.items())},
+                headers={name.lower(): value for name, value in reversed(list(request.headers.items()))},
                 body=await request.read(),
                 now=self.runtime.engine.clock.now(),
             )
@@ -324,7 +332,7 @@ class DataArts(VendorApi):
 
 def _iam_time(seconds: float) -> str:
     """IAM's token times: ISO 8601 with microseconds and a Z."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _stable_id(name: str) -> str:

@@ -9,7 +9,8 @@ task's startTime, and the counter runs on across the examples).
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ...engine import SubtaskView, TaskView
 from ...lifecycle import Phase
@@ -26,7 +27,7 @@ COUNTER_SPAN = 0x8000  # Hibernate's counter is a Java short that restarts at 0
 
 def millis(seconds: float) -> int:
     """Epoch milliseconds, as every DataArts time is written (13 digits)."""
-    return int(round(seconds * 1000))
+    return round(seconds * 1000)
 
 
 def server_prefix(seed: int | None) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Mapping
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote, unquote
 
 ALGORITHM = "SDK-HMAC-SHA256"
@@ -105,11 +105,11 @@ def parse_sdk_date(value: str) -> float | None:
         moment = datetime.strptime(value.strip(), DATE_FORMAT)
     except ValueError:
         return None
-    return moment.replace(tzinfo=timezone.utc).timestamp()
+    return moment.replace(tzinfo=UTC).timestamp()
 
 
 def format_sdk_date(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime(DATE_FORMAT)
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime(DATE_FORMAT)
 
 
 def sign_headers(
