@@ -666,3 +666,44 @@ def test_the_built_in_scenarios_load() -> None:
     from emulator.resources import builtin_scenarios
 
     assert check_files([builtin_scenarios() / "dataarts"], API_CLASSES, SCHEMAS) == []
+
+
+# ---- the user page's examples ----------------------------------------------------------------
+
+
+DOC_PAGE = Path(__file__).resolve().parent.parent / "docs" / "apis" / "dataarts.md"
+
+
+def yaml_blocks() -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", DOC_PAGE.read_text(encoding="utf-8"), re.DOTALL)
+
+
+async def test_the_pages_scenario_example_runs(make_client: MakeClient, tmp_path: Path) -> None:
+    [scenario] = [block for block in yaml_blocks() if block.startswith("api: dataarts")]
+    path = write(tmp_path, "example.yaml", scenario)
+    client = await make_client(scenario_paths=(path,))
+    started = now(client)
+    task_id = await import_job(client, "obs://etl/nightly-2026.zip")
+    _, body = await get_task(client, task_id)
+    assert body["name"] == "Import the job from obs://etl/nightly-2026.zip."
+    assert [s["name"] for s in body["subtasks"]] == ["Import the nightly_batch job.", "Import the nightly_stream job."]
+    advance(client, 40)
+    _, body = await get_task(client, task_id)
+    assert body["status"] == "SUCCESSFUL" and body["endTime"] == ms(started + 40)
+    # Other paths still go to the built-in scenarios.
+    _, other = await get_task(client, await import_job(client, "obs://etl/weekly.zip"))
+    assert [s["name"] for s in other["subtasks"]] == ["Import the job_batch job."]
+
+
+async def test_the_pages_config_example_is_valid_settings(make_client: MakeClient) -> None:
+    import yaml
+
+    [config] = [yaml.safe_load(block) for block in yaml_blocks() if block.startswith("# config.yaml")]
+    client = await make_client(api_settings=config)
+    project = config["dataarts"]["tokens"][0]["project_id"]
+    token = {"X-Auth-Token": "my-token"}
+    task_id = await import_job(client, project=project, headers=token)
+    assert (await get_task(client, task_id, project=project, headers=token))[0] == 200
+    # Replaced key by key: the built-in token is gone, the built-in users are not.
+    response = await client.get(f"/v1/{PROJECT}/system-tasks/{task_id}", headers=TOKEN)
+    assert response.status == 401
