@@ -707,3 +707,15 @@ async def test_the_pages_config_example_is_valid_settings(make_client: MakeClien
     # Replaced key by key: the built-in token is gone, the built-in users are not.
     response = await client.get(f"/v1/{PROJECT}/system-tasks/{task_id}", headers=TOKEN)
     assert response.status == 401
+
+
+async def test_an_import_no_scenario_answers_says_so(make_client: MakeClient) -> None:
+    client = await make_client(builtin_scenarios=False)
+    response = await client.post(f"/v1/{PROJECT}/jobs/import", json={"path": "obs://b/j.zip"}, headers=TOKEN)
+    assert response.status == 500
+    assert await response.json() == {
+        "error_code": "DLF.0000",
+        "error_msg": "task-emulator: no dataarts scenario has the trigger POST /v1/{project_id}/jobs/import "
+        "matching path 'obs://b/j.zip'",
+    }
+    assert runtime_of(client).engine.count() == 0

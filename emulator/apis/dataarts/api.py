@@ -161,8 +161,9 @@ class DataArts(VendorApi):
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.get("/v1/{project_id}/system-tasks/{task_id}", self.system_task),
-            web.get("/v1/{project_id}/systemTasks/{task_id}", self.system_task),
+            # No HEAD: a HEAD would count as a status read.
+            web.get("/v1/{project_id}/system-tasks/{task_id}", self.system_task, allow_head=False),
+            web.get("/v1/{project_id}/systemTasks/{task_id}", self.system_task, allow_head=False),
             web.post(IMPORT_PATH, self.import_job),
             web.post("/v3/auth/tokens", self.issue_token),
         ]
@@ -207,6 +208,7 @@ class DataArts(VendorApi):
         engine = self.runtime.engine
         scenario = engine.catalog.for_trigger(self.name, "POST", IMPORT_PATH, facts)
         if scenario is None:
+            # Not the service's answer: the emulator's own, in the service's shape.
             text = (
                 f"task-emulator: no dataarts scenario has the trigger POST {IMPORT_PATH} "
                 f"matching path {body['path']!r}"
@@ -216,7 +218,7 @@ class DataArts(VendorApi):
         task = engine.create_task(
             scenario,
             scope=scope,
-            facts={"body": body, "header": {"workspace": scope["workspace"]}, "scope": scope},
+            facts={"body": body, "header": {"workspace": scope["workspace"]}},
             fields=fields,
         )
         request[JOURNAL_TASK] = task.id
