@@ -246,6 +246,8 @@ class Engine:
     ) -> dict[str, Any]:
         if not scenario.templated:
             return {}
+        if not facts:
+            facts = self.apis[scenario.api].default_facts(self)
         values = _Placeholders(self.random, {"id": task_id, "scope": scope, **facts})
         return {
             name: FieldTemplate(scenario.fields[name]).safe_substitute(values)

@@ -55,6 +55,8 @@ class ApiSpec(Protocol):
 
     def new_subtask_id(self, engine: Engine, parent_id: str, index: int) -> str: ...
 
+    def default_facts(self, engine: Engine) -> Mapping[str, Any]: ...
+
 
 class VendorApi(ABC):
     name: ClassVar[str]
@@ -94,6 +96,12 @@ class VendorApi(ABC):
     @classmethod
     def new_subtask_id(cls, engine: Engine, parent_id: str, index: int) -> str:
         return f"{parent_id}-{index + 1}"
+
+    @classmethod
+    def default_facts(cls, engine: Engine) -> Mapping[str, Any]:
+        """Request facts (`body`, `query` …) that fill the ${...} placeholders of a task made
+        without a vendor request (control API, preload). None by default: they render empty."""
+        return EMPTY
 
     # ---- serving -------------------------------------------------------------------------
 

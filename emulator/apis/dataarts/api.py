@@ -1,0 +1,342 @@
+"""Huawei Cloud DataArts Studio, DataArts Factory (formerly DLF): system tasks.
+
+    GET  /v1/{project_id}/system-tasks/{task_id}   a task and its subtasks (also `systemTasks`,
+                                                   as the doc's examples write it)
+    POST /v1/{project_id}/jobs/import              import jobs from OBS: starts a task
+    POST /v3/auth/tokens                           a minimal IAM: a project-scoped token
+
+Requests pass the API gateway first (gateway.py): an AK/SK signature as the Huawei Cloud
+SDKs make it, or an IAM token in X-Auth-Token, each good for some projects. A task belongs
+to a project and a workspace (the `workspace` header; the default workspace without it);
+asked for anywhere else it does not exist. Notes with sources: API-NOTES.md section 3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from weakref import WeakKeyDictionary
+
+from aiohttp import web
+
+from ..base import JOURNAL_API, JOURNAL_TASK, TriggerRoute, VendorApi
+from . import render
+from .gateway import (
+    Caller,
+    Gateway,
+    GatewayError,
+    gateway_error_body,
+    new_request_id,
+    not_authorized,
+)
+
+if TYPE_CHECKING:
+    from ...engine import Engine, Task
+
+DOC_PROJECT = "b384b9e9ab9b4ee8994c8633aabc9505"
+IMPORT_PATH = "/v1/{project_id}/jobs/import"
+TASK_ID = re.compile(r"[0-9a-f]{32}")
+# [inf] DataArts runs on Spring; its JSON answers carry the charset.
+DLF_CONTENT_TYPE = "application/json;charset=UTF-8"
+# [inf] the gateway's own answers.
+GATEWAY_CONTENT_TYPE = "application/json"
+IAM_CONTENT_TYPE = "application/json;charset=UTF-8"
+
+# DLF error codes (Error Codes, dataartsstudio_02_0313). The 0810 text is the one the
+# system-task page's failure example shows.
+TASK_NOT_FOUND = ("DLF.0810", "Task does not exist")
+PARAMETER_MISSING = "DLF.0802"  # "The specified parameter is not configured."
+OBS_PATH_INVALID = ("DLF.0803", "The OBS path is invalid.")
+
+# Per engine: the IP and JVM part of its ids (see render.hex_task_id).
+_PREFIXES: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
+
+
+def encode(value: Any) -> bytes:
+    """Compact JSON, UTF-8 as is, as the service writes it."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def dlf_error(code: str, message: str) -> dict[str, str]:
+    return {"error_code": code, "error_msg": message}
+
+
+class DataArts(VendorApi):
+    name: ClassVar[str] = "dataarts"
+    title: ClassVar[str] = "DataArts Studio (DLF)"
+    triggers: ClassVar[tuple[TriggerRoute, ...]] = (
+        TriggerRoute(
+            "POST",
+            IMPORT_PATH,
+            frozenset({
+                "body.path", "body.sameNamePolicy", "body.targetStatus", "body.executeUser",
+                "project_id", "workspace",
+            }),
+        ),
+    )
+    scope_defaults: ClassVar[Mapping[str, str]] = {"project_id": DOC_PROJECT, "workspace": "default"}
+    default_settings: ClassVar[Mapping[str, Any]] = {
+        "access_keys": [
+            {
+                "ak": "EMULATORAK0000000001",
+                "sk": "EMULATORSK00000000000000000000000000000001",
+                "projects": [DOC_PROJECT],
+            }
+        ],
+        "tokens": [{"token": "emulator-iam-token", "project_id": DOC_PROJECT}],
+        "users": [
+            {
+                "name": "emulator",
+                "password": "emulator-password",
+                "domain": "emulator",
+                "projects": [DOC_PROJECT],
+            }
+        ],
+        "projects": [{"id": DOC_PROJECT, "name": "cn-north-4"}],
+        "default_workspace": "default",
+        "max_clock_skew_seconds": 900,
+    }
+
+    def __init__(self, runtime: Any, settings: Mapping[str, Any]) -> None:
+        super().__init__(runtime, settings)
+        self.gateway = Gateway(settings)
+        self.default_workspace: str = settings["default_workspace"]
+        self.projects: dict[str, str] = {p["id"]: p["name"] for p in settings["projects"]}
+        self.users = {u["name"]: u for u in settings["users"]}
+
+    # ---- the spec ------------------------------------------------------------------------
+
+    @classmethod
+    def check_task_id(cls, raw: object) -> str:
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not TASK_ID.fullmatch(text):
+            raise ValueError(f"a DataArts system task id is 32 lower-case hex characters, not {raw!r}")
+        return text
+
+    @classmethod
+    def new_task_id(cls, engine: Engine) -> str:
+        prefix = _PREFIXES.get(engine)
+        if prefix is None:
+            prefix = _PREFIXES[engine] = render.server_prefix(engine.random.seed)
+        created_ms = render.millis(engine.clock.now())
+        while True:
+            # The serial counts every id drawn (tasks and subtasks share the counter, as the
+            # doc's ids do); the loop only guards against an id a person chose.
+            task_id = render.hex_task_id(prefix, created_ms, engine.next_serial(cls.name) - 1)
+            if engine.find(cls.name, task_id) is None:
+                return task_id
+
+    @classmethod
+    def new_subtask_id(cls, engine: Engine, parent_id: str, index: int) -> str:
+        return cls.new_task_id(engine)
+
+    @classmethod
+    def default_facts(cls, engine: Engine) -> Mapping[str, Any]:
+        """A task made without an import request still has an OBS path, from the seeded Faker."""
+        fake = engine.random.faker
+        return {"body": {"path": f"obs://{fake.word()}-{fake.word()}/{fake.file_name(extension='zip')}"}}
+
+    def status_path(self, task: Task) -> str:
+        return f"/v1/{task.scope['project_id']}/system-tasks/{task.id}"
+
+    def reset(self) -> None:
+        self.gateway.reset()
+
+    def describe(self) -> str:
+        key = self.settings["access_keys"][0] if self.settings["access_keys"] else None
+        token = self.settings["tokens"][0] if self.settings["tokens"] else None
+        parts = [f"GET /v1/{{project_id}}/system-tasks/{{task_id}} after POST {IMPORT_PATH}"]
+        if key:
+            parts.append(f"AK/SK {key['ak']}/{key['sk']} (project {key['projects'][0]})")
+        if token:
+            parts.append(f"X-Auth-Token {token['token']} (project {token['project_id']})")
+        return "; ".join(parts)
+
+    # ---- routes --------------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            # No HEAD: a HEAD would count as a status read.
+            web.get("/v1/{project_id}/system-tasks/{task_id}", self.system_task, allow_head=False),
+            web.get("/v1/{project_id}/systemTasks/{task_id}", self.system_task, allow_head=False),
+            web.post(IMPORT_PATH, self.import_job),
+            web.post("/v3/auth/tokens", self.issue_token),
+        ]
+
+    # ---- handlers ------------------------------------------------------------------------
+
+    async def system_task(self, request: web.Request) -> web.Response:
+        request_id = new_request_id()
+        project_id = request.match_info["project_id"]
+        refused = await self._admit(request, project_id, request_id)
+        if refused is not None:
+            return refused
+        engine = self.runtime.engine
+        task = engine.find(self.name, request.match_info["task_id"])
+        if task is None or task.scope != self._scope(request, project_id):
+            return self._dlf(request, 400, dlf_error(*TASK_NOT_FOUND), "dlf_error", request_id)
+        request[JOURNAL_TASK] = task.id
+        view = engine.observe(task, count_read=True)
+        body = render.system_task_body(view, task.scenario.options)
+        return self._dlf(request, 200, body, "system_task", request_id)
+
+    async def import_job(self, request: web.Request) -> web.Response:
+        request_id = new_request_id()
+        project_id = request.match_info["project_id"]
+        refused = await self._admit(request, project_id, request_id)
+        if refused is not None:
+            return refused
+        body, problem = self._import_body(await request.read())
+        if problem is not None:
+            return self._dlf(request, 400, problem, "dlf_error", request_id)
+        scope = self._scope(request, project_id)
+        facts = {
+            "body.path": body["path"],
+            "project_id": project_id,
+            "workspace": scope["workspace"],
+            **{
+                f"body.{key}": str(body[key])
+                for key in ("sameNamePolicy", "targetStatus", "executeUser")
+                if isinstance(body.get(key), (str, int, float)) and not isinstance(body.get(key), bool)
+            },
+        }
+        engine = self.runtime.engine
+        scenario = engine.catalog.for_trigger(self.name, "POST", IMPORT_PATH, facts)
+        if scenario is None:
+            # Not the service's answer: the emulator's own, in the service's shape.
+            text = (
+                f"task-emulator: no dataarts scenario has the trigger POST {IMPORT_PATH} "
+                f"matching path {body['path']!r}"
+            )
+            return self._dlf(request, 500, dlf_error("DLF.0000", text), "dlf_error", request_id)
+        fields = {} if "name" in scenario.fields else {"path": body["path"]}
+        task = engine.create_task(
+            scenario,
+            scope=scope,
+            facts={"body": body, "header": {"workspace": scope["workspace"]}},
+            fields=fields,
+        )
+        request[JOURNAL_TASK] = task.id
+        return self._dlf(request, 200, {"taskId": task.id}, "import_job", request_id)
+
+    def _import_body(self, raw: bytes) -> tuple[dict[str, Any], dict[str, str] | None]:
+        """The import request's body, or the DLF error it deserves."""
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except (ValueError, UnicodeDecodeError):
+            # [inf] the service's answer to malformed JSON is not documented.
+            return {}, dlf_error(PARAMETER_MISSING, "The request body is not valid JSON.")
+        if not isinstance(body, dict):
+            return {}, dlf_error(PARAMETER_MISSING, "The specified parameter is not configured: path")
+        if "path" not in body or body["path"] in (None, ""):
+            return {}, dlf_error(PARAMETER_MISSING, "The specified parameter is not configured: path")
+        path = body["path"]
+        if not isinstance(path, str) or not re.fullmatch(r"obs://[^/\s]+/\S.*", path):
+            return {}, dlf_error(*OBS_PATH_INVALID)
+        for error in self.runtime.schemas.errors("dataarts/import_job_request.schema.json", body):
+            where = ".".join(str(p) for p in error.absolute_path) or "body"
+            # [inf] DLF's wording for a parameter of the wrong type.
+            return {}, dlf_error(PARAMETER_MISSING, f"The parameter {where} is invalid: {error.message}")
+        return body, None
+
+    async def issue_token(self, request: web.Request) -> web.Response:
+        """IAM's POST /v3/auth/tokens, password method only: 201, the token in X-Subject-Token.
+        [inf] error bodies in IAM's Keystone shape."""
+        request[JOURNAL_API] = self.name
+        try:
+            auth = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            auth = None
+        violation = self.runtime.schemas.violation("dataarts/iam_token_request.schema.json", auth)
+        if violation is not None:
+            return self._iam_error(request, 400, "Bad Request", f"The request body is invalid: {violation.message}")
+        identity = auth["auth"]["identity"]
+        user = identity["password"]["user"]
+        known = self.users.get(user["name"])
+        domain = user.get("domain", {})
+        if (
+            known is None
+            or not hmac.compare_digest(known["password"].encode(), user["password"].encode())
+            or domain.get("name", known["domain"]) != known["domain"]
+        ):
+            return self._iam_error(request, 401, "Unauthorized", "The username or password is wrong.")
+        scope = auth["auth"].get("scope", {}).get("project", {})
+        project_id = scope.get("id") or next(
+            (pid for pid, name in self.projects.items() if name == scope.get("name")), None
+        )
+        if project_id is None or project_id not in known["projects"]:
+            return self._iam_error(request, 401, "Unauthorized", "The request you have made requires authentication.")
+        now = self.runtime.engine.clock.now()
+        token, issued = self.gateway.issue(project_id, known["name"], now)
+        domain_ref = {"id": _stable_id(known["domain"]), "name": known["domain"]}
+        body = {
+            "token": {
+                "catalog": [],
+                "expires_at": _iam_time(issued.expires_at),
+                "issued_at": _iam_time(now),
+                "methods": ["password"],
+                "project": {"domain": domain_ref, "id": project_id, "name": self.projects.get(project_id, project_id)},
+                "roles": [{"id": "0", "name": "te_admin"}],
+                "user": {"domain": domain_ref, "id": _stable_id(known["name"]), "name": known["name"]},
+            }
+        }
+        return self.respond(
+            request, 201, body, schema="iam_token", encode=encode, content_type=IAM_CONTENT_TYPE,
+            headers={"X-Subject-Token": token, "X-Request-Id": new_request_id()},
+        )
+
+    # ---- the gateway ---------------------------------------------------------------------
+
+    async def _admit(self, request: web.Request, project_id: str, request_id: str) -> web.Response | None:
+        """None when the gateway lets the request through, else its refusal."""
+        request[JOURNAL_API] = self.name
+        try:
+            caller: Caller = self.gateway.authenticate(
+                method=request.method,
+                raw_target=request.raw_path,
+                headers={name.lower(): value for name, value in reversed(list(request.headers.items()))},
+                body=await request.read(),
+                now=self.runtime.engine.clock.now(),
+            )
+            if project_id not in caller.projects:
+                raise not_authorized()
+        except GatewayError as error:
+            return self.respond(
+                request, error.status, gateway_error_body(error, request_id), schema="gateway_error",
+                encode=encode, content_type=GATEWAY_CONTENT_TYPE, headers={"X-Request-Id": request_id},
+            )
+        return None
+
+    def _scope(self, request: web.Request, project_id: str) -> dict[str, str]:
+        workspace = request.headers.get("workspace", "").strip() or self.default_workspace
+        return {"project_id": project_id, "workspace": workspace}
+
+    def _dlf(
+        self, request: web.Request, status: int, body: Any, schema: str, request_id: str
+    ) -> web.Response:
+        return self.respond(
+            request, status, body, schema=schema, encode=encode, content_type=DLF_CONTENT_TYPE,
+            headers={"X-Request-Id": request_id},
+        )
+
+    def _iam_error(self, request: web.Request, status: int, title: str, message: str) -> web.Response:
+        body = {"error": {"code": status, "message": message, "title": title}}
+        return self.respond(
+            request, status, body, schema="iam_error", encode=encode, content_type=IAM_CONTENT_TYPE,
+            headers={"X-Request-Id": new_request_id()},
+        )
+
+
+def _iam_time(seconds: float) -> str:
+    """IAM's token times: ISO 8601 with microseconds and a Z."""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _stable_id(name: str) -> str:
+    """A 32-hex IAM id for a configured name, the same on every run."""
+    return hashlib.md5(name.encode("utf-8")).hexdigest()
