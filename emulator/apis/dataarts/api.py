@@ -147,6 +147,18 @@ class DataArts(VendorApi):
     def reset(self) -> None:
         self.gateway.reset()
 
+    def credentials(self) -> dict[str, str]:
+        """The first AK/SK pair and token, with the project and workspace they open."""
+        found: dict[str, str] = {"workspace": self.default_workspace}
+        if self.settings["access_keys"]:
+            key = self.settings["access_keys"][0]
+            found.update(ak=key["ak"], sk=key["sk"], project_id=key["projects"][0])
+        if self.settings["tokens"]:
+            token = self.settings["tokens"][0]
+            found.setdefault("project_id", token["project_id"])
+            found["token"] = token["token"]
+        return found
+
     def describe(self) -> str:
         key = self.settings["access_keys"][0] if self.settings["access_keys"] else None
         token = self.settings["tokens"][0] if self.settings["tokens"] else None

@@ -139,6 +139,13 @@ class OpsCenter(VendorApi):
         dataset = task.scope.get("dataset", self.scope_defaults["dataset"])
         return f"{PATH}?action=getStatus&dataset={dataset}&requestId={task.id}"
 
+    def credentials(self) -> dict[str, str]:
+        """The first user (HTTP Basic) and the first dataset."""
+        found = dict(zip(("username", "password"), next(iter(self.users.items()), ())))
+        if self.datasets:
+            found["dataset"] = self.datasets[0]
+        return found
+
     def describe(self) -> str:
         users = ", ".join(f"{name}/{password}" for name, password in self.users.items())
         license_note = "" if self.license_valid else "; license INVALID (every call answers 720000E9)"

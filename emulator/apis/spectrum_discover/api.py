@@ -119,6 +119,13 @@ class SpectrumDiscover(VendorApi):
     def reset(self) -> None:
         self.auth.clear()
 
+    def credentials(self) -> dict[str, str]:
+        """A user whose role may read task statuses (HTTP Basic for GET /auth/v1/token)."""
+        for user in self.auth.users.values():
+            if user.roles & TASK_ROLES:
+                return {"username": user.username, "password": user.password}
+        return {}
+
     def describe(self) -> str:
         users = ", ".join(
             f"{u.username}/{u.password} ({', '.join(sorted(u.roles))})" for u in self.auth.users.values()
