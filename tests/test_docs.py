@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from emulator.apis import API_CLASSES
@@ -49,3 +50,8 @@ def test_the_readme_commands_are_the_ones_ci_runs() -> None:
         "python3 -m pip install -e '.[test]' && python3 -m pytest"
     )
     assert "test-command" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_readme_fixture_example_runs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_readme=block_after(ROOT / "README.md", "<!-- fixture-example -->"))
+    pytester.runpytest("-q").assert_outcomes(passed=1)
