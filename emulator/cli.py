@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
+import json
 import logging
 import os
 import signal
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,7 +24,7 @@ from aiohttp import web
 
 from . import __version__
 from .apis import API_CLASSES
-from .app import VALIDATION_MODES, EmulatorConfig, build_runtime, create_app, load_schemas
+from .app import VALIDATION_MODES, EmulatorConfig, build_runtime, create_app, load_scenarios, load_schemas
 from .errors import ConfigError, EmulatorError, ScenarioError
 from .scenario import check_files
 
@@ -36,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="task-emulator",
         description="Emulator of asynchronous-task status APIs for contract tests and local development.",
+        epilog="examples:\n  task-emulator serve\n  task-emulator check my-scenarios/\n"
+        "  task-emulator scenarios\n  task-emulator health --url http://127.0.0.1:8080",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"task-emulator {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -43,65 +49,119 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run the emulator server",
-        description="Run the emulator on the built-in scenarios (and any you add). "
-        "Every option can also be set by the environment variable shown.",
+        description="Run the emulator on the built-in scenarios (and any you add). Every option "
+        "can also be set by the environment variable in brackets.",
         epilog="examples:\n  task-emulator serve\n"
-        "  task-emulator serve --port 9000 --clock virtual --scenarios ./my-scenarios",
+        "  task-emulator serve --port 9000 --clock virtual --scenarios ./my-scenarios\n"
+        "  TASK_EMULATOR_HOST=0.0.0.0 TASK_EMULATOR_ADMIN_TOKEN=s3cret task-emulator serve",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on [TASK_EMULATOR_HOST] (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=int(_env("PORT", 8080)), help="port [TASK_EMULATOR_PORT] (default: %(default)s)")
-    serve.add_argument(
-        "--scenarios", action="append", type=Path, default=_env_paths(),
-        metavar="DIR|FILE", help="scenario files or folders, added to the built-in ones; repeatable "
-        "[TASK_EMULATOR_SCENARIOS, separated by ':']",
-    )
-    serve.add_argument("--no-builtin", action="store_true", default=_env("NO_BUILTIN", "") not in ("", "0", "false"),
-                       help="do not load the built-in scenarios [TASK_EMULATOR_NO_BUILTIN]")
-    serve.add_argument("--seed", type=int, default=_env_int("SEED"), help="seed for ids and fake data [TASK_EMULATOR_SEED]")
+    # String defaults from the environment go through each option's `type`, so a bad
+    # TASK_EMULATOR_* value is reported like a bad option value.
+    serve.add_argument("--host", default=_env("HOST", "127.0.0.1"),
+                       help="address to listen on [TASK_EMULATOR_HOST] (default: %(default)s)")
+    serve.add_argument("--port", type=_port, default=_env("PORT", "8080"),
+                       help="port [TASK_EMULATOR_PORT] (default: %(default)s)")
+    _add_scenario_options(serve)
+    serve.add_argument("--seed", type=int, default=_env("SEED"), help="seed for ids and fake data [TASK_EMULATOR_SEED]")
     serve.add_argument("--clock", choices=("real", "virtual"), default=_env("CLOCK", "real"),
                        help="real time, or virtual time that moves only when advanced [TASK_EMULATOR_CLOCK] (default: %(default)s)")
-    serve.add_argument("--time-scale", type=float, default=float(_env("TIME_SCALE", 1.0)),
+    serve.add_argument("--time-scale", type=_positive_float, default=_env("TIME_SCALE", "1"),
                        help="with the real clock, run N times faster [TASK_EMULATOR_TIME_SCALE] (default: %(default)s)")
     serve.add_argument("--validate", choices=VALIDATION_MODES, default=_env("VALIDATE", "strict"),
                        help="check every response against its schema [TASK_EMULATOR_VALIDATE] (default: %(default)s)")
     serve.add_argument("--admin-token", default=_env("ADMIN_TOKEN"),
-                       help="require this Bearer token on the control API [TASK_EMULATOR_ADMIN_TOKEN]")
+                       help="require 'Authorization: Bearer TOKEN' on the control API [TASK_EMULATOR_ADMIN_TOKEN]")
     serve.add_argument("--config", type=Path, default=_env("CONFIG"),
                        help="YAML file of per-API settings (users, roles …) [TASK_EMULATOR_CONFIG]")
-    serve.add_argument("--log-level", default=_env("LOG_LEVEL", "info"),
-                       choices=("debug", "info", "warning", "error"), help="[TASK_EMULATOR_LOG_LEVEL] (default: %(default)s)")
+    serve.add_argument("--log-format", choices=("text", "json"), default=_env("LOG_FORMAT", "text"),
+                       help="[TASK_EMULATOR_LOG_FORMAT] (default: %(default)s)")
+    serve.add_argument("--log-level", choices=LOG_LEVELS, default=_env("LOG_LEVEL", "info"),
+                       help="[TASK_EMULATOR_LOG_LEVEL] (default: %(default)s)")
 
     check = commands.add_parser(
         "check", help="validate scenario files",
         description="Validate scenario files; print every mistake as file:line: message.",
         epilog="exit status: 0 all valid, 1 a file has mistakes, 2 usage error\n\n"
-        "example:\n  task-emulator check scenarios/",
+        "example:\n  task-emulator check scenarios/ my-scenario.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    check.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="scenario files or folders")
+
+    scenarios = commands.add_parser(
+        "scenarios", help="list the scenarios that would be loaded",
+        description="List the scenarios `serve` would load: api, name, trigger and lifecycle.",
+        epilog="example:\n  task-emulator scenarios --scenarios ./my-scenarios",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_scenario_options(scenarios)
+
+    health = commands.add_parser(
+        "health", help="exit 0 when a server answers healthy",
+        description="Ask a running emulator whether it is healthy (GET <url>/_emulator/health). "
+        "For container health checks: needs nothing but Python.",
+        epilog="exit status: 0 healthy, 1 not\n\nexample:\n  task-emulator health --url http://127.0.0.1:8080",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    health.add_argument("--url", default=_env("URL", "http://127.0.0.1:8080"),
+                        help="the server's base URL [TASK_EMULATOR_URL] (default: %(default)s)")
+    health.add_argument("--timeout", type=_positive_float, default="5", help="seconds (default: %(default)s)")
     return parser
 
 
-def _env_paths() -> list[Path]:
-    raw = _env("SCENARIOS", "")
-    return [Path(p) for p in raw.split(":") if p]
+LOG_LEVELS = ("debug", "info", "warning", "error")
+CHOICES = {"clock": ("real", "virtual"), "validate": VALIDATION_MODES, "log_format": ("text", "json"), "log_level": LOG_LEVELS}
 
 
-def _env_int(name: str) -> int | None:
-    raw = _env(name)
-    return None if raw in (None, "") else int(raw)
+def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scenarios", action="append", type=Path, default=None, metavar="DIR|FILE",
+        help="scenario files or folders, added to the built-in ones; repeatable "
+        "[TASK_EMULATOR_SCENARIOS, separated by ':']",
+    )
+    parser.add_argument("--no-builtin", action="store_true", default=_env("NO_BUILTIN", "") not in ("", "0", "false"),
+                        help="do not load the built-in scenarios [TASK_EMULATOR_NO_BUILTIN]")
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise ValueError(text)
+    return value
+
+
+def _scenario_paths(args: argparse.Namespace) -> list[Path]:
+    from_env = [Path(p) for p in _env("SCENARIOS", "").split(":") if p]
+    paths = from_env + (args.scenarios or [])
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"--scenarios: no such file or folder: {path}")
+        if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+            raise ConfigError(f"--scenarios: cannot read the folder {path}")
+    return paths
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except ValueError as error:  # a bad TASK_EMULATOR_* number
-        parser.error(f"bad environment value: {error}")
+    args = parser.parse_args(argv)
+    for name, allowed in CHOICES.items():
+        value = getattr(args, name, None)
+        if value is not None and value not in allowed:  # only an environment value can be
+            parser.error(f"TASK_EMULATOR_{name.upper()}: {value!r} is not one of {', '.join(allowed)}")
     try:
         if args.command == "check":
             return run_check(args.paths)
+        if args.command == "scenarios":
+            return run_scenarios(args)
+        if args.command == "health":
+            return run_health(args.url, args.timeout)
         return run_serve(args)
     except ScenarioError as error:
         print("task-emulator: the scenarios have mistakes:", file=sys.stderr)
@@ -111,6 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EmulatorError as error:
         print(f"task-emulator: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. `task-emulator scenarios | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def run_check(paths: list[Path]) -> int:
@@ -141,12 +206,9 @@ def load_settings(path: Path | None) -> dict[str, Any]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for path in args.scenarios:
-        if not path.exists():
-            raise ConfigError(f"--scenarios: no such file or folder: {path}")
+    setup_logging(args.log_level, args.log_format)
     config = EmulatorConfig(
-        scenario_paths=tuple(args.scenarios),
+        scenario_paths=tuple(_scenario_paths(args)),
         builtin_scenarios=not args.no_builtin,
         seed=args.seed,
         clock=args.clock,
@@ -158,6 +220,60 @@ def run_serve(args: argparse.Namespace) -> int:
     runtime = build_runtime(config)
     app = create_app(runtime=runtime)
     return asyncio.run(_serve(app, args.host, args.port, runtime))
+
+
+def run_scenarios(args: argparse.Namespace) -> int:
+    config = EmulatorConfig(scenario_paths=tuple(_scenario_paths(args)), builtin_scenarios=not args.no_builtin)
+    catalog = load_scenarios(config, load_schemas())
+    rows = [("API", "NAME", "TRIGGER", "LIFECYCLE")]
+    for scenario in catalog.scenarios.values():
+        trigger = scenario.trigger
+        route = "-" if trigger is None else trigger.route + "".join(f" [{k}={v}]" for k, v in trigger.when)
+        rows.append((scenario.api, scenario.name, route, scenario.summary()))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+    return 0
+
+
+def run_health(url: str, timeout: float) -> int:
+    """0 when `url` answers GET /_emulator/health with 200 and status ok."""
+    target = url.rstrip("/") + "/_emulator/health"
+    try:
+        with urllib.request.urlopen(target, timeout=timeout) as response:
+            body = json.loads(response.read())
+    except (OSError, ValueError) as error:
+        print(f"task-emulator health: {target}: {getattr(error, 'reason', error)}", file=sys.stderr)
+        return 1
+    if not isinstance(body, dict) or body.get("status") != "ok":
+        print(f"task-emulator health: {target} answered {body!r}", file=sys.stderr)
+        return 1
+    print(f"healthy: {target} ({body.get('tasks')} tasks)")
+    return 0
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, log_format: str) -> None:
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 async def _serve(app: web.Application, host: str, port: int, runtime: Any) -> int:
@@ -174,10 +290,22 @@ async def _serve(app: web.Application, host: str, port: int, runtime: Any) -> in
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     print(banner(host, port, runtime), flush=True)
+    if not _is_loopback(host) and runtime.config.admin_token is None:
+        logging.getLogger("task_emulator").warning(
+            "listening on %s without --admin-token: anyone who can reach this address can "
+            "create, move and reset tasks through /_emulator", host
+        )
     await stop.wait()
     # Stop accepting, let in-flight requests finish, then exit 0.
     await runner.cleanup()
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def banner(host: str, port: int, runtime: Any) -> str:
