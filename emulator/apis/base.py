@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol
 
-from aiohttp import web
+from aiohttp import BasicAuth, web
 
 from ..scenario import EMPTY
 
@@ -37,6 +37,15 @@ class TriggerRoute:
     method: str
     path: str
     match_keys: frozenset[str] = frozenset()
+
+
+def basic_credentials(authorization: str) -> tuple[str, str] | None:
+    """(username, password) from an `Authorization: Basic …` value, or None."""
+    try:
+        auth = BasicAuth.decode(authorization, encoding="utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return auth.login, auth.password
 
 
 class ApiSpec(Protocol):

@@ -14,8 +14,6 @@ books the query as started that much earlier, so later getStatus calls agree wit
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
 import logging
@@ -25,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
 from aiohttp import web
 
 from ...lifecycle import Phase, Position
-from ..base import JOURNAL_API, JOURNAL_TASK, TriggerRoute, VendorApi
+from ..base import JOURNAL_API, JOURNAL_TASK, TriggerRoute, VendorApi, basic_credentials
 from .progress import Counters, frozen_counters, seconds_to_end, step_counters, wait_seconds
 from .results import ResultSpec, error_body, parse_time, result_rows, status_block, window
 
@@ -181,18 +179,12 @@ class OpsCenter(VendorApi):
             return self._error(request, error)
 
     def _authenticated(self, request: web.Request) -> bool:
-        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
-        if scheme.lower() != "basic":
+        credentials = basic_credentials(request.headers.get("Authorization", ""))
+        if credentials is None:
             return False
-        try:
-            decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        username, colon, password = decoded.partition(":")
+        username, password = credentials
         expected = self.users.get(username)
-        return bool(colon) and expected is not None and hmac.compare_digest(
-            expected.encode(), password.encode()
-        )
+        return expected is not None and hmac.compare_digest(expected.encode(), password.encode())
 
     def _dataset(self, request: web.Request) -> str:
         dataset = request.query.get("dataset")

@@ -10,12 +10,13 @@ emulator's clock, so a client's re-login path can be tested by moving a virtual 
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ..base import basic_credentials
 
 ROLES = ("Data admin", "Data user", "Collection Admin", "Admin", "Service user")
 # Who may read task_status and peek (the doc's role table); sql_query_async is taken to allow
@@ -55,19 +56,6 @@ def fernet_like_token(now: float) -> str:
     ciphertext, HMAC) and base64url-encoded, so it starts `gAAAAAB` like the real ones."""
     raw = b"\x80" + int(now).to_bytes(8, "big") + secrets.token_bytes(16 + 64 + 32)
     return base64.urlsafe_b64encode(raw).decode()
-
-
-def basic_credentials(authorization: str) -> tuple[str, str] | None:
-    """(username, password) from an `Authorization: Basic …` value, or None."""
-    scheme, _, value = authorization.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    username, colon, password = decoded.partition(":")
-    return (username, password) if colon else None
 
 
 def bearer_token(authorization: str) -> str | None:
