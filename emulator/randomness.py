@@ -9,6 +9,7 @@ must stay unguessable whatever the seed (see `secrets` where they are made).
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from functools import lru_cache
 
@@ -23,7 +24,9 @@ class RandomSource:
     def reseed(self) -> None:
         """Start the sequence again (a reset replays the same ids)."""
         self.random = random.Random(self.seed)
-        self.faker = faker_for(self.random.getrandbits(64))
+        if not hasattr(self, "faker"):
+            self.faker = Faker()  # its own: draws for placeholders must not be reseeded by others
+        self.faker.seed_instance(self.random.getrandbits(64))
 
     def task_seed(self) -> int:
         return self.random.getrandbits(64)
@@ -36,10 +39,20 @@ class RandomSource:
 
 
 def faker_for(seed: int) -> Faker:
-    """A Faker whose draws are fixed by `seed`."""
-    fake = Faker()
+    """A Faker whose draws are fixed by `seed`.
+
+    Making a Faker costs milliseconds and reseeding one microseconds, so each thread keeps
+    one and reseeds it here: draw what you need at once, and do not keep it across an
+    `await` (another request may reseed it meanwhile).
+    """
+    fake = getattr(_per_thread, "faker", None)
+    if fake is None:
+        fake = _per_thread.faker = Faker()
     fake.seed_instance(seed)
     return fake
+
+
+_per_thread = threading.local()
 
 
 @lru_cache(maxsize=None)

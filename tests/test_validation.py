@@ -100,3 +100,12 @@ def test_violation_names_the_path_and_the_rule() -> None:
     # end_time is absent exactly while the job is pending.
     body["response"]["end_time"] = "2021-02-18T17:14:00Z"
     assert schemas.violation("traffic_ops/async_status.schema.json", body) is not None
+
+
+def test_every_api_s_built_in_settings_fit_its_settings_schema() -> None:
+    from emulator.apis import API_CLASSES
+
+    schemas = SchemaSet(builtin_schemas())
+    for name, api_class in API_CLASSES.items():
+        errors = list(schemas.errors(f"{name}/settings.schema.json", dict(api_class.default_settings)))
+        assert errors == [], (name, errors)
