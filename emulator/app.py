@@ -4,9 +4,10 @@ the control API out. `create_app(config)` is the one way in, for the CLI and for
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Literal, Mapping
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -191,4 +192,4 @@ async def _record(request: web.Request, status: int) -> None:
     )
 
 
-__all__ = ["EmulatorConfig", "Runtime", "RUNTIME", "create_app", "build_runtime", "__version__"]
+__all__ = ["RUNTIME", "EmulatorConfig", "Runtime", "__version__", "build_runtime", "create_app"]

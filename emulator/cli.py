@@ -16,15 +16,23 @@ import os
 import signal
 import sys
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 from aiohttp import web
 
 from . import __version__
 from .apis import API_CLASSES
-from .app import VALIDATION_MODES, EmulatorConfig, build_runtime, create_app, load_scenarios, load_schemas
+from .app import (
+    VALIDATION_MODES,
+    EmulatorConfig,
+    build_runtime,
+    create_app,
+    load_scenarios,
+    load_schemas,
+)
 from .errors import ConfigError, EmulatorError, ScenarioError
 from .scenario import check_files
 

@@ -10,7 +10,8 @@ state is computed from the clock when it is read.
 from __future__ import annotations
 
 import time
-from typing import Callable, Literal, Protocol
+from collections.abc import Callable
+from typing import Literal, Protocol
 
 ClockMode = Literal["real", "virtual"]
 

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from . import __version__
 from .app import Runtime
@@ -87,7 +89,7 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
         )
 
 
-def _admin_token(token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _admin_token(token: str | None) -> Middleware:
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         # Health stays open: container health checks carry no credentials.
@@ -139,8 +141,8 @@ class ControlApi:
                 raise ControlError(400, f"id: {error}") from None
         fields = body.get("fields", {})
         # Field values obey the same rules as a scenario's `task:` block.
-        for error in self.runtime.schemas.errors(f"{api}/scenario.schema.json", {"task": fields}):
-            path, message = explain_schema_error(error)
+        for problem in self.runtime.schemas.errors(f"{api}/scenario.schema.json", {"task": fields}):
+            path, message = explain_schema_error(problem)
             raise ControlError(400, f"{format_path(('fields', *path[1:]))}: {message}")
         scope = body.get("scope", {})
         unknown = sorted(set(scope) - set(spec.scope_defaults))
@@ -214,8 +216,8 @@ class ControlApi:
             body = json.loads(raw)
         except ValueError as error:
             raise ControlError(400, f"the body is not valid JSON: {error}") from None
-        for error in self.runtime.schemas.errors(f"control/{schema}.schema.json", body):
-            path, message = explain_schema_error(error)
+        for problem in self.runtime.schemas.errors(f"control/{schema}.schema.json", body):
+            path, message = explain_schema_error(problem)
             where = format_path(path)
             raise ControlError(400, f"{where}: {message}" if where else message)
         return body  # type: ignore[no-any-return]
@@ -289,4 +291,4 @@ def _plain(fields: Any) -> dict[str, Any]:
 
 
 def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat().replace("+00:00", "Z")

@@ -8,9 +8,10 @@ the engine, the engine calls nothing outside itself but the clock and the random
 from __future__ import annotations
 
 from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
 from .errors import Conflict, NotFound
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class Subtask:
-    __slots__ = ("id", "spec_index", "lifecycle", "position")
+    __slots__ = ("id", "lifecycle", "position", "spec_index")
 
     def __init__(self, id: str, spec_index: int, lifecycle: Lifecycle, position: Position) -> None:
         self.id = id
@@ -36,8 +37,17 @@ class Task:
     """One emulated task. Slotted and small: a million of them must fit in memory."""
 
     __slots__ = (
-        "api", "id", "scenario", "created_at", "seed", "reads",
-        "lifecycle", "position", "overrides", "scope", "subtasks",
+        "api",
+        "created_at",
+        "id",
+        "lifecycle",
+        "overrides",
+        "position",
+        "reads",
+        "scenario",
+        "scope",
+        "seed",
+        "subtasks",
     )
 
     def __init__(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import itertools
 import json
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 REDACTED = "[redacted]"
 # Header names whose values are credentials (compared lower-case).

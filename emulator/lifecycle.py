@@ -14,8 +14,9 @@ from __future__ import annotations
 import enum
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 class Phase(str, enum.Enum):
@@ -139,7 +140,7 @@ def advance(lifecycle: Lifecycle, position: Position, now: float, reads: int) ->
     return Position(index, entered_at, reads_at_entry)
 
 
-def parse_duration(value: str | int | float) -> float:
+def parse_duration(value: str | float) -> float:
     """Seconds in `30`, `30s`, `1.5m`, `2h`, `1h30m`, `500ms` (a bare number is seconds)."""
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")

@@ -199,4 +199,4 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     return result
 
 
-__all__ = ["task_emulator", "task_emulator_session", "task_emulator_config"]
+__all__ = ["task_emulator", "task_emulator_config", "task_emulator_session"]

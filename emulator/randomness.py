@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from faker import Faker
 
@@ -55,7 +55,7 @@ def faker_for(seed: int) -> Faker:
 _per_thread = threading.local()
 
 
-@lru_cache(maxsize=None)
+@cache
 def faker_has_provider(name: str) -> bool:
     return callable(getattr(_reference_faker(), name, None)) and not name.startswith("_")
 

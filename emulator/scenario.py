@@ -12,11 +12,12 @@ import fnmatch
 import math
 import re
 import string
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
@@ -318,8 +319,8 @@ def _build_scenario(file: str, document: Document, spec: ApiSpec, problem: Any) 
     for index, raw in enumerate(data.get("subtasks", [])):
         sub_lifecycle = _build_lifecycle(raw["lifecycle"], ("subtasks", index, "lifecycle"), report)
         if sub_lifecycle is not None:
-            fields = {k: v for k, v in raw.items() if k not in ("name", "lifecycle")}
-            subtasks.append(SubtaskSpec(raw["name"], sub_lifecycle, MappingProxyType(fields)))
+            extra = {k: v for k, v in raw.items() if k not in ("name", "lifecycle")}
+            subtasks.append(SubtaskSpec(raw["name"], sub_lifecycle, MappingProxyType(extra)))
     if lifecycle is None and "lifecycle" not in data and not data.get("subtasks"):
         report((), "give the task a 'lifecycle' (or 'subtasks' whose phases make its phase)")
 
@@ -388,8 +389,8 @@ def _build_lifecycle(raw_steps: list[dict[str, Any]], path: JsonPath, report: An
     if not ok:
         return None
     problems = lifecycle_problems(tuple(steps))
-    for index, message in problems:
-        report(path if index is None else (*path, index), message)
+    for step_index, message in problems:
+        report(path if step_index is None else (*path, step_index), message)
     return None if problems else Lifecycle(tuple(steps))
 
 
@@ -473,7 +474,7 @@ def _build_preload(
     )
 
 
-def parse_time(value: str | int | float) -> float:
+def parse_time(value: str | float) -> float:
     """Epoch seconds from an ISO 8601 time with a zone, or from epoch seconds."""
     if isinstance(value, bool):
         raise ValueError(f"not a time: {value!r}")

@@ -8,9 +8,10 @@ and may `$ref` each other by relative path.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import best_match
@@ -66,7 +67,8 @@ class SchemaSet:
 
     def errors(self, name: str, value: Any) -> Iterator[jsonschema.ValidationError]:
         """Every way `value` breaks schema `name`, most useful first within each branch."""
-        return self._validators[name].iter_errors(value)
+        errors: Iterator[jsonschema.ValidationError] = self._validators[name].iter_errors(value)
+        return errors
 
     def violation(self, name: str, value: Any) -> Violation | None:
         """None when `value` fits schema `name`, else the most relevant reason it does not."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .apis import VendorApi
 from .app import EmulatorConfig
 from .engine import Task as EngineTask
 from .lifecycle import Phase
@@ -58,7 +59,7 @@ class TaskEmulator:
     def __enter__(self) -> TaskEmulator:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     # ---- where things are ----------------------------------------------------------------
@@ -138,7 +139,7 @@ class TaskEmulator:
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def _api(self, api: str) -> Any:
+    def _api(self, api: str) -> VendorApi:
         apis = self.server.runtime.apis
         if api not in apis:
             raise ValueError(f"unknown api {api!r}: use one of {', '.join(sorted(apis))}")
@@ -151,4 +152,4 @@ class TaskEmulator:
             raise ValueError("give the api with a task id")
         else:
             task_id = task
-        return self.server.call(lambda: self.server.runtime.engine.get(api, task_id))  # type: ignore[arg-type]
+        return self.server.call(lambda: self.server.runtime.engine.get(str(api), task_id))

@@ -18,10 +18,11 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import jwt
 from aiohttp import web
@@ -71,7 +72,7 @@ def encode_go_json(value: Any) -> bytes:
 
 def rfc3339nano(seconds: float) -> str:
     """A time as Go encodes a Postgres timestamptz: microseconds, trailing zeros trimmed."""
-    moment = datetime.fromtimestamp(round(seconds, 6), tz=timezone.utc)
+    moment = datetime.fromtimestamp(round(seconds, 6), tz=UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
@@ -432,7 +433,7 @@ class TrafficOps(VendorApi):
         self._cookie(response, "access_token", token, seconds)
 
     def _cookie(self, response: web.Response, name: str, value: str, seconds: int) -> None:
-        expires = datetime.fromtimestamp(self.runtime.engine.clock.now() + seconds, tz=timezone.utc)
+        expires = datetime.fromtimestamp(self.runtime.engine.clock.now() + seconds, tz=UTC)
         response.set_cookie(
             name, value, path="/", max_age=seconds, httponly=True,
             expires=format_datetime(expires, usegmt=True),

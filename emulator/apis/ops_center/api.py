@@ -18,7 +18,8 @@ import hmac
 import json
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, ClassVar, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 

@@ -9,9 +9,10 @@ rows, and each later poll shows a superset of the earlier one.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from ...randomness import faker_for
 from .progress import Counters
@@ -69,11 +70,11 @@ class Window:
 
 def parse_time(text: str) -> datetime:
     """A yyyyMMdd_HHmmss time (read as UTC: the emulator's server time zone [inf])."""
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
 
 
 def format_time(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime(TIME_FORMAT)
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime(TIME_FORMAT)
 
 
 def window(spec: ResultSpec, fields: Mapping[str, Any], created_at: float) -> Window:
