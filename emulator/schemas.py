@@ -3,14 +3,20 @@ once at start-up, then used for every scenario file and every vendor response.
 
 Schemas are named by their path below `schemas/` (`traffic_ops/async_status.schema.json`)
 and may `$ref` each other by relative path.
+
+Every vendor response is checked, so the check is on the hot path of every poll. When
+fastjsonschema is installed (the `fast` extra), a schema is also compiled to Python code on
+first use and answers "valid?" about twenty times faster; jsonschema still has the last word
+whenever the compiled check says no, and explains every violation.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import jsonschema
 from jsonschema.exceptions import best_match
@@ -20,7 +26,15 @@ from referencing.jsonschema import DRAFT7
 from .errors import ConfigError
 from .yamlsource import format_path
 
+try:
+    import fastjsonschema
+except ImportError:  # optional: jsonschema alone gives the same answers, slower
+    fastjsonschema = None
+
 SCHEMA_SUFFIX = ".schema.json"
+# The base URI a schema is compiled under, so its relative `$ref`s name its neighbours
+# (a file: URI, as urljoin resolves relative references only for schemes it knows).
+_COMPILED_BASE = "file:///task-emulator/schemas/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +61,8 @@ class SchemaSet:
             except (OSError, ValueError, jsonschema.SchemaError) as error:
                 raise ConfigError(f"{path}: not a valid JSON Schema: {error}") from None
             documents[name] = schema
+        self._documents = documents
+        self._compiled: dict[str, Callable[[Any], Any] | None] = {}
         registry: Registry[Any] = Registry().with_resources(
             (name, Resource.from_contents(schema, default_specification=DRAFT7))
             for name, schema in documents.items()
@@ -71,10 +87,45 @@ class SchemaSet:
     def violation(self, name: str, value: Any) -> Violation | None:
         """None when `value` fits schema `name`, else the most relevant reason it does not."""
         validator = self._validators[name]
+        compiled = self._compiled.get(name, _UNCOMPILED)
+        if compiled is _UNCOMPILED:
+            compiled = self._compiled[name] = self._compile(name)
+        if compiled is not None:
+            try:
+                compiled(value)
+                return None
+            except fastjsonschema.JsonSchemaValueException:
+                pass  # jsonschema decides, and says why
         if validator.is_valid(value):
             return None
         error = best_match(validator.iter_errors(value))
         return Violation(name, "$" + _json_path(tuple(error.absolute_path)), error.message)
+
+
+    def _compile(self, name: str) -> Callable[[Any], Any] | None:
+        """A compiled check of schema `name`, or None when fastjsonschema is not installed or
+        cannot compile it (then jsonschema does all the checking)."""
+        if fastjsonschema is None:
+            return None
+
+        # fastjsonschema rewrites the `$ref`s of what it compiles in place: it gets copies.
+        documents = copy.deepcopy(self._documents)
+
+        def load(uri: str) -> Any:
+            return documents[uri.removeprefix(_COMPILED_BASE).partition("#")[0]]
+
+        try:
+            return fastjsonschema.compile(  # type: ignore[no-any-return]
+                {**documents[name], "$id": _COMPILED_BASE + name},
+                handlers={"file": load},
+                use_default=False,
+                use_formats=False,
+            )
+        except Exception:  # noqa: BLE001 - any compiler failure just means "use jsonschema"
+            return None
+
+
+_UNCOMPILED: Any = object()
 
 
 def _json_path(path: tuple[str | int, ...]) -> str:

@@ -100,3 +100,12 @@ def test_violation_names_the_path_and_the_rule() -> None:
     # end_time is absent exactly while the job is pending.
     body["response"]["end_time"] = "2021-02-18T17:14:00Z"
     assert schemas.violation("traffic_ops/async_status.schema.json", body) is not None
+
+
+def test_every_schema_compiles_when_fastjsonschema_is_installed() -> None:
+    pytest.importorskip("fastjsonschema")
+    schemas = SchemaSet(builtin_schemas())
+    before = json.dumps(schemas._documents, sort_keys=True)
+    assert [name for name in schemas.names() if schemas._compile(name) is None] == []
+    # Compiling leaves the documents jsonschema resolves against as they were.
+    assert json.dumps(schemas._documents, sort_keys=True) == before
