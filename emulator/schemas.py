@@ -32,6 +32,9 @@ except ImportError:  # optional: jsonschema alone gives the same answers, slower
     fastjsonschema = None
 
 SCHEMA_SUFFIX = ".schema.json"
+# Response bodies remembered as valid, per schema set: a client polling a task that has not
+# moved gets the same bytes again, and they need no second check.
+KNOWN_VALID_LIMIT = 4096
 # The base URI a schema is compiled under, so its relative `$ref`s name its neighbours
 # (a file: URI, as urljoin resolves relative references only for schemes it knows).
 _COMPILED_BASE = "file:///task-emulator/schemas/"
@@ -63,6 +66,7 @@ class SchemaSet:
             documents[name] = schema
         self._documents = documents
         self._compiled: dict[str, Callable[[Any], Any] | None] = {}
+        self._known_valid: set[tuple[str, bytes]] = set()
         registry: Registry[Any] = Registry().with_resources(
             (name, Resource.from_contents(schema, default_specification=DRAFT7))
             for name, schema in documents.items()
@@ -84,8 +88,24 @@ class SchemaSet:
         """Every way `value` breaks schema `name`, most useful first within each branch."""
         return self._validators[name].iter_errors(value)
 
-    def violation(self, name: str, value: Any) -> Violation | None:
-        """None when `value` fits schema `name`, else the most relevant reason it does not."""
+    def violation(self, name: str, value: Any, *, encoded: bytes | None = None) -> Violation | None:
+        """None when `value` fits schema `name`, else the most relevant reason it does not.
+
+        `encoded` is `value` as JSON, when the caller has it: the verdict on a value is a
+        function of its JSON, so bytes found valid once are not checked again.
+        """
+        if encoded is not None:
+            if (name, encoded) in self._known_valid:
+                return None
+            found = self._violation(name, value)
+            if found is None:
+                if len(self._known_valid) >= KNOWN_VALID_LIMIT:
+                    self._known_valid.clear()
+                self._known_valid.add((name, encoded))
+            return found
+        return self._violation(name, value)
+
+    def _violation(self, name: str, value: Any) -> Violation | None:
         validator = self._validators[name]
         compiled = self._compiled.get(name, _UNCOMPILED)
         if compiled is _UNCOMPILED:
