@@ -15,8 +15,15 @@ from typing import Any
 
 from .load import pin
 from .procs import (
-    ROOT, SERVER_CORE, Server, call, free_port, python_env, serve_command,
-    spectrum_discover_token, wait_for_200,
+    ROOT,
+    SERVER_CORE,
+    Server,
+    call,
+    free_port,
+    python_env,
+    serve_command,
+    spectrum_discover_token,
+    wait_for_200,
 )
 
 

@@ -16,13 +16,19 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import probes
 from .load import Load, LoadResult, have_wrk, run_load
 from .procs import (
-    LOAD_CORE, Server, basic, call, spectrum_discover_token, start_bench_server, start_serve,
+    LOAD_CORE,
+    basic,
+    call,
+    spectrum_discover_token,
+    start_bench_server,
+    start_serve,
     traffic_ops_cookie,
 )
 
@@ -67,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = set(args.only.split(","))
     unknown = parts - {"polls", "scale", "create", "startup", "fixture", "csv"}
     if unknown:
-        print(f"--only: unknown part {sorted(unknown)[0]!r}", file=sys.stderr)
+        print(f"--only: unknown part {min(unknown)!r}", file=sys.stderr)
         return 2
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {LOAD_CORE})  # the built-in generator runs in this process
@@ -241,8 +247,8 @@ def progress(r: dict[str, Any]) -> None:
 
 def report(results: dict[str, Any]) -> str:
     s = results["settings"]
-    out = [f"generator {s['generator']}, {s['connections']} connections, {s['warmup']:g} s warm-up, "
-           f"{s['duration']:g} s measured; server on core 1, load on core 0"]
+    out = [(f"generator {s['generator']}, {s['connections']} connections, {s['warmup']:g} s warm-up, "
+           f"{s['duration']:g} s measured; server on core 1, load on core 0")]
     if "polls" in results:
         out += ["", "| server | requests/s | p50 | p99 | vs bare aiohttp | errors |", "|---|---:|---:|---:|---:|---:|"]
         for r in results["polls"]:

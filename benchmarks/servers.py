@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preload", type=int, default=0, help="extra Traffic Ops tasks to make first")
     parser.add_argument("--scenario", default="acme-autorenew")
     args = parser.parse_args(argv)
+    facts: dict[str, float]
     if args.kind == "baseline":
         app, facts = baseline_app(), {"rss_after": rss_bytes()}
     else:

@@ -29,7 +29,7 @@ from .yamlsource import format_path
 try:
     import fastjsonschema
 except ImportError:  # optional: jsonschema alone gives the same answers, slower
-    fastjsonschema = None
+    fastjsonschema = None  # type: ignore[assignment]
 
 SCHEMA_SUFFIX = ".schema.json"
 # Response bodies remembered as valid, per schema set: a client polling a task that has not
@@ -135,7 +135,7 @@ class SchemaSet:
             return documents[uri.removeprefix(_COMPILED_BASE).partition("#")[0]]
 
         try:
-            return fastjsonschema.compile(  # type: ignore[no-any-return]
+            return fastjsonschema.compile(
                 {**documents[name], "$id": _COMPILED_BASE + name},
                 handlers={"file": load},
                 use_default=False,

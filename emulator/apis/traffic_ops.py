@@ -413,11 +413,15 @@ class TrafficOps(VendorApi):
         encoded = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode())
         text = encoded.decode().rstrip("=")
         signature = hmac.new(self._secret, text.encode(), hashlib.sha1).hexdigest()
-        return _remember(self._signed, key, f"{text}--{signature}")
+        cookie = f"{text}--{signature}"
+        _remember(self._signed, key, cookie)
+        return cookie
 
     def _parse_cookie(self, cookie: str) -> str:
         """tocookie.Parse: the user a session cookie names, checking signature and expiry."""
         known = self._checked.get(cookie)
+        username: str
+        expires: float
         if isinstance(known, tuple):
             username, expires = known
         else:
@@ -484,12 +488,11 @@ class TrafficOps(VendorApi):
 REMEMBERED = 4096
 
 
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> Any:
-    """`value`, stored under `key` in a cache that starts again when it is full."""
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store `value` under `key` in a cache that starts again when it is full."""
     if len(cache) >= REMEMBERED:
         cache.clear()
     cache[key] = value
-    return value
 
 
 @functools.lru_cache(maxsize=64)
