@@ -109,3 +109,12 @@ def test_every_api_s_built_in_settings_fit_its_settings_schema() -> None:
     for name, api_class in API_CLASSES.items():
         errors = list(schemas.errors(f"{name}/settings.schema.json", dict(api_class.default_settings)))
         assert errors == [], (name, errors)
+
+
+def test_every_schema_compiles_when_fastjsonschema_is_installed() -> None:
+    pytest.importorskip("fastjsonschema")
+    schemas = SchemaSet(builtin_schemas())
+    before = json.dumps(schemas._documents, sort_keys=True)
+    assert [name for name in schemas.names() if schemas._compile(name) is None] == []
+    # Compiling leaves the documents jsonschema resolves against as they were.
+    assert json.dumps(schemas._documents, sort_keys=True) == before

@@ -152,8 +152,12 @@ class VendorApi(ABC):
         """
         request[JOURNAL_API] = self.name
         runtime = self.runtime
+        try:
+            body: bytes | None = encode(data)
+        except (TypeError, ValueError):
+            body = None  # not JSON: the schema check says why, or encoding fails below as before
         if runtime.validate != "off":
-            violation = runtime.schemas.violation(f"{self.name}/{schema}.schema.json", data)
+            violation = runtime.schemas.violation(f"{self.name}/{schema}.schema.json", data, encoded=body)
             if violation is not None:
                 request[JOURNAL_VIOLATION] = str(violation)
                 log.error("response to %s %s breaks its schema: %s", request.method, request.path, violation)
@@ -169,7 +173,7 @@ class VendorApi(ABC):
                         status=500,
                         headers={"X-Task-Emulator-Violation": violation.schema},
                     )
-        response = web.Response(status=status, body=encode(data), headers=headers)
+        response = web.Response(status=status, body=encode(data) if body is None else body, headers=headers)
         # Set as written: aiohttp's content_type setter would normalise the value.
         response.headers["Content-Type"] = content_type
         return response

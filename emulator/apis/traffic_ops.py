@@ -13,6 +13,7 @@ permissions (`ASYNC-STATUS:READ`), and the `admin` role has them all.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -154,6 +155,10 @@ class TrafficOps(VendorApi):
         self.login_tokens: dict[str, str] = dict(settings.get("login_tokens", {}))
         # Signs session cookies; new per server, so cookies cannot be forged from outside.
         self._secret = secrets.token_bytes(32)
+        # Signing and checking cost more than the rest of a poll: what was signed or checked
+        # is remembered (signatures are deterministic; expiry is still checked every time).
+        self._signed: dict[Any, str] = {}
+        self._checked: dict[str, Any] = {}
         self._dnssec_refresh: str | None = None
 
     # ---- the spec ------------------------------------------------------------------------
@@ -386,6 +391,9 @@ class TrafficOps(VendorApi):
             raise AuthFailure(403, f"missing required Permissions: {', '.join(missing)}")
 
     def _cookie_from_jwt(self, token: str) -> str:
+        known = self._checked.get(token)
+        if isinstance(known, str):
+            return known
         try:
             claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"verify_exp": False})
         except jwt.PyJWTError:
@@ -393,18 +401,37 @@ class TrafficOps(VendorApi):
         cookie = claims.get("mojoCookie")
         if not isinstance(cookie, str) or not cookie:
             raise AuthFailure(401, "unauthorized, please log in.")
+        _remember(self._checked, token, cookie)
         return cookie
 
     def _make_cookie(self, username: str, expires: float) -> str:
         """tocookie.GetCookie: base64url(JSON) + "--" + hex(HMAC-SHA1(secret, base64 part))."""
+        key = ("cookie", username, int(expires))
+        known = self._signed.get(key)
+        if known is not None:
+            return known
         payload = {"auth_data": username, "expires": int(expires), "by": "trafficcontrol-go-tocookie"}
         encoded = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode())
         text = encoded.decode().rstrip("=")
         signature = hmac.new(self._secret, text.encode(), hashlib.sha1).hexdigest()
-        return f"{text}--{signature}"
+        cookie = f"{text}--{signature}"
+        _remember(self._signed, key, cookie)
+        return cookie
 
     def _parse_cookie(self, cookie: str) -> str:
         """tocookie.Parse: the user a session cookie names, checking signature and expiry."""
+        known = self._checked.get(cookie)
+        username: str
+        expires: float
+        if isinstance(known, tuple):
+            username, expires = known
+        else:
+            username, expires = self._parse_signed_cookie(cookie)
+        if expires < self.runtime.engine.clock.now():
+            raise AuthFailure(401, "signature expired - unauthorized, please log in")
+        return username
+
+    def _parse_signed_cookie(self, cookie: str) -> tuple[str, float]:
         text, dashes, signature = cookie.rpartition("--")
         if not dashes:
             raise AuthFailure(401, f"error parsing cookie: malformed cookie '{cookie}' - no dashes")
@@ -417,9 +444,8 @@ class TrafficOps(VendorApi):
             username, expires = payload["auth_data"], float(payload["expires"])
         except (ValueError, KeyError, TypeError):
             raise AuthFailure(401, "Unauthorized") from None
-        if expires < self.runtime.engine.clock.now():
-            raise AuthFailure(401, "signature expired - unauthorized, please log in")
-        return str(username)
+        _remember(self._checked, cookie, (str(username), expires))
+        return str(username), expires
 
     def _set_session_cookie(self, response: web.Response, username: str, seconds: int) -> str:
         cookie = self._make_cookie(username, self.runtime.engine.clock.now() + seconds)
@@ -428,15 +454,18 @@ class TrafficOps(VendorApi):
 
     def _set_access_token(self, response: web.Response, cookie: str, seconds: int) -> None:
         """The `access_token` cookie: an HS256 JWT carrying the session cookie (login.go)."""
-        expires = self.runtime.engine.clock.now() + seconds
-        token = jwt.encode({"exp": int(expires), "mojoCookie": cookie}, self._secret, algorithm="HS256")
+        expires = int(self.runtime.engine.clock.now() + seconds)
+        key = ("jwt", cookie, expires)
+        token = self._signed.get(key)
+        if token is None:
+            token = jwt.encode({"exp": expires, "mojoCookie": cookie}, self._secret, algorithm="HS256")
+            _remember(self._signed, key, token)
         self._cookie(response, "access_token", token, seconds)
 
     def _cookie(self, response: web.Response, name: str, value: str, seconds: int) -> None:
-        expires = datetime.fromtimestamp(self.runtime.engine.clock.now() + seconds, tz=UTC)
         response.set_cookie(
             name, value, path="/", max_age=seconds, httponly=True,
-            expires=format_datetime(expires, usegmt=True),
+            expires=_http_date(int(self.runtime.engine.clock.now() + seconds)),
         )
 
     # ---- responses -----------------------------------------------------------------------
@@ -455,6 +484,21 @@ class TrafficOps(VendorApi):
             if extra_headers:
                 response.headers.update(extra_headers)
         return response
+
+
+REMEMBERED = 4096
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store `value` under `key` in a cache that starts again when it is full."""
+    if len(cache) >= REMEMBERED:
+        cache.clear()
+    cache[key] = value
+
+
+@functools.lru_cache(maxsize=64)
+def _http_date(seconds: int) -> str:
+    return format_datetime(datetime.fromtimestamp(seconds, tz=UTC), usegmt=True)
 
 
 def async_status_body(view: TaskView) -> dict[str, Any]:

@@ -8,6 +8,7 @@ rows, and each later poll shows a superset of the earlier one.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ class Window:
     points: int
 
 
+@functools.lru_cache(maxsize=1024)  # strptime is slow, and a query's times are read at every poll
 def parse_time(text: str) -> datetime:
     """A yyyyMMdd_HHmmss time (read as UTC: the emulator's server time zone [inf])."""
     return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)

@@ -1,0 +1,168 @@
+"""Starting, watching and stopping the server processes, and the HTTP calls that set a run up."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+
+from .load import pin
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_CORE = 1
+LOAD_CORE = 0
+
+
+def python_env() -> dict[str, str]:
+    """The environment a child Python needs to import this checkout's `emulator` first."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_of(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    port: int
+    facts: dict[str, Any]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def rss(self) -> int:
+        return rss_of(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_bench_server(kind: str, *, preload: int = 0, timeout: float = 300.0) -> Server:
+    """`python -m benchmarks.servers KIND` on the server core; waits for its READY line."""
+    command = [*pin(SERVER_CORE), sys.executable, "-m", "benchmarks.servers", kind, "--preload", str(preload)]
+    process = subprocess.Popen(command, cwd=ROOT, env=python_env(), stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if line.startswith("READY "):
+            _, port, facts = line.split(" ", 2)
+            return Server(process, int(port), json.loads(facts))
+    process.kill()
+    raise RuntimeError(f"{' '.join(command)} did not start")
+
+
+def serve_command(port: int) -> list[str]:
+    """`task-emulator serve` with its defaults (real clock, strict validation, journal on),
+    from this checkout. Logging at warning: at info every request is also an access-log line."""
+    return [sys.executable, "-m", "emulator", "serve", "--port", str(port), "--log-level", "warning"]
+
+
+def start_serve(timeout: float = 60.0) -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        [*pin(SERVER_CORE), *serve_command(port)], cwd=ROOT, env=python_env(),
+        stdout=subprocess.DEVNULL, text=True,
+    )
+    wait_for_200(f"http://127.0.0.1:{port}/_emulator/health", timeout, process)
+    return Server(process, port, {})
+
+
+def wait_for_200(url: str, timeout: float, process: subprocess.Popen[str] | None = None) -> float:
+    """Seconds until `url` first answers 200, polling every 2 ms."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return time.perf_counter() - started
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.002)
+    raise RuntimeError(f"{url} gave no 200 within {timeout} s")
+
+
+# ---- HTTP set-up calls --------------------------------------------------------------------------
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def call(
+    url: str, *, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any, bytes]:
+    """(status, headers, body) of one request; error statuses are answers, not exceptions."""
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None and "Content-Type" not in (headers or {}):
+        request.add_header("Content-Type", "application/json")
+    try:
+        with _opener.open(request, timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def traffic_ops_cookie(base: str) -> str:
+    """The Cookie header a browser or the TO client sends after logging in as admin: the
+    session cookie and the access token."""
+    status, headers, body = call(f"{base}/api/4.0/user/login", method="POST", body={"u": "admin", "p": "twelve12"})
+    if status != 200:
+        raise RuntimeError(f"Traffic Ops login answered {status}: {body!r}")
+    jar: SimpleCookie = SimpleCookie()
+    for value in headers.get_all("Set-Cookie") or []:
+        jar.load(value)
+    return "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items())
+
+
+def spectrum_discover_token(base: str) -> str:
+    status, headers, body = call(f"{base}/auth/v1/token", headers={"Authorization": basic("sdadmin", "Passw0rd")})
+    if status != 200:
+        raise RuntimeError(f"Spectrum Discover token answered {status}: {body!r}")
+    return str(headers["X-Auth-Token"])

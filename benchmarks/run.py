@@ -1,0 +1,284 @@
+"""`python -m benchmarks`: the emulator against a bare aiohttp handler, side by side in one run.
+
+Servers run pinned to one core (`taskset -c 1`), the load generator to the other (`-c 0`).
+Every throughput figure is a 3 s warm-up then a measured run of `--duration` seconds at
+`--connections` connections, by wrk when installed, else by the built-in asyncio generator.
+Results are printed as tables and written as JSON (`--output`); `--plot` draws the scale
+run from that JSON (needs matplotlib: `pip install -e .[bench]` or `pip install matplotlib`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import probes
+from .load import Load, LoadResult, have_wrk, run_load
+from .procs import (
+    LOAD_CORE,
+    basic,
+    call,
+    spectrum_discover_token,
+    start_bench_server,
+    start_serve,
+    traffic_ops_cookie,
+)
+
+SCALE_COUNTS = (1_000, 10_000, 100_000, 1_000_000)
+SMOKE_SCALE_COUNTS = (1_000, 10_000)
+DATAARTS_TASK = "/v1/b384b9e9ab9b4ee8994c8633aabc9505/system-tasks/008aae2e675d3bcb01675d3c66f20000"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per run (default: 8)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before each run (default: 3)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default: 32)")
+    parser.add_argument("--generator", choices=("auto", "wrk", "asyncio"), default="auto",
+                        help="load generator (default: wrk when installed)")
+    parser.add_argument("--scale", default=",".join(map(str, SCALE_COUNTS)), metavar="N,N,...",
+                        help="live-task counts of the scale run (default: %(default)s)")
+    parser.add_argument("--only", default="polls,scale,create,startup,fixture,csv", metavar="PART,...",
+                        help="parts to run: polls, scale, create, startup, fixture, csv (default: all)")
+    parser.add_argument("--fixture-tests", type=int, default=200, help="tests in the fixture run (default: 200)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few seconds in all: 1 s runs, no warm-up, small counts, built-in generator")
+    parser.add_argument("--output", type=Path, help="write the results as JSON here")
+    parser.add_argument("--plot", type=Path, help="draw throughput and memory against live tasks (PNG)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.smoke:
+        args.duration, args.warmup, args.connections = 1.0, 0.0, 8
+        args.scale = ",".join(map(str, SMOKE_SCALE_COUNTS))
+        args.fixture_tests = 5
+        if args.generator == "auto":
+            args.generator = "asyncio"
+    if args.generator == "auto":
+        args.generator = "wrk" if have_wrk() else "asyncio"
+    if args.generator == "wrk" and not have_wrk():
+        print("wrk is not installed (apt-get install wrk); use --generator asyncio", file=sys.stderr)
+        return 2
+    parts = set(args.only.split(","))
+    unknown = parts - {"polls", "scale", "create", "startup", "fixture", "csv"}
+    if unknown:
+        print(f"--only: unknown part {min(unknown)!r}", file=sys.stderr)
+        return 2
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {LOAD_CORE})  # the built-in generator runs in this process
+    bench = Bench(args)
+    results: dict[str, Any] = {"machine": machine(), "settings": bench.settings()}
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("polls", bench.polls), ("scale", bench.scale), ("create", bench.create),
+        ("startup", bench.startup), ("fixture", bench.fixture), ("csv", bench.csv),
+    ]
+    for name, step in steps:
+        if name in parts:
+            results[name] = step()
+    print()
+    print(report(results))
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(results, indent=2) + "\n")
+    if args.plot:
+        from .plot import plot
+
+        plot(results, args.plot)
+    return 0
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "when": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+
+    def settings(self) -> dict[str, Any]:
+        a = self.args
+        return {"duration": a.duration, "warmup": a.warmup, "connections": a.connections,
+                "generator": a.generator, "smoke": a.smoke}
+
+    def measure(self, load: Load) -> LoadResult:
+        """A warm-up run, thrown away, then the measured one."""
+        a = self.args
+        if a.warmup > 0:
+            run_load(load, seconds=a.warmup, connections=a.connections, generator=a.generator, core=LOAD_CORE)
+        return run_load(load, seconds=a.duration, connections=a.connections, generator=a.generator, core=LOAD_CORE)
+
+    def polls(self) -> list[dict[str, Any]]:
+        """The bare handler, then a status poll of each API (with auth) on `task-emulator serve`."""
+        rows = []
+        baseline = start_bench_server("baseline")
+        emulator = start_serve()
+        try:
+            base = emulator.url
+            loads = {
+                "bare aiohttp (constant body)": Load(f"{baseline.url}/api/4.0/async_status/1"),
+                "Traffic Ops async_status": Load(
+                    f"{base}/api/4.0/async_status/1", {"Cookie": traffic_ops_cookie(base)}
+                ),
+                "Spectrum Discover task_status (303)": Load(
+                    f"{base}{spectrum_discover_running_task(base)}",
+                    {"Authorization": f"Bearer {spectrum_discover_token(base)}"},
+                ),
+                "Ops Center getStatus": Load(
+                    f"{base}/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344",
+                    {"Authorization": basic("fred", "fred")},
+                ),
+                "DataArts system-task": Load(f"{base}{DATAARTS_TASK}", {"X-Auth-Token": "emulator-iam-token"}),
+            }
+            for name, load in loads.items():
+                status, _, body = call(load.url, headers=load.headers)
+                if status >= 400:
+                    raise RuntimeError(f"{name}: {load.url} answered {status}: {body[:300]!r}")
+                result = self.measure(load)
+                rows.append(row(name, result))
+                progress(rows[-1])
+            rows.append({"name": "emulator RSS after the polls (MB)", "rss": emulator.rss})
+        finally:
+            baseline.stop()
+            emulator.stop()
+        base_rps = rows[0]["rps"]
+        for r in rows:
+            if "rps" in r:
+                r["ratio"] = r["rps"] / base_rps if base_rps else float("nan")
+        return rows
+
+    def scale(self) -> list[dict[str, Any]]:
+        """Traffic Ops polls with N live tasks made through the engine before listening."""
+        rows = []
+        for count in (int(n) for n in self.args.scale.split(",")):
+            server = start_bench_server("emulator", preload=count)
+            try:
+                base = server.url
+                task = 1 + count // 2
+                load = Load(f"{base}/api/4.0/async_status/{task}", {"Cookie": traffic_ops_cookie(base)})
+                result = self.measure(load)
+                facts = server.facts
+                grown = facts["rss_after"] - facts["rss_before"]
+                r = {**row(f"{count:,} live tasks", result), "tasks": count, "rss": server.rss,
+                     "bytes_per_task": grown / count if count else float("nan"),
+                     "preload_seconds": facts["preload_seconds"]}
+                rows.append(r)
+                progress(r)
+            finally:
+                server.stop()
+        return rows
+
+    def create(self) -> dict[str, Any]:
+        """POST /_emulator/tasks, the tasks accumulating as the run goes."""
+        server = start_serve()
+        try:
+            load = Load(
+                f"{server.url}/_emulator/tasks", {"Content-Type": "application/json"}, "POST",
+                b'{"api":"traffic_ops","scenario":"acme-autorenew"}',
+            )
+            status, _, body = call(load.url, method="POST", body=load.body)
+            if status != 201:
+                raise RuntimeError(f"POST /_emulator/tasks answered {status}: {body!r}")
+            r = {**row("control API: POST /_emulator/tasks", self.measure(load)), "rss": server.rss}
+            progress(r)
+            return r
+        finally:
+            server.stop()
+
+    def startup(self) -> dict[str, Any]:
+        runs = 2 if self.args.smoke else 7
+        emulator = probes.startup_seconds("emulator", runs)
+        baseline = probes.startup_seconds("baseline", runs)
+        r = {"emulator_median_s": statistics.median(emulator), "emulator_runs": emulator,
+             "baseline_median_s": statistics.median(baseline), "baseline_runs": baseline}
+        print(f"  start to first 200: emulator {r['emulator_median_s']:.3f} s, bare aiohttp "
+              f"{r['baseline_median_s']:.3f} s", flush=True)
+        return r
+
+    def fixture(self) -> dict[str, Any]:
+        r = probes.fixture_overhead(self.args.fixture_tests)
+        print(f"  task_emulator set-up + tear-down: median {r['median_ms']:.2f} ms", flush=True)
+        return r
+
+    def csv(self) -> dict[str, Any]:
+        server = start_serve()
+        try:
+            r = probes.csv_stream(server, 1 if self.args.smoke else 3)
+        finally:
+            server.stop()
+        print(f"  100k CSV rows: {r['mb_per_s']:.1f} MB/s", flush=True)
+        return r
+
+
+def spectrum_discover_running_task(base: str) -> str:
+    """The status path of a query held in progress: every poll answers 303. (The docs'
+    in-progress example completes after three reads, and a completed task streams rows.)"""
+    status, _, body = call(f"{base}/_emulator/tasks", method="POST",
+                           body={"api": "spectrum_discover", "scenario": "sql-query"})
+    if status != 201:
+        raise RuntimeError(f"creating a Spectrum Discover task answered {status}: {body!r}")
+    task_id = json.loads(body)["id"]
+    call(f"{base}/_emulator/tasks/spectrum_discover/{task_id}/transition", method="POST", body={"phase": "running"})
+    return f"/db2whrest/v1/task_status/{task_id}"
+
+
+def row(name: str, result: LoadResult) -> dict[str, Any]:
+    return {"name": name, "generator": result.generator, "requests": result.requests, "rps": result.rps,
+            "p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "errors": result.errors}
+
+
+def progress(r: dict[str, Any]) -> None:
+    print(f"  {r['name']}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
+          + (f", {r['errors']} errors" if r["errors"] else ""), flush=True)
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+def report(results: dict[str, Any]) -> str:
+    s = results["settings"]
+    out = [(f"generator {s['generator']}, {s['connections']} connections, {s['warmup']:g} s warm-up, "
+           f"{s['duration']:g} s measured; server on core 1, load on core 0")]
+    if "polls" in results:
+        out += ["", "| server | requests/s | p50 | p99 | vs bare aiohttp | errors |", "|---|---:|---:|---:|---:|---:|"]
+        for r in results["polls"]:
+            if "rps" in r:
+                out.append(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
+                           f"| {r['ratio']:.2f}x | {r['errors']} |")
+    if "scale" in results:
+        rows = results["scale"]
+        out += ["", "| live tasks | requests/s | p99 | vs fewest | RSS | bytes per task |",
+                "|---:|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            out.append(f"| {r['tasks']:,} | {r['rps']:,.0f} | {r['p99_ms']:.2f} ms | {r['rps'] / rows[0]['rps']:.2f}x "
+                       f"| {r['rss'] / 2**20:,.0f} MiB | {r['bytes_per_task']:,.0f} |")
+    others = []
+    if "create" in results:
+        r = results["create"]
+        others.append(f"| control API task creation | {r['rps']:,.0f} tasks/s (p99 {r['p99_ms']:.2f} ms) | >= 5,000/s |")
+    if "startup" in results:
+        r = results["startup"]
+        others.append(f"| `task-emulator serve` start to first 200 | {r['emulator_median_s']:.3f} s median "
+                      f"(bare aiohttp {r['baseline_median_s']:.3f} s) | <= 0.5 s |")
+    if "fixture" in results:
+        r = results["fixture"]
+        others.append(f"| `task_emulator` fixture set-up + tear-down | {r['median_ms']:.2f} ms median, "
+                      f"p90 {r['p90_ms']:.2f} ms (no fixture: {r['without_median_ms']:.2f} ms) | <= 10 ms |")
+    if "csv" in results:
+        r = results["csv"]
+        grown = (r["rss_peak"] - r["rss_before"]) / 2**20
+        others.append(f"| Spectrum Discover 100k CSV rows ({r['bytes'] / 1e6:.1f} MB) | {r['mb_per_s']:.1f} MB/s, "
+                      f"server RSS +{grown:.1f} MiB at peak | >= 50 MB/s, flat memory |")
+    if others:
+        out += ["", "| measure | result | target |", "|---|---|---|", *others]
+    return "\n".join(out)

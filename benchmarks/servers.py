@@ -1,0 +1,104 @@
+"""The servers the benchmark measures, each started as its own process so it can be pinned
+to a core: `python -m benchmarks.servers baseline|emulator [--preload N]`.
+
+Both bind port 0 on 127.0.0.1 and print one line, `READY <port> <json>`, once they listen;
+the JSON carries what the process measured about itself (RSS before and after preloading).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+# A Traffic Ops async_status answer, byte for byte as the emulator sends task 1.
+BASELINE_BODY = (
+    b'{"response":{"id":1,"status":"PENDING","start_time":"2021-02-18T17:13:56.352261Z",'
+    b'"message":"Async job has started."}}\n'
+)
+
+
+def rss_bytes() -> int:
+    """This process's resident set size, from /proc (0 where there is no /proc)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def baseline_app() -> web.Application:
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(body=BASELINE_BODY, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/api/{version}/async_status/{id}", status)
+    return app
+
+
+def emulator_app(preload: int, scenario: str) -> tuple[web.Application, dict[str, float]]:
+    """The app `task-emulator serve` runs (its defaults: real clock, strict validation,
+    journal on), with `preload` extra Traffic Ops tasks made through the engine."""
+    from emulator.app import EmulatorConfig, build_runtime, create_app
+
+    runtime = build_runtime(EmulatorConfig())
+    engine = runtime.engine
+    gc.collect()
+    before = rss_bytes()
+    started = time.perf_counter()
+    chosen = engine.scenario("traffic_ops", scenario)
+    for _ in range(preload):
+        engine.create_task(chosen)
+    elapsed = time.perf_counter() - started
+    gc.collect()
+    facts = {
+        "rss_before": before,
+        "rss_after": rss_bytes(),
+        "preloaded": preload,
+        "preload_seconds": elapsed,
+        "tasks": engine.count(),
+    }
+    return create_app(runtime=runtime), facts
+
+
+async def serve(app: web.Application, facts: dict[str, float]) -> None:
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    sock = socket.create_server(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"READY {sock.getsockname()[1]} {json.dumps(facts)}", flush=True)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.servers")
+    parser.add_argument("kind", choices=("baseline", "emulator"))
+    parser.add_argument("--preload", type=int, default=0, help="extra Traffic Ops tasks to make first")
+    parser.add_argument("--scenario", default="acme-autorenew")
+    args = parser.parse_args(argv)
+    facts: dict[str, float]
+    if args.kind == "baseline":
+        app, facts = baseline_app(), {"rss_after": rss_bytes()}
+    else:
+        app, facts = emulator_app(args.preload, args.scenario)
+    asyncio.run(serve(app, facts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The benchmark runs end to end in its smoke mode, so it cannot rot. Numbers are not checked:
+they belong to docs/performance.md, measured on a quiet machine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the benchmark reads /proc")
+def test_the_benchmark_runs_in_smoke_mode(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--generator", "asyncio", "--output", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert {"polls", "scale", "create", "startup", "fixture", "csv"} <= set(results)
+    assert next(r["name"] for r in results["polls"] if "rps" in r) == "bare aiohttp (constant body)"
+    assert all(r["errors"] == 0 for r in results["polls"] if "rps" in r)
+    assert results["csv"]["rows"] == 100_000
+    assert "| server | requests/s | p50 | p99 |" in done.stdout
