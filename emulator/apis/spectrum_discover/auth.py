@@ -10,7 +10,6 @@ emulator's clock, so a client's re-login path can be tested by moving a virtual 
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import secrets
 from collections.abc import Mapping
@@ -64,7 +63,7 @@ def basic_credentials(authorization: str) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (or not even ASCII, binascii.Error's parent), not UTF-8
         return None
     username, colon, password = decoded.partition(":")
     return (username, password) if colon else None
