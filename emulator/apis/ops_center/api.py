@@ -15,7 +15,6 @@ books the query as started that much earlier, so later getStatus calls agree wit
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import json
 import logging
@@ -186,7 +185,7 @@ class OpsCenter(VendorApi):
             return False
         try:
             decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (or not even ASCII, binascii.Error's parent), not UTF-8
             return False
         username, colon, password = decoded.partition(":")
         expected = self.users.get(username)
