@@ -98,7 +98,8 @@ def _admin_token(token: str | None) -> Callable[[web.Request, Handler], Awaitabl
         # Health stays open: container health checks carry no credentials.
         if token is not None and request.path != "/_emulator/health":
             given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            # Header bytes that are not UTF-8 arrive as lone surrogates: compared as sent.
+            if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), f"Bearer {token}".encode()):
                 return web.json_response(
                     {"error": "the control API needs 'Authorization: Bearer <admin token>'"},
                     status=401,
