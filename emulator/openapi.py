@@ -12,6 +12,7 @@ A table entry, keyed by "METHOD aiohttp-path":
 
     {"summary": "...", "security": [...],            # default: the table's "security"
      "parameters": [{"in": "query"|"header", "name": ..., "schema": {...}}],
+     # and, table-wide, "pathParameters": {"<name>": <schema>} for path variables
      "requestBody": "<schema>" | {"schema": ..., "contentType": ..., "required": bool},
      "responses": {"200": "<schema>" | {"schema": "<schema>"|{...}|null,
                                         "contentType": ..., "headers": [...]}}}
@@ -134,8 +135,8 @@ class _Builder:
              "schema": {"type": "string", **({"pattern": f"^(?:{regex})$"} if regex else {})}}
             for name, regex in variables.items()
         ]
-        if "version" in variables and "versionPattern" in table:
-            parameters[list(variables).index("version")]["schema"]["pattern"] = table["versionPattern"]
+        for parameter in parameters:  # the table may say more than the route's pattern
+            parameter["schema"] = table.get("pathParameters", {}).get(parameter["name"], parameter["schema"])
         parameters += entry.get("parameters", [])
         operation: dict[str, Any] = {
             "tags": [api],
