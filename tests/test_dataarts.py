@@ -722,6 +722,6 @@ async def test_an_import_no_scenario_answers_says_so(make_client: MakeClient) ->
 
 
 async def test_a_token_that_is_not_utf8_is_refused_not_a_crash(client: Client) -> None:
-    # Found by the fuzz: the token comparison raised UnicodeEncodeError (a 500).
+    # Found by an odd-input probe: the token comparison raised UnicodeEncodeError (a 500).
     status = await raw_status(client, "GET", "/v1/p/system-tasks/x", {"X-Auth-Token": NOT_UTF8})
     assert status == 401

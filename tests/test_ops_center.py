@@ -542,6 +542,6 @@ def test_the_docs_config_example_is_valid() -> None:
 
 
 async def test_basic_credentials_that_are_not_ascii_are_refused_not_a_crash(client: Client) -> None:
-    # Found by fuzzing: base64 of a non-ASCII str raised ValueError (a 500).
+    # Found by an odd-input probe: base64 of a non-ASCII str raised ValueError (a 500).
     path = "/dbapi.do?action=getStatus&dataset=defaultDs&requestId=1"
     assert await raw_status(client, "GET", path, {"Authorization": b"Basic " + NOT_UTF8}) == 401

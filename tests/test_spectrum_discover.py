@@ -610,6 +610,6 @@ async def test_rows_breaking_the_schema_are_caught_before_sending(
 
 
 async def test_basic_credentials_that_are_not_ascii_are_refused_not_a_crash(client: Client) -> None:
-    # Found by fuzzing: base64 of a non-ASCII str raised ValueError (a 500).
+    # Found by an odd-input probe: base64 of a non-ASCII str raised ValueError (a 500).
     status = await raw_status(client, "GET", "/auth/v1/token", {"Authorization": b"Basic " + NOT_UTF8})
     assert status == 401

@@ -301,5 +301,5 @@ async def test_wrong_methods_are_unknown_paths(client: Client) -> None:
     ],
 )
 async def test_credentials_that_are_not_utf8_are_refused_not_a_crash(client: Client, credential: dict[str, bytes]) -> None:
-    # Found by fuzzing: encoding the token or cookie raised UnicodeEncodeError (a 500).
+    # Found by an odd-input probe: encoding the token or cookie raised UnicodeEncodeError (a 500).
     assert await raw_status(client, "GET", "/api/4.0/async_status/1", credential) == 401
