@@ -26,8 +26,9 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from aiohttp import web
 

@@ -16,8 +16,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import CheckContext
-from schemathesis.checks import response_schema_conformance
+from schemathesis.checks import CheckContext, response_schema_conformance
 
 from emulator.app import EmulatorConfig
 from emulator.server import EmulatorServer
