@@ -33,7 +33,9 @@ from .app import (
     load_scenarios,
     load_schemas,
 )
+from .control import ControlApi, control_routes
 from .errors import ConfigError, EmulatorError, ScenarioError
+from .openapi import build_document
 from .scenario import check_files
 
 ENV_PREFIX = "TASK_EMULATOR_"
@@ -48,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="task-emulator",
         description="Emulator of asynchronous-task status APIs for contract tests and local development.",
         epilog="examples:\n  task-emulator serve\n  task-emulator check my-scenarios/\n"
-        "  task-emulator scenarios\n  task-emulator health --url http://127.0.0.1:8080",
+        "  task-emulator scenarios\n  task-emulator health --url http://127.0.0.1:8080\n"
+        "  task-emulator openapi > openapi.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"task-emulator {__version__}")
@@ -114,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--url", default=_env("URL", "http://127.0.0.1:8080"),
                         help="the server's base URL [TASK_EMULATOR_URL] (default: %(default)s)")
     health.add_argument("--timeout", type=_positive_float, default="5", help="seconds (default: %(default)s)")
+
+    commands.add_parser(
+        "openapi", help="print the OpenAPI 3.1 document",
+        description="Print the OpenAPI 3.1 document of every emulated vendor route and the control "
+        "API: the one a server answers at GET /_emulator/openapi.json.",
+        epilog="example:\n  task-emulator openapi > openapi.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     return parser
 
 
@@ -170,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_scenarios(args)
         if args.command == "health":
             return run_health(args.url, args.timeout)
+        if args.command == "openapi":
+            return run_openapi()
         return run_serve(args)
     except ScenarioError as error:
         print("task-emulator: the scenarios have mistakes:", file=sys.stderr)
@@ -257,6 +270,13 @@ def run_health(url: str, timeout: float) -> int:
         print(f"task-emulator health: {target} answered {body!r}", file=sys.stderr)
         return 1
     print(f"healthy: {target} ({body.get('tasks')} tasks)")
+    return 0
+
+
+def run_openapi() -> int:
+    # The document does not depend on the scenarios: the built-in ones need not be loaded.
+    runtime = build_runtime(EmulatorConfig(builtin_scenarios=False))
+    print(json.dumps(build_document(runtime, control_routes(ControlApi(runtime))), indent=2))
     return 0
 
 

@@ -11,6 +11,7 @@
     POST   /reset                           back to the loaded scenarios and preloaded tasks
     GET    /requests                        the request journal (filters: api, task)
     DELETE /requests                        clear the journal
+    GET    /openapi.json                    the OpenAPI 3.1 document of every route
 
 Request bodies are checked against schemas/control/*.schema.json. Every error is a 4xx with
 `{"error": "<what is wrong>"}`, and a refused request changes nothing.
@@ -32,6 +33,7 @@ from .app import Runtime
 from .engine import TaskView
 from .errors import Conflict, NotFound
 from .lifecycle import Phase
+from .openapi import build_document
 from .scenario import Scenario, explain_schema_error
 from .yamlsource import format_path
 
@@ -47,23 +49,26 @@ class ControlError(Exception):
 
 def control_app(runtime: Runtime) -> web.Application:
     app = web.Application(middlewares=[_errors_as_json, _admin_token(runtime.config.admin_token)])
-    api = ControlApi(runtime)
-    app.add_routes(
-        [
-            web.get("/health", api.health),
-            web.get("/scenarios", api.scenarios),
-            web.post("/tasks", api.create_task),
-            web.get("/tasks", api.list_tasks),
-            web.get("/tasks/{api}/{id}", api.get_task),
-            web.post("/tasks/{api}/{id}/transition", api.transition),
-            web.get("/clock", api.clock),
-            web.post("/clock/advance", api.advance_clock),
-            web.post("/reset", api.reset),
-            web.get("/requests", api.requests),
-            web.delete("/requests", api.clear_requests),
-        ]
-    )
+    app.add_routes(control_routes(ControlApi(runtime)))
     return app
+
+
+def control_routes(api: ControlApi) -> list[web.RouteDef]:
+    """The control routes, below /_emulator; the OpenAPI document is built from them."""
+    return [
+        web.get("/health", api.health),
+        web.get("/scenarios", api.scenarios),
+        web.post("/tasks", api.create_task),
+        web.get("/tasks", api.list_tasks),
+        web.get("/tasks/{api}/{id}", api.get_task),
+        web.post("/tasks/{api}/{id}/transition", api.transition),
+        web.get("/clock", api.clock),
+        web.post("/clock/advance", api.advance_clock),
+        web.post("/reset", api.reset),
+        web.get("/requests", api.requests),
+        web.delete("/requests", api.clear_requests),
+        web.get("/openapi.json", api.openapi),
+    ]
 
 
 @web.middleware
@@ -95,7 +100,8 @@ def _admin_token(token: str | None) -> Middleware:
         # Health stays open: container health checks carry no credentials.
         if token is not None and request.path != "/_emulator/health":
             given = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            # Header bytes that are not UTF-8 arrive as lone surrogates: compared as sent.
+            if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), f"Bearer {token}".encode()):
                 return web.json_response(
                     {"error": "the control API needs 'Authorization: Bearer <admin token>'"},
                     status=401,
@@ -110,6 +116,7 @@ class ControlApi:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.engine = runtime.engine
+        self._openapi: dict[str, Any] | None = None
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -207,6 +214,11 @@ class ControlApi:
     async def clear_requests(self, request: web.Request) -> web.Response:
         self.runtime.journal.clear()
         return web.json_response({"requests": []})
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        if self._openapi is None:  # the routes and tables never change while a server runs
+            self._openapi = build_document(self.runtime, control_routes(self))
+        return web.json_response(self._openapi)
 
     # ---- helpers -------------------------------------------------------------------------
 

@@ -25,3 +25,22 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# Header bytes that are not UTF-8: aiohttp hands them to handlers as lone surrogates, which
+# neither aiohttp's client nor `requests` will send, so tests write the request themselves.
+NOT_UTF8 = b"\xe9\xff"
+
+
+async def raw_status(client: Client, method: str, path: str, headers: dict[str, bytes]) -> int:
+    """The status a server answers to a request written byte for byte."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    lines = [f"{method} {path} HTTP/1.1".encode(), f"Host: {client.host}".encode(), b"Connection: close"]
+    lines += [name.encode() + b": " + value for name, value in headers.items()]
+    writer.write(b"\r\n".join(lines) + b"\r\nContent-Length: 0\r\n\r\n")
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    return int(status_line.split()[1])

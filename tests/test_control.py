@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from .conftest import MakeClient
-from .helpers import CLOCK_START, Client, runtime_of
+from .helpers import CLOCK_START, NOT_UTF8, Client, raw_status, runtime_of
 
 
 async def create(client: Client, **body: Any) -> dict[str, Any]:
@@ -260,3 +260,8 @@ async def test_admin_token_guards_the_control_api(make_client: MakeClient) -> No
 async def test_huge_control_bodies_are_refused(client: Client) -> None:
     response = await client.post("/_emulator/tasks", data=b"x" * (2 * 1024 * 1024))
     assert response.status == 413
+
+
+async def test_an_admin_token_that_is_not_utf8_is_refused_not_a_crash(make_client: MakeClient) -> None:
+    client = await make_client(admin_token="s3cret")
+    assert await raw_status(client, "GET", "/_emulator/tasks", {"Authorization": b"Bearer " + NOT_UTF8}) == 401

@@ -17,7 +17,7 @@ from emulator.app import load_schemas
 from emulator.scenario import check_files
 
 from .conftest import MakeClient
-from .helpers import CLOCK_START, Client, runtime_of, write
+from .helpers import CLOCK_START, NOT_UTF8, Client, raw_status, runtime_of, write
 
 PROJECT = "b384b9e9ab9b4ee8994c8633aabc9505"
 OTHER_PROJECT = "0f5c1e2d3b4a49d8a6e7f8091a2b3c4d"
@@ -719,3 +719,9 @@ async def test_an_import_no_scenario_answers_says_so(make_client: MakeClient) ->
         "matching path 'obs://b/j.zip'",
     }
     assert runtime_of(client).engine.count() == 0
+
+
+async def test_a_token_that_is_not_utf8_is_refused_not_a_crash(client: Client) -> None:
+    # Found by an odd-input probe: the token comparison raised UnicodeEncodeError (a 500).
+    status = await raw_status(client, "GET", "/v1/p/system-tasks/x", {"X-Auth-Token": NOT_UTF8})
+    assert status == 401

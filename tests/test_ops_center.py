@@ -17,7 +17,7 @@ from emulator.apis.ops_center.progress import seconds_to_end, step_counters, wai
 from emulator.scenario import check_files
 
 from .conftest import MakeClient
-from .helpers import CLOCK_START, Client, runtime_of, write
+from .helpers import CLOCK_START, NOT_UTF8, Client, raw_status, runtime_of, write
 
 FRED = {"Authorization": "Basic ZnJlZDpmcmVk"}  # the doc's example header: fred:fred
 ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
@@ -539,3 +539,9 @@ def test_the_docs_config_example_is_valid() -> None:
     settings = yaml.safe_load(_block("Replace them with `--config`"))
     merged = api_settings(API_CLASSES["ops_center"], settings["ops_center"], SCHEMAS)
     assert merged["datasets"] == ["defaultDs", "lab-2"] and merged["license"] == "valid"
+
+
+async def test_basic_credentials_that_are_not_ascii_are_refused_not_a_crash(client: Client) -> None:
+    # Found by an odd-input probe: base64 of a non-ASCII str raised ValueError (a 500).
+    path = "/dbapi.do?action=getStatus&dataset=defaultDs&requestId=1"
+    assert await raw_status(client, "GET", path, {"Authorization": b"Basic " + NOT_UTF8}) == 401

@@ -17,7 +17,7 @@ from emulator.app import EmulatorConfig, build_runtime
 from emulator.errors import ConfigError
 
 from .conftest import MakeClient
-from .helpers import Client, runtime_of, write
+from .helpers import NOT_UTF8, Client, raw_status, runtime_of, write
 
 API = "spectrum_discover"
 TOKEN_URL = "/auth/v1/token"
@@ -607,3 +607,9 @@ async def test_rows_breaking_the_schema_are_caught_before_sending(
         assert "results.schema.json" in journal[-1]["violation"]
     if mode == "strict":
         assert response.headers["X-Task-Emulator-Violation"] == f"{API}/results.schema.json"
+
+
+async def test_basic_credentials_that_are_not_ascii_are_refused_not_a_crash(client: Client) -> None:
+    # Found by an odd-input probe: base64 of a non-ASCII str raised ValueError (a 500).
+    status = await raw_status(client, "GET", "/auth/v1/token", {"Authorization": b"Basic " + NOT_UTF8})
+    assert status == 401

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from .conftest import MakeClient
-from .helpers import CLOCK_START, Client
+from .helpers import CLOCK_START, NOT_UTF8, Client, raw_status
 
 DOC_EXAMPLE = (
     b'{"response":{"id":1,"status":"PENDING","start_time":"2021-02-18T17:13:56.352261Z",'
@@ -289,3 +289,17 @@ async def test_wrong_methods_are_unknown_paths(client: Client) -> None:
     response = await client.delete("/api/4.0/async_status/1")
     assert response.status == 404
     assert await response.read() == alert("The requested path '/api/4.0/async_status/1' does not exist.")
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {"Authorization": b"Bearer " + NOT_UTF8},
+        {"Cookie": b"access_token=" + NOT_UTF8},
+        {"Cookie": b"mojolicious=" + NOT_UTF8},
+        {"Cookie": b"mojolicious=" + NOT_UTF8 + b"--" + NOT_UTF8},
+    ],
+)
+async def test_credentials_that_are_not_utf8_are_refused_not_a_crash(client: Client, credential: dict[str, bytes]) -> None:
+    # Found by an odd-input probe: encoding the token or cookie raised UnicodeEncodeError (a 500).
+    assert await raw_status(client, "GET", "/api/4.0/async_status/1", credential) == 401

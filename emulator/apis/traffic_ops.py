@@ -61,14 +61,15 @@ UNKNOWN_VERSION_BODY = (
 
 def encode_go_json(value: Any) -> bytes:
     """Bytes as Go's json.Marshal writes them, plus the newline api.WriteResp appends:
-    compact, keys in the given order, and HTML-escaped (Go escapes <, > and &)."""
+    compact, keys in the given order, and HTML-escaped (Go escapes <, > and &). Bytes that
+    were not UTF-8 (a request's, echoed back as lone surrogates) become U+FFFD, as in Go."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if "<" in text or ">" in text or "&" in text or "\u2028" in text or "\u2029" in text:
         text = (
             text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
         )
-    return (text + "\n").encode()
+    return (text + "\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode()
 
 
 def rfc3339nano(seconds: float) -> str:
@@ -396,7 +397,7 @@ class TrafficOps(VendorApi):
             return known
         try:
             claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"verify_exp": False})
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, UnicodeEncodeError):  # header bytes that are not UTF-8 arrive as surrogates
             raise AuthFailure(401, "unauthorized, please log in.") from None
         cookie = claims.get("mojoCookie")
         if not isinstance(cookie, str) or not cookie:
@@ -435,8 +436,9 @@ class TrafficOps(VendorApi):
         text, dashes, signature = cookie.rpartition("--")
         if not dashes:
             raise AuthFailure(401, f"error parsing cookie: malformed cookie '{cookie}' - no dashes")
-        expected = hmac.new(self._secret, text.encode(), hashlib.sha1).hexdigest()
-        if not hmac.compare_digest(expected, signature):
+        # Cookie bytes that are not UTF-8 arrive as lone surrogates: signed as sent.
+        expected = hmac.new(self._secret, text.encode("utf-8", "surrogateescape"), hashlib.sha1).hexdigest()
+        if not signature.isascii() or not hmac.compare_digest(expected, signature):
             raise AuthFailure(401, "bad signature - unauthorized, please log in")
         try:
             padded = text + "=" * (-len(text) % 4)

@@ -119,8 +119,10 @@ class Gateway:
         raise missing_credentials()
 
     def _check_token(self, token: str, now: float) -> Caller:
+        # Header bytes that are not UTF-8 reach us as lone surrogates: compared as sent.
+        sent = token.encode("utf-8", "surrogateescape")
         for known, project_id in self.tokens.items():
-            if hmac.compare_digest(known.encode(), token.encode()):
+            if hmac.compare_digest(known.encode(), sent):
                 return Caller("token", "configured token", frozenset({project_id}))
         issued = self.issued.get(token)
         if issued is None:

@@ -1,0 +1,100 @@
+"""Every route fuzzed with Schemathesis against the served OpenAPI document.
+
+A bounded run (a few examples per operation, one server on 127.0.0.1 with a virtual clock):
+no 5xx but those an operation declares (a vendor's own scripted errors, such as Traffic
+Ops' 501 for an unknown API version) and never the emulator's own schema-violation 500, no
+body that breaks its declared schema, and a healthy server afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import CheckContext, response_schema_conformance
+
+from emulator.app import EmulatorConfig
+from emulator.server import EmulatorServer
+
+from .helpers import CLOCK_START
+
+# Small for CI; set TASK_EMULATOR_FUZZ_EXAMPLES=500 for a deeper hunt at a desk.
+MAX_EXAMPLES = int(os.environ.get("TASK_EMULATOR_FUZZ_EXAMPLES", "12"))
+
+
+@pytest.fixture(scope="module")
+def fuzzed_server() -> Iterator[EmulatorServer]:
+    config = EmulatorConfig(clock="virtual", clock_start=CLOCK_START, seed=11)
+    with EmulatorServer(config) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def credentials(fuzzed_server: EmulatorServer) -> dict[str, dict[str, str]]:
+    """Headers that pass each API's auth, so the fuzz reaches past the 401s."""
+    apis = fuzzed_server.runtime.apis
+    ops, spectrum = apis["ops_center"].credentials(), apis["spectrum_discover"].credentials()
+    login = apis["traffic_ops"].credentials()
+    session = requests.post(
+        f"{fuzzed_server.url}/api/4.0/user/login", json={"u": login["username"], "p": login["password"]}, timeout=10
+    )
+    basic = requests.auth._basic_auth_str  # type: ignore[attr-defined]
+    return {
+        "ops_center": {"Authorization": basic(ops["username"], ops["password"])},
+        "spectrum_discover": {
+            "Authorization": basic(spectrum["username"], spectrum["password"]),
+            "X-ALLOW-BASIC-AUTH-SD": "true",
+        },
+        "dataarts": {"X-Auth-Token": apis["dataarts"].credentials()["token"]},
+        "traffic_ops": {"Cookie": f"mojolicious={session.cookies['mojolicious']}"},
+        "control": {},
+    }
+
+
+@pytest.fixture(scope="module")
+def openapi_schema(fuzzed_server: EmulatorServer) -> Any:
+    document = requests.get(f"{fuzzed_server.url}/_emulator/openapi.json", timeout=10).json()
+    return schemathesis.openapi.from_dict(document)
+
+
+schema = schemathesis.pytest.from_fixture("openapi_schema")
+
+
+def no_undeclared_server_error(ctx: CheckContext, response: Any, case: Any) -> bool | None:
+    status = response.status_code
+    if status < 500:
+        return None
+    violation = response.headers.get("X-Task-Emulator-Violation")
+    assert not violation, f"the emulator's answer broke its own schema {violation}: {response.text[:500]}"
+    declared = case.operation.definition.raw.get("responses", {})
+    assert str(status) in declared, (
+        f"{case.method} {case.formatted_path}: {status} is not a declared answer: {response.text[:500]}"
+    )
+    return None
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_fuzz(case: Any, fuzzed_server: EmulatorServer, credentials: dict[str, dict[str, str]]) -> None:
+    api = case.operation.definition.raw["tags"][0]
+    case.call_and_validate(
+        base_url=fuzzed_server.url,
+        headers=credentials[api],
+        checks=[no_undeclared_server_error, response_schema_conformance],
+        timeout=10,
+    )
+
+
+def test_the_server_is_healthy_after_the_fuzz(fuzzed_server: EmulatorServer) -> None:
+    # Runs after test_fuzz in file order, on the same module-scoped server.
+    response = requests.get(f"{fuzzed_server.url}/_emulator/health", timeout=10)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
