@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from emulator.app import RUNTIME, Runtime
+from emulator.server import EmulatorServer
 
 # A fixed moment for the virtual clock, so rendered times are stable: 2026-01-02T03:04:05Z.
 CLOCK_START = 1767323045.0
@@ -44,3 +46,9 @@ async def raw_status(client: Client, method: str, path: str, headers: dict[str, 
     writer.close()
     await writer.wait_closed()
     return int(status_line.split()[1])
+
+
+def advance_over_http(server: EmulatorServer, seconds: float) -> None:
+    """Move a running server's clock the way a person or a CI job would: the control API."""
+    response = requests.post(f"{server.url}/_emulator/clock/advance", json={"seconds": seconds}, timeout=10)
+    assert response.status_code == 200, response.text

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from emulator.lifecycle import (
-    Lifecycle, Phase, Position, Step, advance, lifecycle_problems, parse_duration, start,
+    Lifecycle,
+    Phase,
+    Position,
+    Step,
+    advance,
+    lifecycle_problems,
+    parse_duration,
+    start,
 )
 
 SCHEDULED, RUNNING, SUCCEEDED, FAILED = Phase.SCHEDULED, Phase.RUNNING, Phase.SUCCEEDED, Phase.FAILED

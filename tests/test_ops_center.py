@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from emulator.apis import API_CLASSES
+from emulator.apis.ops_center.progress import seconds_to_end, step_counters, wait_seconds
 from emulator.app import load_schemas
 from emulator.lifecycle import Lifecycle, Phase, Position, Step
-from emulator.apis.ops_center.progress import seconds_to_end, step_counters, wait_seconds
 from emulator.scenario import check_files
 
 from .conftest import MakeClient

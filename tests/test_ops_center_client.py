@@ -14,6 +14,8 @@ from requests.auth import HTTPBasicAuth
 from emulator.app import EmulatorConfig
 from emulator.server import EmulatorServer
 
+from .helpers import advance_over_http as advance
+
 AUTH = HTTPBasicAuth("fred", "fred")
 
 
@@ -23,9 +25,6 @@ def server() -> Iterator[EmulatorServer]:
         yield server
 
 
-def advance(server: EmulatorServer, seconds: float) -> None:
-    response = requests.post(f"{server.url}/_emulator/clock/advance", json={"seconds": seconds}, timeout=5)
-    response.raise_for_status()
 
 
 def run_query(server: EmulatorServer, wait: int) -> requests.Response:

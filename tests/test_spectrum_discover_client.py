@@ -20,6 +20,7 @@ from emulator.resources import builtin_schemas
 from emulator.server import EmulatorServer
 
 from .helpers import CLOCK_START, write
+from .helpers import advance_over_http as advance_clock
 
 COLUMNS = load_columns(builtin_schemas() / COLUMNS_FILE)
 STATUS_URL = "/db2whrest/v1/task_status/"
@@ -58,9 +59,6 @@ def get_token(server: EmulatorServer, username: str = "sdadmin", password: str =
     return response.headers["X-Auth-Token"]
 
 
-def advance_clock(server: EmulatorServer, seconds: float) -> None:
-    response = requests.post(server.url + "/_emulator/clock/advance", json={"seconds": seconds}, timeout=10)
-    assert response.status_code == 200
 
 
 def check_csv_rows(rows: list[list[str]]) -> None:

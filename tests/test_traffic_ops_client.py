@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import requests
 from trafficops import TOSession
 from trafficops.restapi import OperationError
 
 from emulator.app import EmulatorConfig
 from emulator.server import EmulatorServer
+
+from .helpers import advance_over_http as advance
 
 
 @pytest.fixture
@@ -19,9 +20,6 @@ def server() -> Iterator[EmulatorServer]:
         yield server
 
 
-def advance(server: EmulatorServer, seconds: float) -> None:
-    response = requests.post(f"{server.url}/_emulator/clock/advance", json={"seconds": seconds}, timeout=5)
-    response.raise_for_status()
 
 
 def test_login_trigger_poll_and_unknown_id(server: EmulatorServer) -> None:
