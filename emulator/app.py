@@ -4,12 +4,13 @@ the control API out. `create_app(config)` is the one way in, for the CLI and for
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
+from yarl import URL
 
 from . import __version__
 from .apis import API_CLASSES, VendorApi
@@ -183,13 +184,26 @@ async def _record(request: web.Request, status: int) -> None:
         task=request.get(JOURNAL_TASK),
         method=request.method,
         path=request.path,
-        query=request.query.items(),
+        # The parsed URL and headers, not copies: the journal reads them only when it is read.
+        query=_QueryPairs(request.rel_url),
         headers=request.headers.items(),
         body=body,
         content_type=request.headers.get("Content-Type", ""),
         status=status,
         violation=request.get(JOURNAL_VIOLATION),
     )
+
+
+class _QueryPairs:
+    """A request's query pairs, parsed only when iterated (most entries are never read)."""
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: URL) -> None:
+        self._url = url
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._url.query.items())
 
 
 __all__ = ["RUNTIME", "EmulatorConfig", "Runtime", "__version__", "build_runtime", "create_app"]

@@ -76,6 +76,12 @@ class Task:
         self.scope = scope
         self.subtasks = subtasks
 
+    def state(self) -> tuple[object, ...]:
+        """What this task's observable state is made of. Two observations with equal states
+        (the same objects, mostly: positions are replaced, never changed) see the same
+        phases, steps and fields, so what was rendered from one serves the other."""
+        return (self.lifecycle, self.position, self.overrides, *[s.position for s in self.subtasks])
+
     def settle(self, now: float) -> None:
         """Bring every position up to `now` and the current read count."""
         if self.lifecycle is not None:

@@ -1,8 +1,10 @@
 """The request journal: the latest vendor requests the emulator answered, for tests to inspect.
 
-A ring buffer, so a long run or a soak never grows it past its bound. Credentials are
-redacted before an entry is stored: nothing read back from the journal (or logged from it)
-can leak a password, token, cookie or signature.
+A ring buffer, so a long run or a soak never grows it past its bound. Recording is on every
+vendor request's path, so it only keeps references to what aiohttp has already parsed;
+building the entry (decoding the body, redacting credentials) waits until someone reads the
+journal. Redaction happens in that one place, so nothing read back from the journal (or
+logged from it) can leak a password, token, cookie or signature.
 """
 
 from __future__ import annotations
@@ -54,11 +56,44 @@ class JournalEntry:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    """A request as recorded: references only, made into a JournalEntry when read."""
+
+    seq: int
+    time: float
+    api: str | None
+    task: str | None
+    method: str
+    path: str
+    query: Iterable[tuple[str, str]]
+    headers: Iterable[tuple[str, str]]
+    body: bytes
+    content_type: str
+    status: int
+    violation: str | None
+
+    def entry(self) -> JournalEntry:
+        return JournalEntry(
+            self.seq,
+            self.time,
+            self.api,
+            self.task,
+            self.method,
+            self.path,
+            redact_pairs(self.query, SECRET_KEYS),
+            redact_pairs(self.headers, SECRET_HEADERS),
+            redact_body(self.body, self.content_type),
+            self.status,
+            self.violation,
+        )
+
+
 class Journal:
     def __init__(self, limit: int = 10_000) -> None:
         if limit < 1:
             raise ValueError(f"the journal must hold at least one entry, not {limit}")
-        self._entries: deque[JournalEntry] = deque(maxlen=limit)
+        self._recorded: deque[_Recorded] = deque(maxlen=limit)
         self._seq = itertools.count(1)
 
     def record(
@@ -75,35 +110,29 @@ class Journal:
         content_type: str,
         status: int,
         violation: str | None = None,
-    ) -> JournalEntry:
-        entry = JournalEntry(
-            next(self._seq),
-            time,
-            api,
-            task,
-            method,
-            path,
-            redact_pairs(query, SECRET_KEYS),
-            redact_pairs(headers, SECRET_HEADERS),
-            redact_body(body, content_type),
-            status,
-            violation,
+    ) -> None:
+        """Keep a request. `query` and `headers` are kept as given and iterated only when the
+        journal is read, so they must not change afterwards (aiohttp's parsed request
+        headers and query are immutable)."""
+        self._recorded.append(
+            _Recorded(
+                next(self._seq), time, api, task, method, path, query, headers, body,
+                content_type, status, violation,
+            )
         )
-        self._entries.append(entry)
-        return entry
 
     def entries(self, api: str | None = None, task: str | None = None) -> list[JournalEntry]:
         return [
-            e
-            for e in self._entries
-            if (api is None or e.api == api) and (task is None or e.task == task)
+            r.entry()
+            for r in self._recorded
+            if (api is None or r.api == api) and (task is None or r.task == task)
         ]
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._recorded.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._recorded)
 
 
 def redact_pairs(pairs: Iterable[tuple[str, str]], secret: frozenset[str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from aiohttp import BasicAuth, web
 
@@ -28,6 +28,8 @@ log = logging.getLogger("task_emulator.validation")
 JOURNAL_API = web.RequestKey("task_emulator_api", str)
 JOURNAL_TASK = web.RequestKey("task_emulator_task", str)
 JOURNAL_VIOLATION = web.RequestKey("task_emulator_violation", str)
+
+Rendered = TypeVar("Rendered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,32 @@ class ApiSpec(Protocol):
     def new_subtask_id(self, engine: Engine, parent_id: str, index: int) -> str: ...
 
     def default_facts(self, engine: Engine) -> Mapping[str, Any]: ...
+
+
+class RenderCache(Generic[Rendered]):
+    """What an API rendered for a task, kept with the task's state: a poll of a task that
+    has not moved since is answered without rendering again. Only for renderings that are a
+    function of the task's state (not of the clock, the read count or the request). Bounded:
+    it starts again when full."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._entries: dict[Task, tuple[tuple[object, ...], Rendered]] = {}
+
+    def get(self, task: Task, render: Callable[[], Rendered]) -> Rendered:
+        state = task.state()
+        known = self._entries.get(task)
+        if known is not None and known[0] == state:
+            return known[1]
+        rendered = render()
+        if len(self._entries) >= self.LIMIT:
+            self._entries.clear()
+        self._entries[task] = (state, rendered)
+        return rendered
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 class VendorApi(ABC):
@@ -144,18 +172,21 @@ class VendorApi(ABC):
         encode: Callable[[Any], bytes],
         content_type: str = "application/json",
         headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
     ) -> web.Response:
         """A response whose body is `data`, checked against `schemas/<api>/<schema>.schema.json`.
 
+        `body` is `data` already encoded, when the caller kept it from an earlier response.
         A body that breaks its schema is a bug in a scenario or in the emulator: in strict
         mode the client gets a 500 that says what broke, in warn mode it is sent and logged.
         """
         request[JOURNAL_API] = self.name
         runtime = self.runtime
-        try:
-            body: bytes | None = encode(data)
-        except (TypeError, ValueError):
-            body = None  # not JSON: the schema check says why, or encoding fails below as before
+        if body is None:
+            try:
+                body = encode(data)
+            except (TypeError, ValueError):
+                body = None  # not JSON: the schema check says why, or encoding fails below as before
         if runtime.validate != "off":
             violation = runtime.schemas.violation(f"{self.name}/{schema}.schema.json", data, encoded=body)
             if violation is not None:
@@ -173,7 +204,6 @@ class VendorApi(ABC):
                         status=500,
                         headers={"X-Task-Emulator-Violation": violation.schema},
                     )
-        response = web.Response(status=status, body=encode(data) if body is None else body, headers=headers)
-        # Set as written: aiohttp's content_type setter would normalise the value.
-        response.headers["Content-Type"] = content_type
-        return response
+        # Content-Type set as written: aiohttp's content_type argument would normalise it.
+        all_headers = {"Content-Type": content_type, **headers} if headers else {"Content-Type": content_type}
+        return web.Response(status=status, body=encode(data) if body is None else body, headers=all_headers)

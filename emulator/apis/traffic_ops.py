@@ -23,13 +23,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import jwt
 from aiohttp import web
 
 from ..lifecycle import Phase
-from .base import JOURNAL_API, JOURNAL_TASK, TriggerRoute, VendorApi
+from .base import JOURNAL_API, JOURNAL_TASK, RenderCache, TriggerRoute, VendorApi
 
 if TYPE_CHECKING:
     from ..engine import Engine, Task, TaskView
@@ -79,6 +80,9 @@ def rfc3339nano(seconds: float) -> str:
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
     return text + "Z"
+
+
+EMPTY_COOKIES: Mapping[str, str] = MappingProxyType({})
 
 
 def alerts(text: str, level: str = "error") -> dict[str, Any]:
@@ -158,8 +162,10 @@ class TrafficOps(VendorApi):
         self._secret = secrets.token_bytes(32)
         # Signing and checking cost more than the rest of a poll: what was signed or checked
         # is remembered (signatures are deterministic; expiry is still checked every time).
-        self._signed: dict[Any, str] = {}
+        self._signed: dict[Any, Any] = {}
         self._checked: dict[str, Any] = {}
+        self._parsed_cookie_headers: dict[str, Mapping[str, str]] = {}
+        self._statuses: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
         self._dnssec_refresh: str | None = None
 
     # ---- the spec ------------------------------------------------------------------------
@@ -180,6 +186,7 @@ class TrafficOps(VendorApi):
 
     def reset(self) -> None:
         self._dnssec_refresh = None
+        self._statuses.clear()
 
     def credentials(self) -> dict[str, str]:
         """A user allowed to read statuses, and a login token."""
@@ -246,17 +253,17 @@ class TrafficOps(VendorApi):
 
     def _guarded(self, handler: Handler, guard: Guard) -> Handler:
         async def guarded(request: web.Request) -> web.Response:
+            cookies = self._cookies(request)
             try:
-                username = self._authenticate(request)
+                username = self._authenticate(request, cookies)
                 self._authorize(username, guard)
             except AuthFailure as failure:
                 return self._reply(request, failure.status, alerts(failure.text), "alerts")
             response = await handler(request)
             # Every authenticated call hands back a fresh one-hour session, and a fresh
             # access token when it came with one (api.go).
-            cookie = self._set_session_cookie(response, username, REFRESH_COOKIE_SECONDS)
-            if "access_token" in request.cookies:
-                self._set_access_token(response, cookie, REFRESH_COOKIE_SECONDS)
+            for header in self._session_headers(username, REFRESH_COOKIE_SECONDS, "access_token" in cookies):
+                response.headers.add("Set-Cookie", header)
             return response
 
         return guarded
@@ -283,8 +290,8 @@ class TrafficOps(VendorApi):
         if user is None or not hmac.compare_digest(user.password, password):
             return self._reply(request, 401, alerts("Invalid username or password."), "alerts")
         response = self._reply(request, 200, alerts("Successfully logged in.", "success"), "alerts")
-        cookie = self._set_session_cookie(response, username, LOGIN_COOKIE_SECONDS)
-        self._set_access_token(response, cookie, LOGIN_COOKIE_SECONDS)
+        for header in self._session_headers(username, LOGIN_COOKIE_SECONDS, with_access_token=True):
+            response.headers.add("Set-Cookie", header)
         return response
 
     async def token_login(self, request: web.Request) -> web.Response:
@@ -298,7 +305,8 @@ class TrafficOps(VendorApi):
                 request, 401, alerts("Invalid token. Please contact your administrator."), "alerts"
             )
         response = self._reply(request, 200, alerts("Successfully logged in.", "success"), "alerts")
-        self._set_session_cookie(response, username, LOGIN_COOKIE_SECONDS)
+        for header in self._session_headers(username, LOGIN_COOKIE_SECONDS, with_access_token=False):
+            response.headers.add("Set-Cookie", header)
         return response
 
     async def async_status(self, request: web.Request) -> web.Response:
@@ -318,7 +326,8 @@ class TrafficOps(VendorApi):
             return self._reply(request, 404, alerts("Not Found"), "alerts")
         request[JOURNAL_TASK] = task.id
         view = self.runtime.engine.observe(task, count_read=True)
-        return self._reply(request, 200, {"response": async_status_body(view)}, "async_status")
+        data, body = self._statuses.get(task, lambda: _encoded({"response": async_status_body(view)}))
+        return self._reply(request, 200, data, "async_status", body=body)
 
     async def acme_autorenew(self, request: web.Request) -> web.Response:
         task = self._start(request, "POST", "/api/{version}/acme_autorenew")
@@ -362,15 +371,27 @@ class TrafficOps(VendorApi):
 
     # ---- sessions ------------------------------------------------------------------------
 
-    def _authenticate(self, request: web.Request) -> str:
+    def _cookies(self, request: web.Request) -> Mapping[str, str]:
+        """The request's cookies. Clients send the same Cookie header poll after poll, and
+        parsing it costs more than the rest of authentication: parsed headers are kept."""
+        header = request.headers.get("Cookie", "")
+        if not header:
+            return EMPTY_COOKIES
+        cookies = self._parsed_cookie_headers.get(header)
+        if cookies is None:
+            cookies = MappingProxyType(dict(request.cookies))
+            _remember(self._parsed_cookie_headers, header, cookies)
+        return cookies
+
+    def _authenticate(self, request: web.Request, cookies: Mapping[str, str]) -> str:
         """The user a request is made by (api.GetUserFromReq), or AuthFailure with TO's text."""
         authorization = request.headers.get("Authorization", "")
         if "Bearer" in authorization:
             cookie = self._cookie_from_jwt(authorization.partition(" ")[2].strip())
-        elif "access_token" in request.cookies:
-            cookie = self._cookie_from_jwt(request.cookies["access_token"])
-        elif "mojolicious" in request.cookies:
-            cookie = request.cookies["mojolicious"]
+        elif "access_token" in cookies:
+            cookie = self._cookie_from_jwt(cookies["access_token"])
+        elif "mojolicious" in cookies:
+            cookie = cookies["mojolicious"]
         else:
             raise AuthFailure(401, "unauthorized, please log in.")
         username = self._parse_cookie(cookie)
@@ -449,26 +470,22 @@ class TrafficOps(VendorApi):
         _remember(self._checked, cookie, (str(username), expires))
         return str(username), expires
 
-    def _set_session_cookie(self, response: web.Response, username: str, seconds: int) -> str:
-        cookie = self._make_cookie(username, self.runtime.engine.clock.now() + seconds)
-        self._cookie(response, "mojolicious", cookie, seconds)
-        return cookie
-
-    def _set_access_token(self, response: web.Response, cookie: str, seconds: int) -> None:
-        """The `access_token` cookie: an HS256 JWT carrying the session cookie (login.go)."""
+    def _session_headers(self, username: str, seconds: int, with_access_token: bool) -> tuple[str, ...]:
+        """The Set-Cookie values handing `username` a session of `seconds` from now: the
+        `mojolicious` cookie and, if asked, the `access_token` JWT carrying it (login.go).
+        They change once a second, so they are built once a second."""
         expires = int(self.runtime.engine.clock.now() + seconds)
-        key = ("jwt", cookie, expires)
-        token = self._signed.get(key)
-        if token is None:
+        key = ("headers", username, expires, seconds, with_access_token)
+        known = self._signed.get(key)
+        if known is not None:
+            return known  # type: ignore[no-any-return]
+        cookie = self._make_cookie(username, expires)
+        headers = [_set_cookie("mojolicious", cookie, expires, seconds)]
+        if with_access_token:
             token = jwt.encode({"exp": expires, "mojoCookie": cookie}, self._secret, algorithm="HS256")
-            _remember(self._signed, key, token)
-        self._cookie(response, "access_token", token, seconds)
-
-    def _cookie(self, response: web.Response, name: str, value: str, seconds: int) -> None:
-        response.set_cookie(
-            name, value, path="/", max_age=seconds, httponly=True,
-            expires=_http_date(int(self.runtime.engine.clock.now() + seconds)),
-        )
+            headers.append(_set_cookie("access_token", token, expires, seconds))
+        _remember(self._signed, key, tuple(headers))
+        return tuple(headers)
 
     # ---- responses -----------------------------------------------------------------------
 
@@ -476,16 +493,20 @@ class TrafficOps(VendorApi):
         self,
         request: web.Request,
         status: int,
-        body: dict[str, Any],
+        data: dict[str, Any],
         schema: str,
         extra_headers: Mapping[str, str] | None = None,
+        *,
+        body: bytes | None = None,
     ) -> web.Response:
-        response = self.respond(request, status, body, schema=schema, encode=encode_go_json)
-        if response.status == status:
-            response.headers.update(_route_headers(response.body))  # type: ignore[arg-type]
-            if extra_headers:
-                response.headers.update(extra_headers)
-        return response
+        """`data` as TO writes it, with the headers its middleware adds (a response the
+        emulator refuses as invalid gets none of them). `body` is `data` already encoded."""
+        if body is None:
+            body = encode_go_json(data)
+        headers = {**ROUTE_HEADERS, "Whole-Content-Sha512": _sha512(body)}
+        if extra_headers:
+            headers.update(extra_headers)
+        return self.respond(request, status, data, schema=schema, encode=encode_go_json, headers=headers, body=body)
 
 
 REMEMBERED = 4096
@@ -518,18 +539,32 @@ def async_status_body(view: TaskView) -> dict[str, Any]:
     return body
 
 
-def _route_headers(body: bytes) -> dict[str, str]:
-    """What routing/middleware/wrappers.go WrapHeaders sets on every routed response."""
-    return {
-        "Access-Control-Allow-Credentials": "true",
-        "Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept, Set-Cookie, Cookie",
-        "Access-Control-Allow-Methods": "POST,GET,OPTIONS,PUT,DELETE",
-        "Access-Control-Allow-Origin": "*",
-        "Vary": "Accept-Encoding",
-        "X-Server-Name": SERVER_NAME,
-        "Permissions-Policy": "interest-cohort=()",
-        "Whole-Content-Sha512": base64.b64encode(hashlib.sha512(body).digest()).decode(),
-    }
+# What routing/middleware/wrappers.go WrapHeaders sets on every routed response, with
+# Whole-Content-Sha512 (the body's digest) added per response.
+ROUTE_HEADERS = {
+    "Access-Control-Allow-Credentials": "true",
+    "Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept, Set-Cookie, Cookie",
+    "Access-Control-Allow-Methods": "POST,GET,OPTIONS,PUT,DELETE",
+    "Access-Control-Allow-Origin": "*",
+    "Vary": "Accept-Encoding",
+    "X-Server-Name": SERVER_NAME,
+    "Permissions-Policy": "interest-cohort=()",
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _sha512(body: bytes) -> str:
+    """Whole-Content-Sha512: polls of an unchanged task send the same body again."""
+    return base64.b64encode(hashlib.sha512(body).digest()).decode()
+
+
+def _encoded(data: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    return data, encode_go_json(data)
+
+
+def _set_cookie(name: str, value: str, expires: int, max_age: int) -> str:
+    """A Set-Cookie value as Go's http.Cookie.String writes the cookies tocookie makes."""
+    return f"{name}={value}; Path=/; Expires={_http_date(expires)}; Max-Age={max_age}; HttpOnly"
 
 
 async def _read_json(request: web.Request) -> tuple[Any, str | None]:
