@@ -90,7 +90,8 @@ class Task:
             sub.position = advance(sub.lifecycle, sub.position, now, self.reads)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass pays a setattr call per field, and views are made per poll.
+@dataclass(slots=True)
 class SubtaskView:
     id: str
     name: str
@@ -101,7 +102,7 @@ class SubtaskView:
     fields: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TaskView:
     """A task as one observation saw it: what every response is rendered from."""
 
@@ -114,6 +115,7 @@ class TaskView:
     subtasks: tuple[SubtaskView, ...]
     observed_at: float
     reads: int  # reads before this one
+    state: tuple[object, ...]  # the task's state when seen (Task.state)
 
     @property
     def id(self) -> str:
@@ -321,13 +323,13 @@ class Engine:
         if task.lifecycle is None:
             return TaskView(
                 task, derived_phase([s.phase for s in subviews]), None, None, changed_at,
-                _layers(task.overrides, scenario.fields), subviews, now, task.reads,
+                _layers(task.overrides, scenario.fields), subviews, now, task.reads, task.state(),
             )
         index = task.position.index
         step = task.lifecycle.steps[index]
         return TaskView(
             task, step.phase, step, index, max(task.position.entered_at, changed_at),
-            _layers(task.overrides, step.fields, scenario.fields), subviews, now, task.reads,
+            _layers(task.overrides, step.fields, scenario.fields), subviews, now, task.reads, task.state(),
         )
 
     def transition(

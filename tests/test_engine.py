@@ -9,7 +9,8 @@ import pytest
 from emulator.apis import API_CLASSES
 from emulator.app import load_schemas
 from emulator.clock import RealClock, VirtualClock
-from emulator.engine import Engine, derived_phase
+from emulator.apis.base import RenderCache
+from emulator.engine import Engine, TaskView, derived_phase
 from emulator.errors import Conflict, NotFound
 from emulator.lifecycle import Phase
 from emulator.randomness import RandomSource
@@ -140,3 +141,40 @@ def test_clocks() -> None:
     assert fast.now() == 1000.0
     assert fast.now() == 1060.0  # ten real seconds are a minute
     assert fast.advance(40) == 1100.0
+
+
+# ---- what APIs render from a view ---------------------------------------------------------
+
+
+def test_a_render_is_reused_only_while_the_task_state_it_was_made_from_holds(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    cache: RenderCache[str] = RenderCache()
+    renders: list[str] = []
+
+    def render(view: TaskView) -> str:
+        renders.append(view.phase.value + (", forced" if view.message == "forced" else ""))
+        return renders[-1]
+
+    scenario = engine.scenario("traffic_ops", "three-polls")
+    task = engine.create_task(scenario)
+    first = engine.observe(task, count_read=True)
+    assert cache.get(first, lambda: render(first)) == "running"
+    again = engine.observe(task, count_read=True)
+    assert cache.get(again, lambda: render(again)) == "running"
+    assert len(renders) == 1  # same step, same fields: not rendered again
+    # The third read ends the step: the view still saw it running, the next one does not.
+    third = engine.observe(task, count_read=True)
+    assert cache.get(third, lambda: render(third)) == "running"
+    fourth = engine.observe(task, count_read=True)
+    assert cache.get(fourth, lambda: render(fourth)) == "succeeded"
+    # A forced transition is a new state even in the same phase.
+    engine.transition(task, Phase.SUCCEEDED, "forced")
+    forced = engine.observe(task, count_read=False)
+    assert cache.get(forced, lambda: render(forced)) == "succeeded, forced"
+    # After a reset a task with the same id is another task.
+    engine.reset()
+    reborn = engine.create_task(scenario)
+    assert reborn.id == task.id
+    view = engine.observe(reborn, count_read=False)
+    assert cache.get(view, lambda: render(view)) == "running"
+    assert len(renders) == 4

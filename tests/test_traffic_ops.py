@@ -65,6 +65,11 @@ async def test_login_sets_the_session_cookies(client: Client) -> None:
     payload = json.loads(base64.urlsafe_b64decode(session.value.split("--")[0] + "=="))
     assert payload == {"auth_data": "admin", "expires": int(CLOCK_START) + 21600, "by": "trafficcontrol-go-tocookie"}
     assert response.cookies["access_token"].value.count(".") == 2  # a JWT
+    # Written as Go's http.Cookie.String writes them: attributes in its order and spelling.
+    for header in response.headers.getall("Set-Cookie"):
+        name, _, attributes = header.partition("; ")
+        assert name.split("=")[0] in ("mojolicious", "access_token")
+        assert attributes == "Path=/; Expires=Fri, 02 Jan 2026 09:04:05 GMT; Max-Age=21600; HttpOnly"
 
 
 @pytest.mark.parametrize(

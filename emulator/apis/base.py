@@ -20,7 +20,7 @@ from ..scenario import EMPTY
 
 if TYPE_CHECKING:
     from ..app import Runtime
-    from ..engine import Engine, Task
+    from ..engine import Engine, Task, TaskView
 
 log = logging.getLogger("task_emulator.validation")
 
@@ -81,8 +81,11 @@ class RenderCache(Generic[Rendered]):
     def __init__(self) -> None:
         self._entries: dict[Task, tuple[tuple[object, ...], Rendered]] = {}
 
-    def get(self, task: Task, render: Callable[[], Rendered]) -> Rendered:
-        state = task.state()
+    def get(self, view: TaskView, render: Callable[[], Rendered]) -> Rendered:
+        """What `render` makes of `view`, rendered again only if the task's state differs
+        from the one last rendered (the state the view saw, not the task's latest: a read
+        can move the task on after it was seen)."""
+        task, state = view.task, view.state
         known = self._entries.get(task)
         if known is not None and known[0] == state:
             return known[1]

@@ -326,7 +326,7 @@ class TrafficOps(VendorApi):
             return self._reply(request, 404, alerts("Not Found"), "alerts")
         request[JOURNAL_TASK] = task.id
         view = self.runtime.engine.observe(task, count_read=True)
-        data, body = self._statuses.get(task, lambda: _encoded({"response": async_status_body(view)}))
+        data, body = self._statuses.get(view, lambda: _encoded({"response": async_status_body(view)}))
         return self._reply(request, 200, data, "async_status", body=body)
 
     async def acme_autorenew(self, request: web.Request) -> web.Response:

@@ -24,7 +24,7 @@ from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
-from ..base import JOURNAL_API, JOURNAL_TASK, TriggerRoute, VendorApi
+from ..base import JOURNAL_API, JOURNAL_TASK, RenderCache, TriggerRoute, VendorApi
 from . import render
 from .gateway import (
     Caller,
@@ -108,6 +108,7 @@ class DataArts(VendorApi):
         self.default_workspace: str = settings["default_workspace"]
         self.projects: dict[str, str] = {p["id"]: p["name"] for p in settings["projects"]}
         self.users = {u["name"]: u for u in settings["users"]}
+        self._statuses: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
 
     # ---- the spec ------------------------------------------------------------------------
 
@@ -146,6 +147,7 @@ class DataArts(VendorApi):
 
     def reset(self) -> None:
         self.gateway.reset()
+        self._statuses.clear()
 
     def credentials(self) -> dict[str, str]:
         """The first AK/SK pair and token, with the project and workspace they open."""
@@ -194,8 +196,8 @@ class DataArts(VendorApi):
             return self._dlf(request, 400, dlf_error(*TASK_NOT_FOUND), "dlf_error", request_id)
         request[JOURNAL_TASK] = task.id
         view = engine.observe(task, count_read=True)
-        body = render.system_task_body(view, task.scenario.options)
-        return self._dlf(request, 200, body, "system_task", request_id)
+        data, body = self._statuses.get(view, lambda: _encoded(render.system_task_body(view, task.scenario.options)))
+        return self._dlf(request, 200, data, "system_task", request_id, body=body)
 
     async def import_job(self, request: web.Request) -> web.Response:
         request_id = new_request_id()
@@ -311,8 +313,8 @@ class DataArts(VendorApi):
             caller: Caller = self.gateway.authenticate(
                 method=request.method,
                 raw_target=request.raw_path,
-                headers={name.lower(): value for name, value in reversed(list(request.headers.items()))},
-                body=await request.read(),
+                headers=request.headers,
+                body=await request.read() if request.body_exists else b"",
                 now=self.runtime.engine.clock.now(),
             )
             if project_id not in caller.projects:
@@ -329,11 +331,12 @@ class DataArts(VendorApi):
         return {"project_id": project_id, "workspace": workspace}
 
     def _dlf(
-        self, request: web.Request, status: int, body: Any, schema: str, request_id: str
+        self, request: web.Request, status: int, data: Any, schema: str, request_id: str,
+        *, body: bytes | None = None,
     ) -> web.Response:
         return self.respond(
-            request, status, body, schema=schema, encode=encode, content_type=DLF_CONTENT_TYPE,
-            headers={"X-Request-Id": request_id},
+            request, status, data, schema=schema, encode=encode, content_type=DLF_CONTENT_TYPE,
+            headers={"X-Request-Id": request_id}, body=body,
         )
 
     def _iam_error(self, request: web.Request, status: int, title: str, message: str) -> web.Response:
@@ -342,6 +345,10 @@ class DataArts(VendorApi):
             request, status, body, schema="iam_error", encode=encode, content_type=IAM_CONTENT_TYPE,
             headers={"X-Request-Id": new_request_id()},
         )
+
+
+def _encoded(data: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    return data, encode(data)
 
 
 def _iam_time(seconds: float) -> str:

@@ -106,7 +106,8 @@ class Gateway:
         body: bytes,
         now: float,
     ) -> Caller:
-        """The caller of a request, or GatewayError. `headers` are keyed by lower-case name.
+        """The caller of a request, or GatewayError. `headers` are looked up by lower-case
+        name: a case-insensitive mapping (the request's own) or one keyed by lower-case names.
 
         A request signed with AK/SK is checked as such even when it also carries a token
         [inf: the SDK never sends both]."""

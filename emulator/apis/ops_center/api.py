@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiohttp import web
 
 from ...lifecycle import Phase, Position
-from ..base import JOURNAL_API, JOURNAL_TASK, TriggerRoute, VendorApi, basic_credentials
+from ..base import JOURNAL_API, JOURNAL_TASK, RenderCache, TriggerRoute, VendorApi, basic_credentials
 from .progress import Counters, frozen_counters, seconds_to_end, step_counters, wait_seconds
 from .results import ResultSpec, error_body, parse_time, result_rows, status_block, window
 
@@ -115,6 +115,9 @@ class OpsCenter(VendorApi):
             "getStatus": self.get_status,
             "abortRequest": self.abort_request,
         }
+        # Bodies of finished queries, for getStatus and for a query answered after waiting.
+        self._finished: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
+        self._finished_accepted: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
 
     # ---- the spec ------------------------------------------------------------------------
 
@@ -133,6 +136,10 @@ class OpsCenter(VendorApi):
         # Shaped like the doc's "316829382_14" [inf: what the parts mean is not documented].
         serial = engine.next_serial(cls.name)
         return f"{engine.random.random.randrange(100_000_000, 1_000_000_000)}_{serial}"
+
+    def reset(self) -> None:
+        self._finished.clear()
+        self._finished_accepted.clear()
 
     def status_path(self, task: Task) -> str:
         dataset = task.scope.get("dataset", self.scope_defaults["dataset"])
@@ -293,6 +300,15 @@ class OpsCenter(VendorApi):
         """A getStatus body for `view`: 206 while the query runs, 200 once it is over
         (completed or aborted [inf: an aborted query will not change, so it is over]), and
         the step's error when it failed."""
+        schema = "accepted" if request_id else "status"
+        if not view.phase.is_terminal:
+            return self._reply(request, 206, self._status_body(view, request_id=request_id), schema)
+        # Over: the body no longer moves with the clock or the reads, only with the state.
+        cache = self._finished_accepted if request_id else self._finished
+        data, body = cache.get(view, lambda: _encoded(self._status_body(view, request_id=request_id)))
+        return self._reply(request, 200, data, schema, body=body)
+
+    def _status_body(self, view: TaskView, *, request_id: bool) -> dict[str, Any]:
         fields = view.fields
         aborted = bool(fields.get("aborted"))
         if view.phase is Phase.FAILED and not aborted:
@@ -318,14 +334,21 @@ class OpsCenter(VendorApi):
             body["requestId"] = task.id  # [inf] field name and place: see API-NOTES.md
         body["status"] = status_block(counters, aborted=aborted, has_errors=bool(fields.get("has_errors")))
         body["result"] = result_rows(task.seed, shown, spec, span)
-        in_progress = not view.phase.is_terminal
-        return self._reply(request, 206 if in_progress else 200, body, "accepted" if request_id else "status")
+        return body
 
     def _error(self, request: web.Request, error: DbApiError) -> web.Response:
         return self._reply(request, error.status, error_body(error.code, error.text), "error")
 
-    def _reply(self, request: web.Request, status: int, body: Any, schema: str) -> web.Response:
-        return self.respond(request, status, body, schema=schema, encode=encode_json, content_type=CONTENT_TYPE)
+    def _reply(
+        self, request: web.Request, status: int, data: Any, schema: str, *, body: bytes | None = None
+    ) -> web.Response:
+        return self.respond(
+            request, status, data, schema=schema, encode=encode_json, content_type=CONTENT_TYPE, body=body
+        )
+
+
+def _encoded(data: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    return data, encode_json(data)
 
 
 async def _read_body(request: web.Request) -> Any:
