@@ -100,7 +100,7 @@ def load_schemas() -> SchemaSet:
 
 def load_scenarios(config: EmulatorConfig, schemas: SchemaSet) -> Catalog:
     """The scenarios `config` names; raises ScenarioError listing every mistake."""
-    return load_catalog(config.scenario_sources(), API_CLASSES, schemas)
+    return load_catalog(config.scenario_sources(), API_CLASSES, schemas, schema_checked=[builtin_scenarios()])
 
 
 def build_runtime(

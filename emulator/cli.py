@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import sys
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -259,6 +258,8 @@ def run_scenarios(args: argparse.Namespace) -> int:
 
 def run_health(url: str, timeout: float) -> int:
     """0 when `url` answers GET /_emulator/health with 200 and status ok."""
+    import urllib.request  # here, not at the top: `serve` starts faster without it
+
     target = url.rstrip("/") + "/_emulator/health"
     try:
         with urllib.request.urlopen(target, timeout=timeout) as response:

@@ -13,7 +13,10 @@ import threading
 import uuid
 from functools import cache, lru_cache
 
-from faker import Faker
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 
 class RandomSource:
@@ -24,9 +27,20 @@ class RandomSource:
     def reseed(self) -> None:
         """Start the sequence again (a reset replays the same ids)."""
         self.random = random.Random(self.seed)
-        if not hasattr(self, "faker"):
-            self.faker = Faker()  # its own: draws for placeholders must not be reseeded by others
-        self.faker.seed_instance(self.random.getrandbits(64))
+        self._faker_seed = self.random.getrandbits(64)
+        if self._faker is not None:
+            self._faker.seed_instance(self._faker_seed)
+
+    _faker: Faker | None = None
+
+    @property
+    def faker(self) -> Faker:
+        """This source's own Faker (draws for placeholders must not be reseeded by others),
+        made on first use: importing Faker is a third of the server's start-up."""
+        if self._faker is None:
+            self._faker = _new_faker()
+            self._faker.seed_instance(self._faker_seed)
+        return self._faker
 
     def task_seed(self) -> int:
         return self.random.getrandbits(64)
@@ -47,7 +61,7 @@ def faker_for(seed: int) -> Faker:
     """
     fake = getattr(_per_thread, "faker", None)
     if fake is None:
-        fake = _per_thread.faker = Faker()
+        fake = _per_thread.faker = _new_faker()
     fake.seed_instance(seed)
     return fake
 
@@ -62,4 +76,10 @@ def faker_has_provider(name: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _reference_faker() -> Faker:
+    return _new_faker()
+
+
+def _new_faker() -> Faker:
+    from faker import Faker
+
     return Faker()

@@ -1,5 +1,5 @@
-"""The JSON Schemas under `schemas/`: loaded, checked against their metaschema and compiled
-once at start-up, then used for every scenario file and every vendor response.
+"""The JSON Schemas under `schemas/`: read at start-up, each made into a validator once, on
+first use, then used for every scenario file, control request and vendor response.
 
 Schemas are named by their path below `schemas/` (`traffic_ops/async_status.schema.json`)
 and may `$ref` each other by relative path.
@@ -8,24 +8,28 @@ Every vendor response is checked, so the check is on the hot path of every poll.
 fastjsonschema is installed (the `fast` extra), a schema is also compiled to Python code on
 first use and answers "valid?" about twenty times faster; jsonschema still has the last word
 whenever the compiled check says no, and explains every violation.
+
+jsonschema itself is imported only when something needs it (a tenth of a second of the
+server's start-up): with fastjsonschema, only when a check fails. The schemas are the
+package's own files; `check()` holds them against their metaschema, and the test suite
+calls it.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
-
-import jsonschema
-from jsonschema.exceptions import best_match
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT7
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ConfigError
 from .yamlsource import format_path
+
+if TYPE_CHECKING:
+    import jsonschema
 
 try:
     import fastjsonschema
@@ -60,34 +64,35 @@ class SchemaSet:
         for path in sorted(root.rglob(f"*{SCHEMA_SUFFIX}")):
             name = path.relative_to(root).as_posix()
             try:
-                schema = json.loads(path.read_text(encoding="utf-8"))
-                jsonschema.Draft7Validator.check_schema(schema)
-            except (OSError, ValueError, jsonschema.SchemaError) as error:
+                documents[name] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as error:
                 raise ConfigError(f"{path}: not a valid JSON Schema: {error}") from None
-            documents[name] = schema
         self._documents = documents
         self._compiled: dict[str, Callable[[Any], Any] | None] = {}
+        self._validators: dict[str, jsonschema.Draft7Validator] = {}
         self._known_valid: set[tuple[str, bytes]] = set()
-        registry: Registry[Any] = Registry().with_resources(
-            (name, Resource.from_contents(schema, default_specification=DRAFT7))
-            for name, schema in documents.items()
-        )
-        self._validators = {
-            name: jsonschema.Draft7Validator(
-                {"$ref": name}, registry=registry, format_checker=jsonschema.FormatChecker()
-            )
-            for name in documents
-        }
+
+    def check(self) -> None:
+        """Raise ConfigError naming the first schema that is not a valid draft-07 schema."""
+        import jsonschema
+
+        for name, schema in self._documents.items():
+            try:
+                jsonschema.Draft7Validator.check_schema(schema)
+            except jsonschema.SchemaError as error:
+                raise ConfigError(f"{self.root / name}: not a valid JSON Schema: {error.message}") from None
 
     def names(self) -> list[str]:
-        return list(self._validators)
+        return list(self._documents)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._validators
+        return name in self._documents
 
     def errors(self, name: str, value: Any) -> Iterator[jsonschema.ValidationError]:
         """Every way `value` breaks schema `name`, most useful first within each branch."""
-        errors: Iterator[jsonschema.ValidationError] = self._validators[name].iter_errors(value)
+        if self._passes_compiled(name, value):
+            return iter(())
+        errors: Iterator[jsonschema.ValidationError] = self._validator(name).iter_errors(value)
         return errors
 
     def violation(self, name: str, value: Any, *, encoded: bytes | None = None) -> Violation | None:
@@ -108,21 +113,51 @@ class SchemaSet:
         return self._violation(name, value)
 
     def _violation(self, name: str, value: Any) -> Violation | None:
-        validator = self._validators[name]
-        compiled = self._compiled.get(name, _UNCOMPILED)
-        if compiled is _UNCOMPILED:
-            compiled = self._compiled[name] = self._compile(name)
-        if compiled is not None:
-            try:
-                compiled(value)
-                return None
-            except fastjsonschema.JsonSchemaValueException:
-                pass  # jsonschema decides, and says why
+        if self._passes_compiled(name, value):
+            return None
+        from jsonschema.exceptions import best_match
+
+        validator = self._validator(name)
         if validator.is_valid(value):
             return None
         error = best_match(validator.iter_errors(value))
         return Violation(name, "$" + _json_path(tuple(error.absolute_path)), error.message)
 
+    def _passes_compiled(self, name: str, value: Any) -> bool:
+        """True when the compiled check finds `value` valid; False when it does not, or when
+        there is no compiled check (then jsonschema decides)."""
+        compiled = self._compiled.get(name, _UNCOMPILED)
+        if compiled is _UNCOMPILED:
+            if name not in self._documents:
+                raise KeyError(name)
+            compiled = self._compiled[name] = self._compile(name)
+        if compiled is None:
+            return False
+        try:
+            compiled(value)
+        except fastjsonschema.JsonSchemaValueException:
+            return False
+        return True
+
+    def _validator(self, name: str) -> jsonschema.Draft7Validator:
+        validator = self._validators.get(name)
+        if validator is None:
+            import jsonschema
+
+            validator = self._validators[name] = jsonschema.Draft7Validator(
+                {"$ref": name}, registry=self._registry(), format_checker=jsonschema.FormatChecker()
+            )
+        return validator
+
+    @functools.cache  # noqa: B019 - one registry per set, kept as long as the set
+    def _registry(self) -> Any:
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT7
+
+        return Registry().with_resources(
+            (name, Resource.from_contents(schema, default_specification=DRAFT7))
+            for name, schema in self._documents.items()
+        )
 
     def _compile(self, name: str) -> Callable[[Any], Any] | None:
         """A compiled check of schema `name`, or None when fastjsonschema is not installed or

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from emulator.apis import API_CLASSES
+from emulator.resources import builtin_scenarios
 from emulator.app import EmulatorConfig, build_runtime, load_schemas
 from emulator.errors import ScenarioError
 from emulator.lifecycle import Phase
@@ -167,8 +168,16 @@ def test_a_file_with_a_mistake_loads_nothing(tmp_path: Path) -> None:
 
 
 def test_the_builtin_scenarios_are_valid() -> None:
+    # Every check, the schema check included, which a server start skips for these files.
+    assert check_files([builtin_scenarios()], API_CLASSES, SCHEMAS) == []
     runtime = build_runtime(EmulatorConfig())
     assert runtime.engine.catalog.get("traffic_ops", "acme-autorenew") is not None
+
+
+def test_user_scenarios_are_schema_checked_even_beside_the_builtin_ones(tmp_path: Path) -> None:
+    write(tmp_path, "typo.yaml", VALID.replace("    polls: 3", "    pols: 3"))
+    with pytest.raises(ScenarioError, match="typo.yaml:[0-9]+: .*pols: unknown key"):
+        build_runtime(EmulatorConfig(scenario_paths=(tmp_path,)))
 
 
 def test_folders_are_searched_for_yaml_only(tmp_path: Path) -> None:

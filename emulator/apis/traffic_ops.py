@@ -430,7 +430,7 @@ class TrafficOps(VendorApi):
         """tocookie.GetCookie: base64url(JSON) + "--" + hex(HMAC-SHA1(secret, base64 part))."""
         key = ("cookie", username, int(expires))
         known = self._signed.get(key)
-        if known is not None:
+        if isinstance(known, str):
             return known
         payload = {"auth_data": username, "expires": int(expires), "by": "trafficcontrol-go-tocookie"}
         encoded = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode())
@@ -477,8 +477,8 @@ class TrafficOps(VendorApi):
         expires = int(self.runtime.engine.clock.now() + seconds)
         key = ("headers", username, expires, seconds, with_access_token)
         known = self._signed.get(key)
-        if known is not None:
-            return known  # type: ignore[no-any-return]
+        if isinstance(known, tuple):
+            return known
         cookie = self._make_cookie(username, expires)
         headers = [_set_cookie("mojolicious", cookie, expires, seconds)]
         if with_access_token:
