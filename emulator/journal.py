@@ -35,8 +35,10 @@ class JournalEntry:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: Any
-    status: int
+    # The status line the client got; None when an injected fault closed the connection first.
+    status: int | None
     violation: str | None = None
+    fault: str | None = None  # the kind of the injected fault that hit the answer, if one did
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class JournalEntry:
             "body": self.body,
             "status": self.status,
             "violation": self.violation,
+            "fault": self.fault,
         }
 
 
@@ -73,8 +76,9 @@ class Journal:
         headers: Iterable[tuple[str, str]],
         body: bytes,
         content_type: str,
-        status: int,
+        status: int | None,
         violation: str | None = None,
+        fault: str | None = None,
     ) -> JournalEntry:
         entry = JournalEntry(
             next(self._seq),
@@ -88,6 +92,7 @@ class Journal:
             redact_body(body, content_type),
             status,
             violation,
+            fault,
         )
         self._entries.append(entry)
         return entry

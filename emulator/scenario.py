@@ -28,6 +28,7 @@ from .yamlsource import Document, JsonPath, YamlSyntaxError, format_path, load_d
 
 if TYPE_CHECKING:
     from .apis.base import ApiSpec
+    from .faults import Fault
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 SCENARIO_SCHEMA = "scenario.schema.json"
@@ -107,6 +108,8 @@ class Scenario:
     preload: tuple[Preload, ...] = ()
     # Names of `fields` whose values hold ${...} placeholders, rendered when a task is made.
     templated: frozenset[str] = frozenset()
+    # Faults the scenario declares (for its API, or its own tasks): see faults.py.
+    faults: tuple[Fault, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -343,6 +346,8 @@ def _build_scenario(file: str, document: Document, spec: ApiSpec, problem: Any) 
         if preload is not None:
             preloads.append(preload)
 
+    faults = _build_faults(data, file, document, spec.name, lifecycle, report)
+
     if count_before.count:
         return None
     return Scenario(
@@ -358,7 +363,31 @@ def _build_scenario(file: str, document: Document, spec: ApiSpec, problem: Any) 
         options=MappingProxyType(dict(data.get("options", {}))),
         preload=tuple(preloads),
         templated=frozenset(templated),
+        faults=faults,
     )
+
+
+def _build_faults(
+    data: dict[str, Any], file: str, document: Document, api: str, lifecycle: Lifecycle | None, report: Any
+) -> tuple[Fault, ...]:
+    from .faults import FaultError, Owner, parse_fault  # faults.py needs the API modules, which need this one
+
+    owner = Owner(api, data["name"], lifecycle)
+    faults = []
+    for index, raw in enumerate(data.get("faults", [])):
+        path: JsonPath = ("faults", index)
+        try:
+            faults.append(
+                parse_fault(
+                    raw,
+                    id=f"{api}.{data['name']}.{index + 1}",
+                    origin=f"{file}:{document.line_of(path)}",
+                    owner=owner,
+                )
+            )
+        except FaultError as error:
+            report((*path, *error.path), error.message)
+    return tuple(faults)
 
 
 class _ProblemCounter:
