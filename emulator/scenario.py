@@ -370,7 +370,11 @@ def _build_scenario(file: str, document: Document, spec: ApiSpec, problem: Any) 
 def _build_faults(
     data: dict[str, Any], file: str, document: Document, api: str, lifecycle: Lifecycle | None, report: Any
 ) -> tuple[Fault, ...]:
-    from .faults import FaultError, Owner, parse_fault  # faults.py needs the API modules, which need this one
+    from .faults import (  # faults.py needs the API modules, which need this one
+        FaultError,
+        Owner,
+        parse_fault,
+    )
 
     owner = Owner(api, data["name"], lifecycle)
     faults = []

@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from http import HTTPStatus
 from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
