@@ -307,3 +307,20 @@ async def test_list_remove_and_clear(client: Client) -> None:
     assert response.status == 404 and "no fault with id '1' (there are: 2)" in (await response.json())["error"]
     assert (await (await client.delete("/_emulator/faults")).json()) == {"faults": []}
     assert not runtime_of(client).faults
+
+
+def test_the_pytest_handle_injects_lists_removes_and_clears(task_emulator: Any) -> None:
+    import requests
+
+    fault = task_emulator.inject("error", status=500, api="ops_center", times=3)
+    url = task_emulator.url + "/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344"
+    assert requests.get(url, timeout=10).status_code == 500
+    assert fault.applied == 1 and fault.kind == "error"
+    assert [(f["id"], f["remaining"]) for f in task_emulator.faults()] == [(fault.id, 2)]
+    fault.remove()
+    assert requests.get(url, timeout=10).status_code == 401
+    task_emulator.inject("empty")
+    task_emulator.clear_faults()
+    assert task_emulator.faults() == []
+    with pytest.raises(ValueError, match="status: 404 is not one of"):
+        task_emulator.inject("error", status=404)  # type: ignore[arg-type]
