@@ -24,8 +24,9 @@ One fault at most per request: request rules are tried first, then task rules; w
 each, run-time rules before scenario-declared ones, each in the order added. A rule whose
 `times` is used up stays listed (with its count) but no longer applies.
 
-`serve()` at the bottom is the I/O edge that the journal middleware calls, only when the
-server has rules at all: a server without faults pays one truthiness check per request.
+`serve_with_faults()` at the bottom is the I/O edge. The journal middleware calls it only
+when the server has rules at all: a server without faults pays one truthiness check per
+request.
 """
 
 from __future__ import annotations
@@ -86,7 +87,12 @@ class FaultError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Latency:
-    """Hold the answer back: `seconds` exactly, or a draw from `distribution`."""
+    """Hold the answer back: `seconds` exactly, or a draw from `distribution`.
+
+    Wall time whatever the emulator's clock: this is network latency, so a virtual clock
+    does not move while a request waits. The wait is an `asyncio.sleep`: other requests are
+    answered meanwhile.
+    """
 
     kind: ClassVar[FaultKind] = "latency"
     seconds: float | None = None
