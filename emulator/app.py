@@ -18,6 +18,7 @@ from .apis.base import JOURNAL_API, JOURNAL_TASK, JOURNAL_VIOLATION
 from .clock import ClockMode, make_clock
 from .engine import Engine
 from .errors import ConfigError
+from .faults import FaultSet, serve_with_faults
 from .journal import Journal
 from .resources import builtin_scenarios, builtin_schemas
 from .scenario import EMPTY, Catalog, load_catalog
@@ -79,6 +80,8 @@ class Runtime:
     engine: Engine
     journal: Journal
     apis: dict[str, VendorApi] = field(default_factory=dict)
+    # Injected faults: the scenarios' and those added at run time (empty: no cost per request).
+    faults: FaultSet = field(default_factory=FaultSet)
 
     @property
     def validate(self) -> ValidationMode:
@@ -87,11 +90,15 @@ class Runtime:
     def reset(self) -> None:
         self.engine.reset()
         self.journal.clear()
+        self.faults.reset()
         for api in self.apis.values():
             api.reset()
 
 
 RUNTIME = web.AppKey("task_emulator_runtime", Runtime)
+# Which API each vendor route belongs to: what a fault's `api` is matched against before the
+# handler has said.
+ROUTE_APIS = web.AppKey("task_emulator_route_apis", dict[web.AbstractRoute, str])
 
 
 def load_schemas() -> SchemaSet:
@@ -118,7 +125,8 @@ def build_runtime(
         lambda: make_clock(config.clock, time_scale=config.time_scale, start=config.clock_start),
         seed=config.seed,
     )
-    runtime = Runtime(config, schemas, engine, Journal(config.journal_limit))
+    declared = [fault for scenario in catalog.scenarios.values() for fault in scenario.faults]
+    runtime = Runtime(config, schemas, engine, Journal(config.journal_limit), faults=FaultSet(declared, config.seed))
     for name, api_class in API_CLASSES.items():
         settings = api_settings(api_class, config.api_settings.get(name, EMPTY), schemas)
         runtime.apis[name] = api_class(runtime, settings)
@@ -147,8 +155,9 @@ def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = N
         runtime = build_runtime(config or EmulatorConfig())
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[journal_middleware])
     app[RUNTIME] = runtime
+    app[ROUTE_APIS] = {}
     for api in runtime.apis.values():
-        app.add_routes(api.routes())
+        app[ROUTE_APIS].update(dict.fromkeys(app.add_routes(api.routes()), api.name))
     app.add_subapp(CONTROL_PREFIX, control_app(runtime))
     return app
 
@@ -161,6 +170,8 @@ async def journal_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Records every vendor request, with the answer's status, in the journal."""
     if request.path.startswith(CONTROL_PREFIX):
         return await handler(request)
+    if request.app[RUNTIME].faults:  # the only cost of fault injection when there is none
+        return await _with_faults(request, handler)
     try:
         response = await handler(request)
     except web.HTTPException as error:
@@ -170,7 +181,21 @@ async def journal_middleware(request: web.Request, handler: Handler) -> web.Stre
     return response
 
 
-async def _record(request: web.Request, status: int) -> None:
+async def _with_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    runtime = request.app[RUNTIME]
+    api = request.app[ROUTE_APIS].get(request.match_info.route)
+    try:
+        outcome = await serve_with_faults(request, handler, runtime.faults, runtime.apis, api)
+    except web.HTTPException as error:
+        await _record(request, error.status)
+        raise
+    if api is not None:
+        request.setdefault(JOURNAL_API, api)
+    await _record(request, outcome.status, outcome.fault.kind if outcome.fault else None)
+    return outcome.response
+
+
+async def _record(request: web.Request, status: int | None, fault: str | None = None) -> None:
     runtime = request.app[RUNTIME]
     body = b""
     if request.body_exists:
@@ -191,6 +216,7 @@ async def _record(request: web.Request, status: int) -> None:
         content_type=request.headers.get("Content-Type", ""),
         status=status,
         violation=request.get(JOURNAL_VIOLATION),
+        fault=fault,
     )
 
 

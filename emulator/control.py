@@ -11,6 +11,10 @@
     POST   /reset                           back to the loaded scenarios and preloaded tasks
     GET    /requests                        the request journal (filters: api, task)
     DELETE /requests                        clear the journal
+    GET    /faults                          the injected faults, with how often each applied
+    POST   /faults                          inject a fault
+    DELETE /faults                          remove every fault (a reset restores the scenarios')
+    DELETE /faults/{id}                     remove one fault
     GET    /openapi.json                    the OpenAPI 3.1 document of every route
 
 Request bodies are checked against schemas/control/*.schema.json. Every error is a 4xx with
@@ -32,6 +36,7 @@ from . import __version__
 from .app import Runtime
 from .engine import TaskView
 from .errors import Conflict, NotFound
+from .faults import Fault, FaultError, parse_fault
 from .lifecycle import Phase
 from .openapi import build_document
 from .scenario import Scenario, explain_schema_error
@@ -67,6 +72,10 @@ def control_routes(api: ControlApi) -> list[web.RouteDef]:
         web.post("/reset", api.reset),
         web.get("/requests", api.requests),
         web.delete("/requests", api.clear_requests),
+        web.get("/faults", api.faults),
+        web.post("/faults", api.add_fault),
+        web.delete("/faults", api.clear_faults),
+        web.delete("/faults/{id}", api.remove_fault),
         web.get("/openapi.json", api.openapi),
     ]
 
@@ -215,6 +224,32 @@ class ControlApi:
         self.runtime.journal.clear()
         return web.json_response({"requests": []})
 
+    async def faults(self, request: web.Request) -> web.Response:
+        faults = self.runtime.faults
+        return web.json_response({"faults": [faults.describe(f) for f in faults.rules()]})
+
+    async def add_fault(self, request: web.Request) -> web.Response:
+        body = await self._body(request, "fault")
+        try:
+            fault = self.runtime.faults.add(fault_from_json(self.runtime, body))
+        except ValueError as error:
+            raise ControlError(400, str(error)) from None
+        return web.json_response(self.runtime.faults.describe(fault), status=201)
+
+    async def clear_faults(self, request: web.Request) -> web.Response:
+        self.runtime.faults.clear()
+        return web.json_response({"faults": []})
+
+    async def remove_fault(self, request: web.Request) -> web.Response:
+        faults = self.runtime.faults
+        fault = faults.get(request.match_info["id"])
+        if fault is None:
+            known = ", ".join(f.id for f in faults.rules()) or "none"
+            raise ControlError(404, f"no fault with id {request.match_info['id']!r} (there are: {known})")
+        described = faults.describe(fault)
+        faults.remove(fault.id)
+        return web.json_response(described)
+
     async def openapi(self, request: web.Request) -> web.Response:
         if self._openapi is None:  # the routes and tables never change while a server runs
             self._openapi = build_document(self.runtime, control_routes(self))
@@ -283,6 +318,20 @@ class ControlApi:
         }
 
 
+def fault_from_json(runtime: Runtime, body: Any) -> Fault:
+    """A run-time fault from its JSON (the control API's body, the pytest handle's keywords),
+    checked as a scenario's faults are; ValueError says where and what is wrong."""
+    for problem in runtime.schemas.errors("control/fault.schema.json", body):
+        path, message = explain_schema_error(problem)
+        where = format_path(path)
+        raise ValueError(f"{where}: {message}" if where else message)
+    try:
+        return parse_fault(body, apis=runtime.apis, catalog=runtime.engine.catalog)
+    except FaultError as error:
+        where = format_path(error.path)
+        raise ValueError(f"{where}: {error.message}" if where else error.message) from None
+
+
 def scenario_json(scenario: Scenario) -> dict[str, Any]:
     trigger = scenario.trigger
     return {
@@ -295,6 +344,7 @@ def scenario_json(scenario: Scenario) -> dict[str, Any]:
         if trigger is None
         else {"method": trigger.method, "path": trigger.path, "when": dict(trigger.when)},
         "preload": [p.id for p in scenario.preload],
+        "faults": [fault.to_json() for fault in scenario.faults],
     }
 
 

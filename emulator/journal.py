@@ -37,8 +37,10 @@ class JournalEntry:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: Any
-    status: int
+    # The status line the client got; None when an injected fault closed the connection first.
+    status: int | None
     violation: str | None = None
+    fault: str | None = None  # the kind of the injected fault that hit the answer, if one did
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class JournalEntry:
             "body": self.body,
             "status": self.status,
             "violation": self.violation,
+            "fault": self.fault,
         }
 
 
@@ -70,8 +73,9 @@ class _Recorded(NamedTuple):
     headers: Iterable[tuple[str, str]]
     body: bytes
     content_type: str
-    status: int
+    status: int | None
     violation: str | None
+    fault: str | None
 
     def entry(self) -> JournalEntry:
         return JournalEntry(
@@ -86,6 +90,7 @@ class _Recorded(NamedTuple):
             redact_body(self.body, self.content_type),
             self.status,
             self.violation,
+            self.fault,
         )
 
 
@@ -108,8 +113,9 @@ class Journal:
         headers: Iterable[tuple[str, str]],
         body: bytes,
         content_type: str,
-        status: int,
+        status: int | None,
         violation: str | None = None,
+        fault: str | None = None,
     ) -> None:
         """Keep a request. `query` and `headers` are kept as given and iterated only when the
         journal is read, so they must not change afterwards (aiohttp's parsed request
@@ -117,7 +123,7 @@ class Journal:
         self._recorded.append(
             _Recorded(
                 next(self._seq), time, api, task, method, path, query, headers, body,
-                content_type, status, violation,
+                content_type, status, violation, fault,
             )
         )
 

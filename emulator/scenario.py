@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import jsonschema
 
     from .apis.base import ApiSpec
+    from .faults import Fault
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 SCENARIO_SCHEMA = "scenario.schema.json"
@@ -107,6 +108,8 @@ class Scenario:
     preload: tuple[Preload, ...] = ()
     # Names of `fields` whose values hold ${...} placeholders, rendered when a task is made.
     templated: frozenset[str] = frozenset()
+    # Faults the scenario declares (for its API, or its own tasks): see faults.py.
+    faults: tuple[Fault, ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -350,6 +353,8 @@ def _build_scenario(file: str, document: Document, spec: ApiSpec, problem: Any) 
         if preload is not None:
             preloads.append(preload)
 
+    faults = _build_faults(data, file, document, spec.name, lifecycle, report)
+
     if count_before.count:
         return None
     return Scenario(
@@ -365,7 +370,35 @@ def _build_scenario(file: str, document: Document, spec: ApiSpec, problem: Any) 
         options=MappingProxyType(dict(data.get("options", {}))),
         preload=tuple(preloads),
         templated=frozenset(templated),
+        faults=faults,
     )
+
+
+def _build_faults(
+    data: dict[str, Any], file: str, document: Document, api: str, lifecycle: Lifecycle | None, report: Any
+) -> tuple[Fault, ...]:
+    from .faults import (  # faults.py needs the API modules, which need this one
+        FaultError,
+        Owner,
+        parse_fault,
+    )
+
+    owner = Owner(api, data["name"], lifecycle)
+    faults = []
+    for index, raw in enumerate(data.get("faults", [])):
+        path: JsonPath = ("faults", index)
+        try:
+            faults.append(
+                parse_fault(
+                    raw,
+                    id=f"{api}.{data['name']}.{index + 1}",
+                    origin=f"{file}:{document.line_of(path)}",
+                    owner=owner,
+                )
+            )
+        except FaultError as error:
+            report((*path, *error.path), error.message)
+    return tuple(faults)
 
 
 class _ProblemCounter:

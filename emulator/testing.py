@@ -14,11 +14,13 @@ while the server keeps answering.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .apis import VendorApi
 from .app import EmulatorConfig
+from .control import fault_from_json
 from .engine import Task as EngineTask
+from .faults import FaultKind
 from .lifecycle import Phase
 from .server import EmulatorServer, LoopThread
 
@@ -38,6 +40,26 @@ class Task:
 
     def __str__(self) -> str:
         return self.id
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault injected through the handle. `applied` is read live."""
+
+    emulator: TaskEmulator
+    id: str
+    kind: FaultKind
+
+    @property
+    def applied(self) -> int:
+        """How many requests this fault has hit so far."""
+        faults = self.emulator.server.runtime.faults
+        return self.emulator.server.call(lambda: faults.applied(self.id))
+
+    def remove(self) -> None:
+        """Stop injecting this fault (harmless when it is gone already)."""
+        faults = self.emulator.server.runtime.faults
+        self.emulator.server.call(lambda: faults.remove(self.id))
 
 
 class TaskEmulator:
@@ -121,6 +143,61 @@ class TaskEmulator:
     def reset(self) -> None:
         """Back to the loaded scenarios and preloaded tasks, as at start."""
         self.server.call(self.server.runtime.reset)
+
+    # ---- faults --------------------------------------------------------------------------
+
+    def inject(
+        self,
+        kind: FaultKind,
+        *,
+        api: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        query: dict[str, str] | None = None,
+        scenario: str | None = None,
+        task: Task | str | None = None,
+        step: str | int | None = None,
+        probability: float | None = None,
+        times: int | None = None,
+        seconds: float | None = None,
+        distribution: Literal["uniform", "exponential"] | None = None,
+        min: float | None = None,
+        max: float | None = None,
+        mean: float | None = None,
+        status: Literal[500, 503, 429] | None = None,
+        retry_after: int | None = None,
+        fraction: float | None = None,
+        chunk_bytes: int | None = None,
+        interval: float | None = None,
+    ) -> Fault:
+        """Inject a fault, as `POST /_emulator/faults` does (the same keys, the same checks:
+        ValueError says what is wrong). A `task` handle also sets `api`."""
+        if isinstance(task, Task):
+            api = api or task.api
+        given = {
+            "kind": kind, "api": api, "method": method, "path": path, "query": query,
+            "scenario": scenario, "task": None if task is None else str(task), "step": step,
+            "probability": probability, "times": times, "seconds": seconds,
+            "distribution": distribution, "min": min, "max": max, "mean": mean, "status": status,
+            "retry_after": retry_after, "fraction": fraction, "chunk_bytes": chunk_bytes,
+            "interval": interval,
+        }
+        body = {key: value for key, value in given.items() if value is not None}
+
+        def add() -> str:
+            runtime = self.server.runtime
+            return runtime.faults.add(fault_from_json(runtime, body)).id
+
+        return Fault(self, self.server.call(add), kind)
+
+    def faults(self) -> list[dict[str, Any]]:
+        """Every fault, as `GET /_emulator/faults` lists them."""
+        faults = self.server.runtime.faults
+        return self.server.call(lambda: [faults.describe(f) for f in faults.rules()])
+
+    def clear_faults(self) -> None:
+        """Remove every fault, the scenarios' included (a reset restores theirs)."""
+        self.server.call(self.server.runtime.faults.clear)
 
     # ---- what happened -------------------------------------------------------------------
 

@@ -55,3 +55,42 @@ def test_the_readme_commands_are_the_ones_ci_runs() -> None:
 def test_the_readme_fixture_example_runs(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_readme=block_after(ROOT / "README.md", "<!-- fixture-example -->"))
     pytester.runpytest("-q").assert_outcomes(passed=1)
+
+
+def test_the_readme_fault_examples_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_faults_readme=block_after(ROOT / "README.md", "<!-- faults-example -->"))
+    pytester.runpytest("-q").assert_outcomes(passed=7)
+
+
+def test_the_readme_fault_curl_bodies_are_accepted() -> None:
+    import json
+    import shlex
+
+    import requests
+
+    from emulator.server import EmulatorServer
+
+    lines = block_after(ROOT / "README.md", "<!-- faults-curl -->").strip().splitlines()
+    with EmulatorServer(EmulatorConfig(clock="virtual", seed=1)) as server:
+        for line in lines:
+            words = shlex.split(line)
+            method = words[words.index("-X") + 1] if "-X" in words else "GET"
+            body = json.loads(words[words.index("-d") + 1]) if "-d" in words else None
+            url = "http://" + words[-1 if body is None else words.index("-d") - 1]
+            response = requests.request(method, url.replace("localhost:8080", server.url.removeprefix("http://")),
+                                        json=body, timeout=10)
+            assert response.status_code == (201 if method == "POST" else 200), (line, response.text)
+            if method == "GET":
+                assert len(response.json()["faults"]) == 4
+
+
+def test_the_scenario_fault_example_loads(tmp_path: Path) -> None:
+    path = tmp_path / "flaky.yaml"
+    path.write_text(block_after(ROOT / "docs" / "scenarios.md", "<!-- faults-scenario-example -->"))
+    scenario = load_catalog([path], API_CLASSES, load_schemas()).get("traffic_ops", "flaky-renewal")
+    assert scenario is not None
+    assert [(f.id, f.kind, f.match.on_task) for f in scenario.faults] == [
+        ("traffic_ops.flaky-renewal.1", "error", True),
+        ("traffic_ops.flaky-renewal.2", "latency", False),
+        ("traffic_ops.flaky-renewal.3", "truncate", True),
+    ]

@@ -4,6 +4,11 @@ A bounded run (a few examples per operation, one server on 127.0.0.1 with a virt
 no 5xx but those an operation declares (a vendor's own scripted errors, such as Traffic
 Ops' 501 for an unknown API version) and never the emulator's own schema-violation 500, no
 body that breaks its declared schema, and a healthy server afterwards.
+
+`POST /_emulator/faults` is fuzzed like every route, so a case may inject a fault; a 5xx
+carrying the injected-fault header is not the emulator's failure. The faults a control case
+made are cleared before each vendor case, so one drawn reset or 600 s latency does not turn
+every later case into a connection error or a timeout.
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ schema = schemathesis.pytest.from_fixture("openapi_schema")
 
 def no_undeclared_server_error(ctx: CheckContext, response: Any, case: Any) -> bool | None:
     status = response.status_code
-    if status < 500:
+    if status < 500 or response.headers.get("X-Task-Emulator-Fault"):
         return None
     violation = response.headers.get("X-Task-Emulator-Violation")
     assert not violation, f"the emulator's answer broke its own schema {violation}: {response.text[:500]}"
@@ -85,6 +90,8 @@ def no_undeclared_server_error(ctx: CheckContext, response: Any, case: Any) -> b
 )
 def test_fuzz(case: Any, fuzzed_server: EmulatorServer, credentials: dict[str, dict[str, str]]) -> None:
     api = case.operation.definition.raw["tags"][0]
+    if api != "control":
+        requests.delete(f"{fuzzed_server.url}/_emulator/faults", timeout=10)
     case.call_and_validate(
         base_url=fuzzed_server.url,
         headers=credentials[api],
@@ -98,3 +105,22 @@ def test_the_server_is_healthy_after_the_fuzz(fuzzed_server: EmulatorServer) -> 
     response = requests.get(f"{fuzzed_server.url}/_emulator/health", timeout=10)
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def test_no_5xx_but_injected_ones_under_a_random_error_fault(fuzzed_server: EmulatorServer) -> None:
+    # Every vendor route, with half of the answers turned into injected errors: each 5xx is
+    # either declared by the route or marked as injected, and its body is the vendor's.
+    requests.post(
+        f"{fuzzed_server.url}/_emulator/faults", json={"kind": "error", "status": 503, "probability": 0.5}, timeout=10
+    ).raise_for_status()
+    try:
+        seen = set()
+        for path in ("/api/4.0/async_status/1", "/dbapi.do?action=getStatus", "/db2whrest/v1/task_status/x",
+                     "/v1/p/system-tasks/t", "/auth/v1/token") * 4:
+            response = requests.get(fuzzed_server.url + path, timeout=10)
+            seen.add(response.status_code)
+            if response.status_code >= 500:
+                assert response.headers.get("X-Task-Emulator-Fault") and not response.headers.get("X-Task-Emulator-Violation")
+        assert 503 in seen and len(seen) > 1
+    finally:
+        requests.delete(f"{fuzzed_server.url}/_emulator/faults", timeout=10)

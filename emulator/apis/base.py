@@ -28,6 +28,9 @@ log = logging.getLogger("task_emulator.validation")
 JOURNAL_API = web.RequestKey("task_emulator_api", str)
 JOURNAL_TASK = web.RequestKey("task_emulator_task", str)
 JOURNAL_VIOLATION = web.RequestKey("task_emulator_violation", str)
+# A status read's view of its task, set by the handler that counted the read: what fault
+# rules scoped to a task or a lifecycle step match on (see faults.py).
+OBSERVED: web.RequestKey[TaskView] = web.RequestKey("task_emulator_observed")
 
 Rendered = TypeVar("Rendered")
 
@@ -164,6 +167,11 @@ class VendorApi(ABC):
 
     def reset(self) -> None:
         """Forget sessions and other per-run state (tasks are the engine's)."""
+
+    @abstractmethod
+    def error_response(self, request: web.Request, status: int, retry_after: int | None) -> web.Response:
+        """This vendor's own answer for an injected error `status` (500, 503 or 429): its error
+        body, content type and headers, with `Retry-After: <retry_after>` when given."""
 
     def respond(
         self,

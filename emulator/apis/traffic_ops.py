@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from types import MappingProxyType
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import jwt
 from aiohttp import web
 
 from ..lifecycle import Phase
-from .base import JOURNAL_API, JOURNAL_TASK, RenderCache, TriggerRoute, VendorApi
+from .base import JOURNAL_API, JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
 
 if TYPE_CHECKING:
     from ..engine import Engine, Task, TaskView
@@ -326,6 +327,7 @@ class TrafficOps(VendorApi):
             return self._reply(request, 404, alerts("Not Found"), "alerts")
         request[JOURNAL_TASK] = task.id
         view = self.runtime.engine.observe(task, count_read=True)
+        request[OBSERVED] = view
         data, body = self._statuses.get(view, lambda: _encoded({"response": async_status_body(view)}))
         return self._reply(request, 200, data, "async_status", body=body)
 
@@ -488,6 +490,11 @@ class TrafficOps(VendorApi):
         return tuple(headers)
 
     # ---- responses -----------------------------------------------------------------------
+
+    def error_response(self, request: web.Request, status: int, retry_after: int | None) -> web.Response:
+        # api.HandleErr without a user error: the alert is Go's http.StatusText(status).
+        headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+        return self._reply(request, status, alerts(HTTPStatus(status).phrase), "alerts", headers)
 
     def _reply(
         self,

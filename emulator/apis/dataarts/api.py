@@ -19,12 +19,13 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
-from ..base import JOURNAL_API, JOURNAL_TASK, RenderCache, TriggerRoute, VendorApi
+from ..base import JOURNAL_API, JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
 from . import render
 from .gateway import (
     Caller,
@@ -52,6 +53,8 @@ IAM_CONTENT_TYPE = "application/json;charset=UTF-8"
 TASK_NOT_FOUND = ("DLF.0810", "Task does not exist")
 PARAMETER_MISSING = "DLF.0802"  # "The specified parameter is not configured."
 OBS_PATH_INVALID = ("DLF.0803", "The OBS path is invalid.")
+# The gateway's answer when a caller goes over its request quota (APIG error codes).
+THROTTLED = ("APIGW.0308", "The throttling threshold has been reached.")
 
 # Per engine: the IP and JVM part of its ids (see render.hex_task_id).
 _PREFIXES: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
@@ -196,6 +199,7 @@ class DataArts(VendorApi):
             return self._dlf(request, 400, dlf_error(*TASK_NOT_FOUND), "dlf_error", request_id)
         request[JOURNAL_TASK] = task.id
         view = engine.observe(task, count_read=True)
+        request[OBSERVED] = view
         data, body = self._statuses.get(view, lambda: _encoded(render.system_task_body(view, task.scenario.options)))
         return self._dlf(request, 200, data, "system_task", request_id, body=body)
 
@@ -337,6 +341,24 @@ class DataArts(VendorApi):
         return self.respond(
             request, status, data, schema=schema, encode=encode, content_type=DLF_CONTENT_TYPE,
             headers={"X-Request-Id": request_id}, body=body,
+        )
+
+    def error_response(self, request: web.Request, status: int, retry_after: int | None) -> web.Response:
+        """A 429 is the API gateway's throttling answer (APIGW.0308); a 500 or a 503 comes
+        from the service behind it in DLF's shape [inf: DLF documents no code for them]."""
+        request_id = new_request_id()
+        headers = {"X-Request-Id": request_id}
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        if status == 429:
+            body = gateway_error_body(GatewayError(429, THROTTLED[0], THROTTLED[1]), request_id)
+            return self.respond(
+                request, status, body, schema="gateway_error", encode=encode,
+                content_type=GATEWAY_CONTENT_TYPE, headers=headers,
+            )
+        return self.respond(
+            request, status, dlf_error("DLF.0000", HTTPStatus(status).phrase), schema="dlf_error",
+            encode=encode, content_type=DLF_CONTENT_TYPE, headers=headers,
         )
 
     def _iam_error(self, request: web.Request, status: int, title: str, message: str) -> web.Response:

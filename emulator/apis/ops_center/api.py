@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiohttp import web
 
 from ...lifecycle import Phase, Position
-from ..base import JOURNAL_API, JOURNAL_TASK, RenderCache, TriggerRoute, VendorApi, basic_credentials
+from ..base import JOURNAL_API, JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi, basic_credentials
 from .progress import Counters, frozen_counters, seconds_to_end, step_counters, wait_seconds
 from .results import ResultSpec, error_body, parse_time, result_rows, status_block, window
 
@@ -252,6 +252,7 @@ class OpsCenter(VendorApi):
         if task is None:
             raise DbApiError(404, NOT_IN_CACHE, TEXT_NOT_IN_CACHE)
         view = self.runtime.engine.observe(task, count_read=True)
+        request[OBSERVED] = view
         return self._status(request, view, request_id=False)
 
     async def abort_request(self, request: web.Request, dataset: str) -> web.Response:
@@ -338,6 +339,14 @@ class OpsCenter(VendorApi):
 
     def _error(self, request: web.Request, error: DbApiError) -> web.Response:
         return self._reply(request, error.status, error_body(error.code, error.text), "error")
+
+    def error_response(self, request: web.Request, status: int, retry_after: int | None) -> web.Response:
+        # [inf] the documented internal error for every server-side failure: the guide lists
+        # no code for an overloaded or throttling server.
+        response = self._error(request, DbApiError(status, INTERNAL_ERROR, TEXT_INTERNAL))
+        if retry_after is not None and response.status == status:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     def _reply(
         self, request: web.Request, status: int, data: Any, schema: str, *, body: bytes | None = None

@@ -18,13 +18,14 @@ import json
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
 from ...lifecycle import Phase, parse_duration
-from ..base import JOURNAL_API, JOURNAL_TASK, TriggerRoute, VendorApi
+from ..base import JOURNAL_API, JOURNAL_TASK, OBSERVED, TriggerRoute, VendorApi
 from .auth import TASK_ROLES, Authenticator, AuthFailure, User, authorize, users_from_settings
 from .metaocean import COLUMNS_FILE, ResultSpec, csv_chunks, iter_rows, json_chunks, load_columns
 
@@ -209,6 +210,7 @@ class SpectrumDiscover(VendorApi):
         if isinstance(task, web.StreamResponse):
             return task
         view = self.runtime.engine.observe(task, count_read=True)
+        request[OBSERVED] = view
         return self._reply(request, 200, {"status": peek_status(view)}, "status")
 
     async def task_status(self, request: web.Request) -> web.StreamResponse:
@@ -216,6 +218,7 @@ class SpectrumDiscover(VendorApi):
         if isinstance(task, web.StreamResponse):
             return task
         view = self.runtime.engine.observe(task, count_read=True)
+        request[OBSERVED] = view
         if view.phase is Phase.SUCCEEDED:
             return await self._results(request, task)
         if view.phase is Phase.FAILED:
@@ -280,6 +283,11 @@ class SpectrumDiscover(VendorApi):
 
     def _error(self, request: web.Request, status: int, reason: str) -> web.Response:
         return self._reply(request, status, error_body(reason), "error")
+
+    def error_response(self, request: web.Request, status: int, retry_after: int | None) -> web.Response:
+        # [inf] the documented error shape, with Werkzeug's name for the status as the reason.
+        headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+        return self._reply(request, status, error_body(HTTPStatus(status).phrase), "error", headers)
 
     def _reply(
         self,

@@ -1,0 +1,681 @@
+"""Fault injection: rules that make some vendor answers slow, wrong or broken, on purpose.
+
+A `Fault` is a rule: what to do (its effect: latency, an error status, a connection reset,
+an empty answer, a truncated body, a slow body), which requests it hits (`Match`), and how
+often (`probability`, drawn from a seeded source, and/or the next `times` matching
+requests). A `FaultSet` holds a server's rules: the ones its scenarios declare and the ones
+added while it runs. Both are pure: they decide, and never touch a socket.
+
+When a rule is decided, and so what a faulted request does to the emulator's state:
+
+- A rule that matches on the request alone (`api`, `method`, `path`, `query`) is decided
+  when the request arrives, before the emulator answers it. `error`, `reset` and `empty`
+  then stand *in front of* the vendor, like a proxy or a rate limiter: the emulator never
+  sees the request, so no status read is counted and no task is created. `latency` delays
+  the request before it is answered.
+- A rule that names a task, a scenario or a lifecycle step can only be decided once the
+  emulator knows which task the request reads and which step the answer shows, i.e. after
+  the vendor handler answered. Such rules only hit status reads (the requests that count
+  as a poll); the read has counted, and the fault replaces, delays or breaks the answer on
+  its way back.
+- `truncate` and `slow_body` always act on the vendor's answer, so the handler runs first.
+
+One fault at most per request: request rules are tried first, then task rules; within
+each, run-time rules before scenario-declared ones, each in the order added. A rule whose
+`times` is used up stays listed (with its count) but no longer applies.
+
+`serve_with_faults()` at the bottom is the I/O edge. The journal middleware calls it only
+when the server has rules at all: a server without faults pays one truthiness check per
+request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import fnmatch
+import random
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from aiohttp import web
+
+from .apis.base import OBSERVED
+from .lifecycle import Lifecycle, Phase
+
+if TYPE_CHECKING:
+    from .apis.base import VendorApi
+    from .engine import TaskView
+    from .scenario import Catalog
+
+FaultKind = Literal["latency", "error", "reset", "empty", "truncate", "slow_body"]
+KINDS: tuple[FaultKind, ...] = ("latency", "error", "reset", "empty", "truncate", "slow_body")
+ErrorStatusCode = Literal[500, 503, 429]
+# The keys each kind takes besides `kind`, the match keys and the selection keys.
+PARAMETERS: Mapping[str, tuple[str, ...]] = {
+    "latency": ("seconds", "distribution", "min", "max", "mean"),
+    "error": ("status", "retry_after"),
+    "reset": (),
+    "empty": (),
+    "truncate": ("fraction",),
+    "slow_body": ("chunk_bytes", "interval"),
+}
+MATCH_KEYS = ("api", "method", "path", "query", "scenario", "task", "step")
+SELECT_KEYS = ("probability", "times")
+# The longest latency a draw may give (an exponential tail is cut here unless `max` says).
+MAX_LATENCY = 600.0
+# What a 503 or a 429 tells the client to wait when the rule does not say.
+DEFAULT_RETRY_AFTER = 1
+# The header on every answer a fault sent or changed: the id of the rule.
+FAULT_HEADER = "X-Task-Emulator-Fault"
+
+
+class FaultError(ValueError):
+    """A fault that cannot be: where in its JSON (a key path) and what is wrong."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+# ---- effects: what a fault does ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Hold the answer back: `seconds` exactly, or a draw from `distribution`.
+
+    Wall time whatever the emulator's clock: this is network latency, so a virtual clock
+    does not move while a request waits. The wait is an `asyncio.sleep`: other requests are
+    answered meanwhile.
+    """
+
+    kind: ClassVar[FaultKind] = "latency"
+    seconds: float | None = None
+    distribution: Literal["uniform", "exponential"] | None = None
+    low: float | None = None
+    high: float | None = None
+    mean: float | None = None
+
+    def draw(self, rng: random.Random) -> float:
+        if self.distribution == "uniform":
+            assert self.low is not None and self.high is not None
+            return rng.uniform(self.low, self.high)
+        if self.distribution == "exponential":
+            assert self.mean is not None
+            cap = MAX_LATENCY if self.high is None else self.high
+            return min(rng.expovariate(1 / self.mean), cap) if self.mean > 0 else 0.0
+        return self.seconds or 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        if self.distribution is None:
+            return {"seconds": self.seconds}
+        names = {"min": self.low, "max": self.high, "mean": self.mean}
+        return {"distribution": self.distribution, **{k: v for k, v in names.items() if v is not None}}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorStatus:
+    """The vendor's own error answer for `status`, with `Retry-After` on a 503 or a 429."""
+
+    kind: ClassVar[FaultKind] = "error"
+    status: int
+    retry_after: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, **({} if self.retry_after is None else {"retry_after": self.retry_after})}
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """Close the connection abortively (a TCP RST): the client reads no answer at all."""
+
+    kind: ClassVar[FaultKind] = "reset"
+
+    def to_json(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True, slots=True)
+class Empty:
+    """Close the connection cleanly without writing a byte."""
+
+    kind: ClassVar[FaultKind] = "empty"
+
+    def to_json(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True, slots=True)
+class Truncate:
+    """Send the headers (with the full Content-Length) and `fraction` of the body, then close."""
+
+    kind: ClassVar[FaultKind] = "truncate"
+    fraction: float = 0.5
+
+    def cut(self, length: int) -> int:
+        """How many body bytes go out: always fewer than all of a non-empty body."""
+        return min(int(length * self.fraction), max(length - 1, 0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fraction": self.fraction}
+
+
+@dataclass(frozen=True, slots=True)
+class SlowBody:
+    """The whole answer, its body dribbled out `chunk_bytes` at a time, `interval` apart."""
+
+    kind: ClassVar[FaultKind] = "slow_body"
+    chunk_bytes: int = 16
+    interval: float = 0.1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"chunk_bytes": self.chunk_bytes, "interval": self.interval}
+
+
+Effect = Latency | ErrorStatus | Reset | Empty | Truncate | SlowBody
+
+
+# ---- matching -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What is known of a request when it arrives."""
+
+    api: str | None
+    method: str
+    path: str
+    query: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFacts:
+    """What a status read showed: the task, its scenario, and its phase and step."""
+
+    api: str
+    scenario: str
+    id: str
+    phase: str
+    # Index in the scenario's lifecycle; None when the task's phase comes from subtasks or a
+    # forced transition took it off its scenario's steps.
+    step: int | None
+
+    @classmethod
+    def of(cls, view: TaskView) -> TaskFacts:
+        task = view.task
+        on_script = task.lifecycle is task.scenario.lifecycle
+        return cls(task.api, task.scenario.name, task.id, view.phase.value, view.step_index if on_script else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Which requests a rule hits; every key given must match. Globs as in fnmatch."""
+
+    api: str | None = None
+    method: str | None = None
+    path: str | None = None
+    query: tuple[tuple[str, str], ...] = ()
+    scenario: str | None = None
+    task: str | None = None
+    step: str | int | None = None
+
+    @property
+    def on_task(self) -> bool:
+        """True when the rule needs to know the task, so it is decided after the handler."""
+        return self.scenario is not None or self.task is not None or self.step is not None
+
+    def request_matches(self, request: RequestFacts) -> bool:
+        return (
+            (self.api is None or self.api == request.api)
+            and (self.method is None or self.method == request.method)
+            and (self.path is None or fnmatch.fnmatchcase(request.path, self.path))
+            and all(
+                name in request.query and fnmatch.fnmatchcase(request.query[name], pattern)
+                for name, pattern in self.query
+            )
+        )
+
+    def task_matches(self, task: TaskFacts) -> bool:
+        return (
+            (self.api is None or self.api == task.api)
+            and (self.scenario is None or self.scenario == task.scenario)
+            and (self.task is None or fnmatch.fnmatchcase(task.id, self.task))
+            and (
+                self.step is None
+                or (self.step == task.step if isinstance(self.step, int) else self.step == task.phase)
+            )
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key in MATCH_KEYS:
+            value = getattr(self, key)
+            if key == "query":
+                if value:
+                    found[key] = dict(value)
+            elif value is not None:
+                found[key] = value
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One rule: an effect, the requests it hits, and how often."""
+
+    id: str
+    effect: Effect
+    match: Match = field(default_factory=Match)
+    probability: float = 1.0
+    times: int | None = None
+    origin: str = "run-time"
+
+    @property
+    def kind(self) -> FaultKind:
+        return self.effect.kind
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": self.id, "kind": self.kind, **self.effect.to_json(), **self.match.to_json()}
+        if self.probability != 1.0:
+            body["probability"] = self.probability
+        if self.times is not None:
+            body["times"] = self.times
+        body["origin"] = self.origin
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A rule that fired for one request, and the latency it drew (0 for other kinds)."""
+
+    fault: Fault
+    delay: float = 0.0
+
+
+class FaultSet:
+    """A server's rules, the seeded source their probabilities and latencies draw from, and
+    how often each has applied. `reset()` restores the scenario-declared rules, drops the
+    run-time ones and starts the counts and the random sequence again."""
+
+    def __init__(self, declared: Iterable[Fault] = (), seed: int | None = None) -> None:
+        self._declared = tuple(declared)
+        self._seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        # A source of its own, derived from the server seed: drawing for faults never
+        # shifts the ids and fake data the engine draws, and a seed replays both.
+        self._random = random.Random(None if self._seed is None else f"task-emulator faults {self._seed}")
+        self._run_time: list[Fault] = []
+        self._scenario: list[Fault] = list(self._declared)
+        self._applied: dict[str, int] = {}
+        self._serial = 0
+        self._refresh()
+
+    def __bool__(self) -> bool:
+        return self._any
+
+    def _refresh(self) -> None:
+        rules = self.rules()
+        self._any = bool(rules)
+        self._request_rules = [f for f in rules if not f.match.on_task]
+        self._task_rules = [f for f in rules if f.match.on_task]
+
+    def rules(self) -> list[Fault]:
+        """Every rule, in the order they are tried."""
+        return [*self._run_time, *self._scenario]
+
+    def applied(self, fault_id: str) -> int:
+        return self._applied.get(fault_id, 0)
+
+    def remaining(self, fault: Fault) -> int | None:
+        return None if fault.times is None else max(fault.times - self.applied(fault.id), 0)
+
+    def add(self, fault: Fault) -> Fault:
+        """Add a run-time rule, tried after the run-time rules before it; it gets the next
+        id ("1", "2" …, starting again at reset) whatever id it had."""
+        self._serial += 1
+        fault = dataclasses.replace(fault, id=str(self._serial))
+        self._run_time.append(fault)
+        self._refresh()
+        return fault
+
+    def get(self, fault_id: str) -> Fault | None:
+        return next((f for f in self.rules() if f.id == fault_id), None)
+
+    def describe(self, fault: Fault) -> dict[str, Any]:
+        """A rule as the control API lists it: its JSON, how often it applied, what is left."""
+        return {**fault.to_json(), "applied": self.applied(fault.id), "remaining": self.remaining(fault)}
+
+    def remove(self, fault_id: str) -> bool:
+        """Drop one rule (a scenario's comes back on reset); False when there is none."""
+        before = len(self._run_time) + len(self._scenario)
+        self._run_time = [f for f in self._run_time if f.id != fault_id]
+        self._scenario = [f for f in self._scenario if f.id != fault_id]
+        self._refresh()
+        return len(self._run_time) + len(self._scenario) < before
+
+    def clear(self) -> None:
+        """Drop every rule, the scenario-declared ones included (until the next reset)."""
+        self._run_time.clear()
+        self._scenario.clear()
+        self._refresh()
+
+    def on_request(self, request: RequestFacts) -> Decision | None:
+        """The rule that hits this request as it arrives, if any."""
+        return self._first(self._request_rules, lambda m: m.request_matches(request))
+
+    def on_status_read(self, request: RequestFacts, task: TaskFacts) -> Decision | None:
+        """The rule that hits a status read's answer, once the task and step are known."""
+        if not self._task_rules:
+            return None
+        return self._first(self._task_rules, lambda m: m.request_matches(request) and m.task_matches(task))
+
+    @property
+    def has_task_rules(self) -> bool:
+        return bool(self._task_rules)
+
+    def _first(self, rules: list[Fault], matches: Callable[[Match], bool]) -> Decision | None:
+        for fault in rules:
+            if not matches(fault.match):
+                continue
+            used = self._applied.get(fault.id, 0)
+            if fault.times is not None and used >= fault.times:
+                continue
+            if fault.probability < 1.0 and self._random.random() >= fault.probability:
+                continue
+            self._applied[fault.id] = used + 1
+            effect = fault.effect
+            delay = effect.draw(self._random) if isinstance(effect, Latency) else 0.0
+            return Decision(fault, delay)
+        return None
+
+
+# ---- parsing: JSON (control API, pytest handle) or YAML (scenario files) into a Fault ------
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The scenario that declares a fault: its API and name, and its lifecycle."""
+
+    api: str
+    scenario: str
+    lifecycle: Lifecycle | None
+
+
+def parse_fault(
+    data: Mapping[str, Any],
+    *,
+    id: str = "",
+    origin: str = "run-time",
+    apis: Iterable[str] = (),
+    catalog: Catalog | None = None,
+    owner: Owner | None = None,
+) -> Fault:
+    """A Fault from its JSON form, already checked against `control/fault.schema.json`.
+    Raises FaultError for what a schema cannot say: the keys a kind takes, ranges that
+    depend on each other, APIs, scenarios and steps that do not exist."""
+    kind = data["kind"]
+    allowed = PARAMETERS[kind]
+    for key in data:
+        if key != "kind" and key not in allowed and key not in MATCH_KEYS and key not in SELECT_KEYS:
+            takes = ", ".join(allowed) if allowed else "no parameters"
+            raise FaultError((key,), f"not a parameter of a {kind} fault (it takes {takes})")
+    effect = _effect(kind, data)
+    match = _match(data, list(apis), catalog, owner)
+    return Fault(
+        id=id,
+        effect=effect,
+        match=match,
+        probability=float(data.get("probability", 1.0)),
+        times=data.get("times"),
+        origin=origin,
+    )
+
+
+def _effect(kind: str, data: Mapping[str, Any]) -> Effect:
+    if kind == "latency":
+        return _latency(data)
+    if kind == "error":
+        status = data.get("status")
+        if status is None:
+            raise FaultError((), "an error fault needs 'status' (500, 503 or 429)")
+        retry_after = data.get("retry_after")
+        if status == 500 and retry_after is not None:
+            raise FaultError(("retry_after",), "a 500 carries no Retry-After (503 and 429 do)")
+        if status != 500 and retry_after is None:
+            retry_after = DEFAULT_RETRY_AFTER
+        return ErrorStatus(int(status), retry_after)
+    if kind == "reset":
+        return Reset()
+    if kind == "empty":
+        return Empty()
+    if kind == "truncate":
+        return Truncate(float(data.get("fraction", 0.5)))
+    return SlowBody(int(data.get("chunk_bytes", 16)), float(data.get("interval", 0.1)))
+
+
+def _latency(data: Mapping[str, Any]) -> Latency:
+    distribution = data.get("distribution")
+    given = {key for key in ("seconds", "min", "max", "mean") if key in data}
+    if distribution is None:
+        if given != {"seconds"}:
+            extra = sorted(given - {"seconds"})
+            if extra:
+                raise FaultError((extra[0],), "takes a 'distribution' (uniform or exponential)")
+            raise FaultError((), "a latency fault needs 'seconds', or a 'distribution'")
+        return Latency(seconds=float(data["seconds"]))
+    if "seconds" in data:
+        raise FaultError(("seconds",), "give 'seconds' or a 'distribution', not both")
+    if distribution == "uniform":
+        if "mean" in data:
+            raise FaultError(("mean",), "a uniform distribution takes 'min' and 'max', not 'mean'")
+        if not {"min", "max"} <= given:
+            raise FaultError((), "a uniform distribution needs 'min' and 'max'")
+        low, high = float(data["min"]), float(data["max"])
+        if low > high:
+            raise FaultError(("min",), f"'min' ({low:g}) is more than 'max' ({high:g})")
+        return Latency(distribution="uniform", low=low, high=high)
+    if "min" in data:
+        raise FaultError(("min",), "an exponential distribution takes 'mean' and an optional 'max'")
+    if "mean" not in data:
+        raise FaultError((), "an exponential distribution needs 'mean'")
+    cap = float(data["max"]) if "max" in data else None
+    return Latency(distribution="exponential", mean=float(data["mean"]), high=cap)
+
+
+def _match(data: Mapping[str, Any], apis: list[str], catalog: Catalog | None, owner: Owner | None) -> Match:
+    api = data.get("api")
+    scenario = data.get("scenario")
+    lifecycle: Lifecycle | None = None
+    have_lifecycle = False
+    if owner is not None:
+        for key in ("api", "scenario"):
+            if key in data:
+                raise FaultError((key,), f"a scenario's faults are for its own API and tasks: leave out '{key}'")
+        api = owner.api
+        if any(key in data for key in ("task", "step")):
+            scenario = owner.scenario
+        lifecycle, have_lifecycle = owner.lifecycle, True
+    else:
+        if api is not None and apis and api not in apis:
+            raise FaultError(("api",), f"unknown api {api!r}: use one of {', '.join(sorted(apis))}")
+        if scenario is not None and catalog is not None:
+            found = [s for s in catalog.scenarios.values() if s.name == scenario and api in (None, s.api)]
+            if not found:
+                where = f"{api} " if api else ""
+                raise FaultError(("scenario",), f"no {where}scenario named {scenario!r}")
+            if len(found) == 1:
+                lifecycle, have_lifecycle = found[0].lifecycle, True
+    step = data.get("step")
+    if step is not None:
+        _check_step(step, lifecycle if have_lifecycle else None, have_lifecycle, owner is None and scenario is None)
+    method = data.get("method")
+    query = data.get("query", {})
+    return Match(
+        api=api,
+        method=None if method is None else str(method).upper(),
+        path=data.get("path"),
+        query=tuple((str(k), str(v)) for k, v in query.items()),
+        scenario=scenario,
+        task=None if data.get("task") is None else str(data["task"]),
+        step=step,
+    )
+
+
+def _check_step(step: str | int, lifecycle: Lifecycle | None, known: bool, no_scenario: bool) -> None:
+    if isinstance(step, int):
+        if no_scenario:
+            raise FaultError(("step",), "a step given by its index needs a 'scenario' (whose lifecycle it indexes)")
+        if known and lifecycle is None:
+            raise FaultError(("step",), "this scenario has no lifecycle of its own: name the step by its phase")
+        if lifecycle is not None and not 0 <= step < len(lifecycle.steps):
+            raise FaultError(("step",), f"the lifecycle has steps 0 to {len(lifecycle.steps) - 1}, not {step}")
+        return
+    phase = Phase.parse(step) if step in {p.value for p in Phase} else None
+    if phase is None:
+        raise FaultError(("step",), f"unknown phase {step!r}: use one of {', '.join(p.value for p in Phase)}")
+    if lifecycle is not None and all(s.phase is not phase for s in lifecycle.steps):
+        phases = ", ".join(dict.fromkeys(s.phase.value for s in lifecycle.steps))
+        raise FaultError(("step",), f"the lifecycle has no {step!r} step (it has: {phases})")
+
+
+# ---- the I/O edge: a decided fault applied to an aiohttp request ---------------------------
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the client got: the response aiohttp finishes, the status line it carried
+    (None when the connection closed first) and the fault, if one applied."""
+
+    response: web.StreamResponse
+    status: int | None
+    fault: Fault | None = None
+
+
+async def serve_with_faults(
+    request: web.Request,
+    handler: Handler,
+    faults: FaultSet,
+    apis: Mapping[str, VendorApi],
+    api: str | None,
+) -> Outcome:
+    """Answer `request` through `handler`, with whichever fault applies.
+
+    `api` is the API whose route the request matched (None for no vendor route). An
+    `aiohttp.web.HTTPException` from the handler propagates, unfaulted.
+    """
+    facts = RequestFacts(api, request.method, request.path, request.query)
+    decision = faults.on_request(facts)
+    if decision is not None:
+        effect = decision.fault.effect
+        if isinstance(effect, Latency):
+            await asyncio.sleep(decision.delay)
+            response = await handler(request)
+            return Outcome(_marked(response, decision.fault), response.status, decision.fault)
+        if isinstance(effect, (ErrorStatus, Reset, Empty)):
+            return await _instead(request, decision.fault, apis.get(api) if api else None)
+        response = await handler(request)
+        return await _on_answer(request, response, decision, apis.get(api) if api else None)
+    response = await handler(request)
+    if faults.has_task_rules:
+        view = request.get(OBSERVED)
+        if view is not None:
+            decision = faults.on_status_read(facts, TaskFacts.of(view))
+            if decision is not None:
+                return await _on_answer(request, response, decision, apis[view.task.api])
+    return Outcome(response, response.status)
+
+
+async def _instead(request: web.Request, fault: Fault, api: VendorApi | None) -> Outcome:
+    """A fault that answers in the vendor's place: the handler never runs."""
+    await _read_body(request)  # for the journal, before the connection may go
+    effect = fault.effect
+    if isinstance(effect, ErrorStatus):
+        if api is None:  # no vendor route, so no vendor error shape: the emulator's own
+            response: web.StreamResponse = web.json_response({"error": "injected fault"}, status=effect.status)
+        else:
+            response = api.error_response(request, effect.status, effect.retry_after)
+        return Outcome(_marked(response, fault), response.status, fault)
+    _close(request, abortive=isinstance(effect, Reset))
+    return Outcome(web.Response(), None, fault)
+
+
+async def _on_answer(
+    request: web.Request, response: web.StreamResponse, decision: Decision, api: VendorApi | None
+) -> Outcome:
+    """A fault applied to the handler's answer."""
+    fault = decision.fault
+    effect = fault.effect
+    if response.prepared:
+        # Already streamed (Spectrum Discover's result rows): nothing left to change.
+        return Outcome(response, response.status, None)
+    if isinstance(effect, Latency):
+        await asyncio.sleep(decision.delay)
+        return Outcome(_marked(response, fault), response.status, fault)
+    if isinstance(effect, (ErrorStatus, Reset, Empty)):
+        return await _instead(request, fault, api)
+    body = _body_of(response)
+    stream = web.StreamResponse(status=response.status, reason=response.reason)
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-length", "transfer-encoding"):
+            stream.headers.add(name, value)
+    for morsel in response.cookies.values():
+        stream.cookies[morsel.key] = morsel
+    stream.headers[FAULT_HEADER] = fault.id
+    stream.content_length = len(body)
+    try:
+        await stream.prepare(request)
+        if isinstance(effect, Truncate):
+            await stream.write(body[: effect.cut(len(body))])
+            _close(request, abortive=False)
+        else:
+            for start in range(0, len(body), effect.chunk_bytes):
+                await stream.write(body[start : start + effect.chunk_bytes])
+                if start + effect.chunk_bytes < len(body):
+                    await asyncio.sleep(effect.interval)
+            await stream.write_eof()
+    except ConnectionError:
+        pass  # the client gave up; the journal still says what was meant
+    return Outcome(stream, response.status, fault)
+
+
+def _marked(response: web.StreamResponse, fault: Fault) -> web.StreamResponse:
+    if not response.prepared:
+        response.headers[FAULT_HEADER] = fault.id
+    return response
+
+
+def _body_of(response: web.StreamResponse) -> bytes:
+    body = getattr(response, "body", None)
+    return bytes(body) if isinstance(body, (bytes, bytearray, memoryview)) else b""
+
+
+async def _read_body(request: web.Request) -> None:
+    if request.body_exists:
+        try:
+            await request.read()
+        except (web.HTTPException, ConnectionError):
+            pass
+
+
+def _close(request: web.Request, *, abortive: bool) -> None:
+    """Close the client's connection: abortively (SO_LINGER 0, so the kernel sends a RST
+    instead of a FIN), or cleanly after whatever was written."""
+    transport = request.transport
+    if transport is None:
+        return
+    if abortive:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
+

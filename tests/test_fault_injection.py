@@ -1,0 +1,326 @@
+"""Injected faults over real connections on 127.0.0.1: what a client sees of each kind, each
+vendor's error shape, what a faulted request does to tasks, the journal, and the control API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from .conftest import MakeClient
+from .helpers import Client, runtime_of, write
+
+STATUS_1 = "/api/4.0/async_status/1"
+
+
+async def inject(client: Client, **body: Any) -> dict[str, Any]:
+    response = await client.post("/_emulator/faults", json=body)
+    assert response.status == 201, await response.text()
+    return await response.json()  # type: ignore[no-any-return]
+
+
+async def login(client: Client) -> None:
+    response = await client.post("/api/4.0/user/login", json={"u": "admin", "p": "twelve12"})
+    assert response.status == 200
+
+
+async def new_task(client: Client) -> str:
+    response = await client.post("/_emulator/tasks", json={"api": "traffic_ops", "scenario": "acme-autorenew"})
+    return str((await response.json())["id"])
+
+
+async def journal(client: Client) -> list[dict[str, Any]]:
+    return (await (await client.get("/_emulator/requests")).json())["requests"]  # type: ignore[no-any-return]
+
+
+async def raw_exchange(client: Client, path: str) -> tuple[bytes, BaseException | None]:
+    """Every byte the server sends for a GET of `path` until it closes, and how it closed."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {client.host}\r\n\r\n".encode())
+    received = b""
+    error: BaseException | None = None
+    try:
+        while chunk := await asyncio.wait_for(reader.read(65536), 5):
+            received += chunk
+    except ConnectionResetError as caught:
+        error = caught
+    writer.close()
+    return received, error
+
+
+# ---- each kind, as a client sees it ---------------------------------------------------------
+
+
+async def test_latency_holds_the_answer_back(client: Client) -> None:
+    await inject(client, kind="latency", seconds=0.3, path="/api/*")
+    started = time.monotonic()
+    response = await client.get(STATUS_1)
+    assert time.monotonic() - started >= 0.3
+    assert response.status == 401  # the vendor's answer, late
+    assert response.headers["X-Task-Emulator-Fault"] == "1"
+
+
+async def test_latency_never_blocks_other_requests(client: Client) -> None:
+    await inject(client, kind="latency", seconds=0.5, path="/api/4.0/async_status/1")
+    finished: list[str] = []
+
+    async def get(path: str, name: str) -> None:
+        await (await client.get(path)).read()
+        finished.append(name)
+
+    slow = asyncio.ensure_future(get(STATUS_1, "slow"))
+    await asyncio.sleep(0.05)  # the slow one is asleep on the server
+    started = time.monotonic()
+    await asyncio.gather(*(get("/api/4.0/async_status/2", f"fast{i}") for i in range(20)))
+    assert time.monotonic() - started < 0.4
+    assert "slow" not in finished
+    await slow
+    assert finished[-1] == "slow"
+
+
+async def test_an_error_is_the_vendors_own_with_retry_after(client: Client) -> None:
+    await inject(client, kind="error", status=503, retry_after=7)
+    response = await client.get(STATUS_1)
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "7"
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Task-Emulator-Fault"] == "1"
+    assert "Whole-Content-Sha512" in response.headers  # Traffic Ops' own headers come along
+    assert await response.read() == b'{"alerts":[{"text":"Service Unavailable","level":"error"}]}\n'
+
+
+ERROR_SHAPES = [
+    ("traffic_ops", "/api/4.0/async_status/1", 500, "application/json",
+     {"alerts": [{"text": "Internal Server Error", "level": "error"}]}),
+    ("traffic_ops", "/api/4.0/async_status/1", 429, "application/json",
+     {"alerts": [{"text": "Too Many Requests", "level": "error"}]}),
+    ("spectrum_discover", "/db2whrest/v1/task_status/x", 503, "text/html; charset=utf-8",
+     {"reason": "Service Unavailable", "status": "error"}),
+    ("ops_center", "/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344", 500,
+     "application/json;charset=utf-8", {"code": "720600E2", "error": "Application encountered an internal error."}),
+    ("ops_center", "/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344", 429,
+     "application/json;charset=utf-8", {"code": "720600E2", "error": "Application encountered an internal error."}),
+    ("dataarts", "/v1/p/system-tasks/t", 503, "application/json;charset=UTF-8",
+     {"error_code": "DLF.0000", "error_msg": "Service Unavailable"}),
+]
+
+
+@pytest.mark.parametrize(("api", "path", "status", "content_type", "body"), ERROR_SHAPES)
+async def test_each_vendor_answers_an_injected_error_in_its_own_shape(
+    client: Client, api: str, path: str, status: int, content_type: str, body: dict[str, Any]
+) -> None:
+    await inject(client, kind="error", status=status, api=api)
+    response = await client.get(path)
+    assert response.status == status
+    assert response.headers["Content-Type"] == content_type
+    assert json.loads(await response.read()) == body
+    assert ("Retry-After" in response.headers) == (status != 500)
+    assert runtime_of(client).journal.entries()[-1].violation is None
+
+
+async def test_dataarts_throttling_is_the_gateways_answer(client: Client) -> None:
+    await inject(client, kind="error", status=429, api="dataarts")
+    response = await client.get("/v1/p/system-tasks/t")
+    body = await response.json()
+    assert response.status == 429 and response.headers["Retry-After"] == "1"
+    assert body["error_code"] == "APIGW.0308" and body["request_id"] == response.headers["X-Request-Id"]
+
+
+async def test_a_reset_is_a_tcp_reset(client: Client) -> None:
+    await inject(client, kind="reset", path="/api/*")
+    with pytest.raises(aiohttp.ClientOSError):  # ECONNRESET, not a clean close
+        await client.get(STATUS_1)
+    received, error = await raw_exchange(client, STATUS_1)
+    assert received == b"" and isinstance(error, ConnectionResetError)
+
+
+async def test_an_empty_answer_closes_without_a_byte(client: Client) -> None:
+    await inject(client, kind="empty", path="/api/*")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await client.get(STATUS_1)
+    received, error = await raw_exchange(client, STATUS_1)
+    assert received == b"" and error is None
+
+
+async def test_a_truncated_body_is_cut_under_its_content_length(client: Client) -> None:
+    await inject(client, kind="truncate", fraction=0.5, path="/api/*")
+    response = await client.get(STATUS_1)
+    assert response.status == 401  # the headers went out whole
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await response.read()
+    received, _ = await raw_exchange(client, STATUS_1)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(b":")[1])
+    assert len(body) == length // 2 and length > 0
+
+
+async def test_a_slow_body_dribbles_out_whole(client: Client) -> None:
+    await inject(client, kind="slow_body", chunk_bytes=10, interval=0.05, path="/api/*")
+    started = time.monotonic()
+    response = await client.get(STATUS_1)
+    body = await response.read()
+    elapsed = time.monotonic() - started
+    assert json.loads(body) == {"alerts": [{"text": "unauthorized, please log in.", "level": "error"}]}
+    chunks = -(-len(body) // 10)
+    assert elapsed >= (chunks - 1) * 0.05 * 0.9
+    assert response.headers["Content-Length"] == str(len(body))
+
+
+# ---- what a faulted request does ------------------------------------------------------------
+
+
+async def test_fail_the_next_two_polls_then_recover(client: Client) -> None:
+    await login(client)
+    task = await new_task(client)
+    await inject(client, kind="error", status=503, task=task, times=2)
+    statuses = [(await client.get(f"/api/4.0/async_status/{task}")).status for _ in range(3)]
+    assert statuses == [503, 503, 200]
+    entries = [e for e in await journal(client) if e["task"] == task]
+    assert [(e["status"], e["fault"]) for e in entries] == [(503, "error"), (503, "error"), (200, None)]
+    listed = (await (await client.get("/_emulator/faults")).json())["faults"]
+    assert (listed[0]["applied"], listed[0]["remaining"]) == (2, 0)
+
+
+async def test_a_request_rule_stands_in_front_a_task_rule_after_the_read(client: Client) -> None:
+    await login(client)
+    await inject(client, kind="error", status=503, method="POST", path="/api/*/acme_autorenew", times=1)
+    before = runtime_of(client).engine.count()
+    assert (await client.post("/api/4.0/acme_autorenew")).status == 503
+    assert runtime_of(client).engine.count() == before  # the emulator never saw it
+    task = await new_task(client)
+    await inject(client, kind="reset", task=task, times=1)
+    with pytest.raises(aiohttp.ClientOSError):
+        await client.get(f"/api/4.0/async_status/{task}")
+    assert runtime_of(client).engine.get("traffic_ops", task).reads == 1  # the read counted
+    entry = (await journal(client))[-1]
+    assert (entry["task"], entry["status"], entry["fault"]) == (task, None, "reset")
+
+
+async def test_a_step_rule_hits_only_answers_showing_that_step(client: Client) -> None:
+    await login(client)
+    task = await new_task(client)  # scheduled 5s → running 30s → running 25s → succeeded
+    await inject(client, kind="error", status=500, scenario="acme-autorenew", step=1)
+    assert (await client.get(f"/api/4.0/async_status/{task}")).status == 200  # scheduled
+    await client.post("/_emulator/clock/advance", json={"seconds": 5})
+    assert (await client.get(f"/api/4.0/async_status/{task}")).status == 500  # step 1
+    await client.post("/_emulator/clock/advance", json={"seconds": 30})
+    assert (await client.get(f"/api/4.0/async_status/{task}")).status == 200  # step 2, running too
+
+
+async def test_scenario_faults_load_apply_and_come_back_on_reset(make_client: MakeClient, tmp_path: Path) -> None:
+    write(tmp_path, "flaky.yaml", """
+api: traffic_ops
+name: flaky
+lifecycle:
+  - {phase: running, polls: 2}
+  - {phase: succeeded}
+preload:
+  - id: 900
+faults:
+  - {kind: error, status: 429, step: running, times: 1}
+""")
+    client = await make_client(scenario_paths=(tmp_path,))
+    await login(client)
+    listed = (await (await client.get("/_emulator/faults")).json())["faults"]
+    assert [(f["id"], f["origin"]) for f in listed] == [("traffic_ops.flaky.1", f"{tmp_path / 'flaky.yaml'}:10")]
+    assert [(await client.get("/api/4.0/async_status/900")).status for _ in range(3)] == [429, 200, 200]
+    assert (await client.delete("/_emulator/faults")).status == 200
+    assert (await (await client.get("/_emulator/faults")).json())["faults"] == []
+    await client.post("/_emulator/reset")  # the scenario's fault is back, its count from 0
+    assert [(await client.get("/api/4.0/async_status/900")).status for _ in range(2)] == [429, 200]
+
+
+async def test_a_scenario_fault_mistake_names_file_and_line(make_client: MakeClient, tmp_path: Path) -> None:
+    from emulator.errors import ScenarioError
+
+    path = write(tmp_path, "bad.yaml", """api: traffic_ops
+name: bad
+lifecycle:
+  - {phase: running}
+faults:
+  - {kind: error, status: 503, step: failed}
+  - {kind: latency}
+""")
+    with pytest.raises(ScenarioError) as caught:
+        await make_client(scenario_paths=(path,))
+    text = str(caught.value)
+    assert f"{path}:6: faults[0].step: the lifecycle has no 'failed' step (it has: running)" in text
+    assert f"{path}:7: faults[1]: a latency fault needs 'seconds', or a 'distribution'" in text
+
+
+async def test_same_seed_same_faulted_requests(make_client: MakeClient) -> None:
+    async def run() -> list[bool]:
+        client = await make_client(seed=21)
+        await inject(client, kind="error", status=500, probability=0.5)
+        return [(await client.get(STATUS_1)).status == 500 for _ in range(30)]
+
+    first = await run()
+    assert first == await run() and 5 < sum(first) < 25
+
+
+async def test_requests_on_no_vendor_route_get_the_emulators_own_error(client: Client) -> None:
+    await inject(client, kind="error", status=503)
+    response = await client.get("/nowhere")
+    assert response.status == 503 and (await response.json()) == {"error": "injected fault"}
+
+
+# ---- the control API ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"kind": "explode"}, "kind: 'explode' is not one of"),
+        ({"kind": "error", "status": 404}, "status: 404 is not one of [500, 503, 429]"),
+        ({"kind": "error"}, "an error fault needs 'status'"),
+        ({"kind": "reset", "colour": "red"}, "colour: unknown key"),
+        ({"kind": "reset", "probability": 0}, "probability: 0 is less than or equal to the minimum of 0"),
+        ({"kind": "reset", "scenario": "nope"}, "scenario: no scenario named 'nope'"),
+        ({"kind": "reset", "api": "traffic_ops", "scenario": "acme-autorenew", "step": 9}, "step: the lifecycle has steps 0 to 3, not 9"),
+        ({"kind": "latency", "seconds": 601}, "seconds: 601 is greater than the maximum of 600"),
+    ],
+)
+async def test_a_refused_fault_says_why_and_changes_nothing(client: Client, body: Any, message: str) -> None:
+    response = await client.post("/_emulator/faults", json=body)
+    assert response.status == 400
+    assert message in (await response.json())["error"]
+    assert not runtime_of(client).faults
+    assert (await inject(client, kind="reset"))["id"] == "1"
+
+
+async def test_list_remove_and_clear(client: Client) -> None:
+    first = await inject(client, kind="latency", distribution="uniform", min=0.1, max=0.2, api="ops_center")
+    second = await inject(client, kind="empty", times=3)
+    assert first == {
+        "id": "1", "kind": "latency", "distribution": "uniform", "min": 0.1, "max": 0.2, "api": "ops_center",
+        "origin": "run-time", "applied": 0, "remaining": None,
+    }
+    assert (await client.delete("/_emulator/faults/1")).status == 200
+    listed = (await (await client.get("/_emulator/faults")).json())["faults"]
+    assert [f["id"] for f in listed] == [second["id"]]
+    response = await client.delete("/_emulator/faults/1")
+    assert response.status == 404 and "no fault with id '1' (there are: 2)" in (await response.json())["error"]
+    assert (await (await client.delete("/_emulator/faults")).json()) == {"faults": []}
+    assert not runtime_of(client).faults
+
+
+def test_the_pytest_handle_injects_lists_removes_and_clears(task_emulator: Any) -> None:
+    import requests
+
+    fault = task_emulator.inject("error", status=500, api="ops_center", times=3)
+    url = task_emulator.url + "/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344"
+    assert requests.get(url, timeout=10).status_code == 500
+    assert fault.applied == 1 and fault.kind == "error"
+    assert [(f["id"], f["remaining"]) for f in task_emulator.faults()] == [(fault.id, 2)]
+    fault.remove()
+    assert requests.get(url, timeout=10).status_code == 401
+    task_emulator.inject("empty")
+    task_emulator.clear_faults()
+    assert task_emulator.faults() == []
+    with pytest.raises(ValueError, match="status: 404 is not one of"):
+        task_emulator.inject("error", status=404)  # type: ignore[arg-type]
