@@ -3,6 +3,7 @@ the control API out. `create_app(config)` is the one way in, for the CLI and for
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from yarl import URL
 
 from . import __version__
 from .apis import API_CLASSES, VendorApi
-from .apis.base import JOURNAL_API, JOURNAL_TASK, JOURNAL_VIOLATION
+from .apis.base import JOURNAL_TASK, JOURNAL_VIOLATION
 from .clock import ClockMode, make_clock
 from .engine import Engine
 from .errors import ConfigError
@@ -96,9 +97,6 @@ class Runtime:
 
 
 RUNTIME = web.AppKey("task_emulator_runtime", Runtime)
-# Which API each vendor route belongs to: what a fault's `api` is matched against before the
-# handler has said.
-ROUTE_APIS = web.AppKey("task_emulator_route_apis", dict[web.AbstractRoute, str])
 
 
 def load_schemas() -> SchemaSet:
@@ -153,50 +151,76 @@ def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = N
 
     if runtime is None:
         runtime = build_runtime(config or EmulatorConfig())
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[journal_middleware])
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[RUNTIME] = runtime
-    app[ROUTE_APIS] = {}
     for api in runtime.apis.values():
-        app[ROUTE_APIS].update(dict.fromkeys(app.add_routes(api.routes()), api.name))
+        app.add_routes(
+            web.RouteDef(r.method, r.path, journaled(runtime, api.name, r.handler), r.kwargs) for r in api.routes()
+        )
     app.add_subapp(CONTROL_PREFIX, control_app(runtime))
+    # Last, so it only gets what no vendor or control route takes: still journaled, and
+    # still hit by faults that match every request.
+    app.router.add_route("*", "/{tail:.*}", journaled(runtime, None, no_route))
     return app
+
+
+async def no_route(request: web.Request) -> web.StreamResponse:
+    """aiohttp's own 404, or its 405 when the path is a route's with other methods."""
+    allowed = await methods_elsewhere(request)
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()
+
+
+async def methods_elsewhere(request: web.Request) -> set[str]:
+    """The methods the other routes of the request's router allow on its path (the router
+    passes over a route whose path fits but whose method does not, to reach a fallback)."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not request.match_info.route.resource and not isinstance(resource, web.PrefixedSubAppResource):
+            allowed |= (await resource.resolve(request))[1]
+    return allowed
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def journal_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Records every vendor request, with the answer's status, in the journal."""
-    if request.path.startswith(CONTROL_PREFIX):
-        return await handler(request)
-    if request.app[RUNTIME].faults:  # the only cost of fault injection when there is none
-        return await _with_faults(request, handler)
-    try:
-        response = await handler(request)
-    except web.HTTPException as error:
-        await _record(request, error.status)
-        raise
-    await _record(request, response.status)
-    return response
+def journaled(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
+    """`handler`, one of `api`'s routes (None: a path no API has), with its requests recorded in the journal (with the
+    answer's status) and injected faults applied. A wrapper per route, not a middleware: a
+    middleware anywhere in the application makes aiohttp build and run a middleware chain
+    for every request, a tenth of the cost of a poll."""
+
+    @functools.wraps(handler)
+    async def journal(request: web.Request) -> web.StreamResponse:
+        if runtime.faults:  # the only cost of fault injection when there is none
+            return await _with_faults(request, handler, runtime, api)
+        try:
+            response = await handler(request)
+        except web.HTTPException as error:
+            await _record(runtime, request, api, error.status)
+            raise
+        await _record(runtime, request, api, response.status)
+        return response
+
+    return journal
 
 
-async def _with_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    runtime = request.app[RUNTIME]
-    api = request.app[ROUTE_APIS].get(request.match_info.route)
+async def _with_faults(
+    request: web.Request, handler: Handler, runtime: Runtime, api: str | None
+) -> web.StreamResponse:
     try:
         outcome = await serve_with_faults(request, handler, runtime.faults, runtime.apis, api)
     except web.HTTPException as error:
-        await _record(request, error.status)
+        await _record(runtime, request, api, error.status)
         raise
-    if api is not None:
-        request.setdefault(JOURNAL_API, api)
-    await _record(request, outcome.status, outcome.fault.kind if outcome.fault else None)
+    await _record(runtime, request, api, outcome.status, outcome.fault.kind if outcome.fault else None)
     return outcome.response
 
 
-async def _record(request: web.Request, status: int | None, fault: str | None = None) -> None:
-    runtime = request.app[RUNTIME]
+async def _record(
+    runtime: Runtime, request: web.Request, api: str | None, status: int | None, fault: str | None = None
+) -> None:
     body = b""
     if request.body_exists:
         try:
@@ -205,7 +229,7 @@ async def _record(request: web.Request, status: int | None, fault: str | None = 
             pass
     runtime.journal.record(
         time=runtime.engine.clock.now(),
-        api=request.get(JOURNAL_API),
+        api=api,
         task=request.get(JOURNAL_TASK),
         method=request.method,
         path=request.path,

@@ -23,6 +23,7 @@ Request bodies are checked against schemas/control/*.schema.json. Every error is
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -30,10 +31,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 
 from . import __version__
-from .app import Runtime
+from .app import Runtime, methods_elsewhere
 from .engine import TaskView
 from .errors import Conflict, NotFound
 from .faults import Fault, FaultError, parse_fault
@@ -53,8 +53,13 @@ class ControlError(Exception):
 
 
 def control_app(runtime: Runtime) -> web.Application:
-    app = web.Application(middlewares=[_errors_as_json, _admin_token(runtime.config.admin_token)])
-    app.add_routes(control_routes(ControlApi(runtime)))
+    """The control routes as a sub-application. Errors become JSON and the admin token is
+    checked by a wrapper around each handler, not by middleware: a middleware anywhere in
+    the application makes aiohttp run a middleware chain for every vendor request too."""
+    app = web.Application()
+    guard = _guard(runtime.config.admin_token)
+    app.add_routes(web.RouteDef(r.method, r.path, guard(r.handler), r.kwargs) for r in control_routes(ControlApi(runtime)))
+    app.router.add_route("*", "/{tail:.*}", guard(no_route))
     return app
 
 
@@ -80,45 +85,51 @@ def control_routes(api: ControlApi) -> list[web.RouteDef]:
     ]
 
 
-@web.middleware
-async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ControlError as error:
-        return web.json_response({"error": error.message}, status=error.status)
-    except NotFound as error:
-        return web.json_response({"error": str(error)}, status=404)
-    except Conflict as error:
-        return web.json_response({"error": str(error)}, status=409)
-    except web.HTTPRequestEntityTooLarge as error:
-        return web.json_response({"error": error.text}, status=413)
-    except web.HTTPNotFound:
-        return web.json_response({"error": f"no control route {request.path}"}, status=404)
-    except web.HTTPMethodNotAllowed as error:
-        allowed = ", ".join(sorted(error.allowed_methods))
-        return web.json_response(
-            {"error": f"{request.method} is not allowed on {request.path} (allowed: {allowed})"},
-            status=405,
-            headers={"Allow": allowed},
-        )
+def _guard(token: str | None) -> Callable[[Handler], Handler]:
+    """Wraps a control handler: the admin token checked first (when the server has one),
+    and the handler's refusals turned into `{"error": ...}` with their status."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            # Health stays open: container health checks carry no credentials.
+            if token is not None and request.path != "/_emulator/health":
+                given = request.headers.get("Authorization", "")
+                # Header bytes that are not UTF-8 arrive as lone surrogates: compared as sent.
+                if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), f"Bearer {token}".encode()):
+                    return web.json_response(
+                        {"error": "the control API needs 'Authorization: Bearer <admin token>'"},
+                        status=401,
+                        headers={"WWW-Authenticate": "Bearer"},
+                    )
+            try:
+                return await handler(request)
+            except ControlError as error:
+                return web.json_response({"error": error.message}, status=error.status)
+            except NotFound as error:
+                return web.json_response({"error": str(error)}, status=404)
+            except Conflict as error:
+                return web.json_response({"error": str(error)}, status=409)
+            except web.HTTPRequestEntityTooLarge as error:
+                return web.json_response({"error": error.text}, status=413)
+
+        return guarded
+
+    return wrap
 
 
-def _admin_token(token: str | None) -> Middleware:
-    @web.middleware
-    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
-        # Health stays open: container health checks carry no credentials.
-        if token is not None and request.path != "/_emulator/health":
-            given = request.headers.get("Authorization", "")
-            # Header bytes that are not UTF-8 arrive as lone surrogates: compared as sent.
-            if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), f"Bearer {token}".encode()):
-                return web.json_response(
-                    {"error": "the control API needs 'Authorization: Bearer <admin token>'"},
-                    status=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-        return await handler(request)
-
-    return check
+async def no_route(request: web.Request) -> web.Response:
+    """Below /_emulator but no control route: 405 naming the allowed methods when the path
+    is a route's, else 404."""
+    allowed = await methods_elsewhere(request)
+    if not allowed:
+        raise ControlError(404, f"no control route {request.path}")
+    methods = ", ".join(sorted(allowed))
+    return web.json_response(
+        {"error": f"{request.method} is not allowed on {request.path} (allowed: {methods})"},
+        status=405,
+        headers={"Allow": methods},
+    )
 
 
 class ControlApi:

@@ -60,6 +60,8 @@ async def test_every_route_in_the_router_is_documented(client: Client) -> None:
         for route in router.routes()
         if route.method != "HEAD" and route.resource is not None and route not in reached
         and not hasattr(route.resource, "_app")
+        # The emulator's own fallbacks (404/405 for paths no route has) are not operations.
+        and route.handler.__name__ != "no_route"
     ]
     assert missing == []
 

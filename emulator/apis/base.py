@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("task_emulator.validation")
 
-# What the journal is told about the request being answered.
-JOURNAL_API = web.RequestKey("task_emulator_api", str)
+# What the journal is told about the request being answered (the API it knows: it wraps
+# each API's routes itself).
 JOURNAL_TASK = web.RequestKey("task_emulator_task", str)
 JOURNAL_VIOLATION = web.RequestKey("task_emulator_violation", str)
 # A status read's view of its task, set by the handler that counted the read: what fault
@@ -191,7 +191,6 @@ class VendorApi(ABC):
         A body that breaks its schema is a bug in a scenario or in the emulator: in strict
         mode the client gets a 500 that says what broke, in warn mode it is sent and logged.
         """
-        request[JOURNAL_API] = self.name
         runtime = self.runtime
         if body is None:
             try:

@@ -31,7 +31,7 @@ import jwt
 from aiohttp import web
 
 from ..lifecycle import Phase
-from .base import JOURNAL_API, JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
+from .base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
 
 if TYPE_CHECKING:
     from ..engine import Engine, Task, TaskView
@@ -270,7 +270,6 @@ class TrafficOps(VendorApi):
         return guarded
 
     async def no_such_route(self, request: web.Request) -> web.Response:
-        request[JOURNAL_API] = self.name
         if request.match_info["version"] not in KNOWN_VERSIONS:
             # wrappers.go: a fixed body, no trailing newline, no other headers.
             return web.Response(status=501, body=UNKNOWN_VERSION_BODY, content_type="application/json")

@@ -25,7 +25,7 @@ from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
-from ..base import JOURNAL_API, JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
+from ..base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
 from . import render
 from .gateway import (
     Caller,
@@ -265,7 +265,6 @@ class DataArts(VendorApi):
     async def issue_token(self, request: web.Request) -> web.Response:
         """IAM's POST /v3/auth/tokens, password method only: 201, the token in X-Subject-Token.
         [inf] error bodies in IAM's Keystone shape."""
-        request[JOURNAL_API] = self.name
         try:
             auth = json.loads(await request.read())
         except (ValueError, UnicodeDecodeError):
@@ -312,7 +311,6 @@ class DataArts(VendorApi):
 
     async def _admit(self, request: web.Request, project_id: str, request_id: str) -> web.Response | None:
         """None when the gateway lets the request through, else its refusal."""
-        request[JOURNAL_API] = self.name
         try:
             caller: Caller = self.gateway.authenticate(
                 method=request.method,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiohttp import web
 
 from ...lifecycle import Phase, Position
-from ..base import JOURNAL_API, JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi, basic_credentials
+from ..base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi, basic_credentials
 from .progress import Counters, frozen_counters, seconds_to_end, step_counters, wait_seconds
 from .results import ResultSpec, error_body, parse_time, result_rows, status_block, window
 
@@ -167,7 +167,6 @@ class OpsCenter(VendorApi):
         return [web.get(PATH, self.dbapi, allow_head=False), web.post(PATH, self.dbapi)]
 
     async def dbapi(self, request: web.Request) -> web.Response:
-        request[JOURNAL_API] = self.name
         try:
             # The license is the server's state: it is checked before anything the caller
             # sent, so every call answers it [inf: the order is not documented].

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiohttp import web
 
 from ...lifecycle import Phase, parse_duration
-from ..base import JOURNAL_API, JOURNAL_TASK, OBSERVED, TriggerRoute, VendorApi
+from ..base import JOURNAL_TASK, OBSERVED, TriggerRoute, VendorApi
 from .auth import TASK_ROLES, Authenticator, AuthFailure, User, authorize, users_from_settings
 from .metaocean import COLUMNS_FILE, ResultSpec, csv_chunks, iter_rows, json_chunks, load_columns
 
@@ -149,7 +149,6 @@ class SpectrumDiscover(VendorApi):
 
     def _guarded(self, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            request[JOURNAL_API] = self.name
             try:
                 user = self.auth.authenticate(request.headers, self.runtime.engine.clock.now())
                 authorize(user, TASK_ROLES)
@@ -162,7 +161,6 @@ class SpectrumDiscover(VendorApi):
     # ---- handlers ------------------------------------------------------------------------
 
     async def token(self, request: web.Request) -> web.Response:
-        request[JOURNAL_API] = self.name
         try:
             token = self.auth.login(request.headers, self.runtime.engine.clock.now())
         except AuthFailure as failure:
