@@ -304,6 +304,9 @@ class FaultSet:
     def __init__(self, declared: Iterable[Fault] = (), seed: int | None = None) -> None:
         self._declared = tuple(declared)
         self._seed = seed
+        # Not restarted by reset: a run-time id names one rule for the server's whole life,
+        # so an id (or a handle) kept from before a reset can never reach a newer rule.
+        self._serial = 0
         self.reset()
 
     def reset(self) -> None:
@@ -313,7 +316,6 @@ class FaultSet:
         self._run_time: list[Fault] = []
         self._scenario: list[Fault] = list(self._declared)
         self._applied: dict[str, int] = {}
-        self._serial = 0
         self._refresh()
 
     def __bool__(self) -> bool:
@@ -337,7 +339,7 @@ class FaultSet:
 
     def add(self, fault: Fault) -> Fault:
         """Add a run-time rule, tried after the run-time rules before it; it gets the next
-        id ("1", "2" …, starting again at reset) whatever id it had."""
+        id ("1", "2" …) whatever id it had. Ids never repeat, not even after a reset."""
         self._serial += 1
         fault = dataclasses.replace(fault, id=str(self._serial))
         self._run_time.append(fault)

@@ -324,3 +324,28 @@ def test_the_pytest_handle_injects_lists_removes_and_clears(task_emulator: Any) 
     assert task_emulator.faults() == []
     with pytest.raises(ValueError, match="status: 404 is not one of"):
         task_emulator.inject("error", status=404)  # type: ignore[arg-type]
+
+
+def test_a_handle_kept_over_a_reset_never_touches_a_newer_fault(task_emulator: Any) -> None:
+    import requests
+
+    old = task_emulator.inject("error", status=500, api="ops_center", times=1)
+    task_emulator.reset()
+    new = task_emulator.inject("error", status=503, api="ops_center")
+    assert new.id != old.id
+    old.remove()
+    assert [f["id"] for f in task_emulator.faults()] == [new.id]
+    assert old.applied == 0
+    url = task_emulator.url + "/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344"
+    assert requests.get(url, timeout=10).status_code == 503
+    assert new.applied == 1 and old.applied == 0
+
+
+async def test_a_fault_id_kept_over_a_reset_is_gone_not_reused(client: Client) -> None:
+    first = await inject(client, kind="empty")
+    await client.post("/_emulator/reset")
+    second = await inject(client, kind="reset")
+    assert second["id"] != first["id"]
+    response = await client.delete(f"/_emulator/faults/{first['id']}")
+    assert response.status == 404
+    assert [f["id"] for f in (await (await client.get("/_emulator/faults")).json())["faults"]] == [second["id"]]

@@ -167,8 +167,19 @@ def test_reset_restores_declared_rules_drops_run_time_ones_and_restarts_counts()
     faults.reset()
     assert [f.id for f in faults.rules()] == ["traffic_ops.x.1"]
     assert faults.applied("traffic_ops.x.1") == 0
-    assert faults.add(fault(status=500)).id == "1"  # ids start again too
     assert not FaultSet()
+
+
+def test_run_time_ids_never_repeat_so_an_id_kept_over_a_reset_reaches_nothing() -> None:
+    faults = FaultSet()
+    before = faults.add(fault(status=500))
+    faults.reset()
+    after = faults.add(fault(status=503))
+    assert (before.id, after.id) == ("1", "2")
+    assert faults.remove(before.id) is False
+    assert [f.id for f in faults.rules()] == ["2"] and faults.applied(before.id) == 0
+    faults.clear()
+    assert faults.add(fault(status=429)).id == "3"
 
 
 def test_truncate_always_cuts_something_off_a_non_empty_body() -> None:
