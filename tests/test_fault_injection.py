@@ -4,6 +4,7 @@ vendor's error shape, what a faulted request does to tasks, the journal, and the
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from pathlib import Path
@@ -267,6 +268,98 @@ async def test_requests_on_no_vendor_route_get_the_emulators_own_error(client: C
     await inject(client, kind="error", status=503)
     response = await client.get("/nowhere")
     assert response.status == 503 and (await response.json()) == {"error": "injected fault"}
+
+
+# ---- Spectrum Discover's streamed result rows -------------------------------------------------
+
+SD_COMPLETE = "9c0db090-bd33-41c5-969f-a1603ddf49ab"  # preloaded, succeeded, 50 rows
+SD_RESULTS = f"/db2whrest/v1/task_status/{SD_COMPLETE}"
+
+
+async def sd_headers(client: Client) -> dict[str, str]:
+    basic = base64.b64encode(b"sdadmin:Passw0rd").decode()
+    response = await client.get("/auth/v1/token", headers={"Authorization": f"Basic {basic}"})
+    return {"Authorization": f"Bearer {response.headers['X-Auth-Token']}"}
+
+
+async def applied(client: Client) -> list[int]:
+    return [f["applied"] for f in (await (await client.get("/_emulator/faults")).json())["faults"]]
+
+
+async def test_a_task_rule_replaces_spectrum_discovers_streamed_results_once(client: Client) -> None:
+    headers = await sd_headers(client)
+    await inject(client, kind="error", status=503, api="spectrum_discover", task=SD_COMPLETE, times=1)
+    first = await client.get(SD_RESULTS, headers=headers)
+    assert (first.status, first.headers["Retry-After"]) == (503, "1")
+    assert json.loads(await first.read()) == {"reason": "Service Unavailable", "status": "error"}
+    second = await client.get(SD_RESULTS, headers=headers)
+    assert second.status == 200 and len((await second.read()).decode().splitlines()) == 50
+    assert await applied(client) == [1]
+    entries = [e for e in await journal(client) if e["task"] == SD_COMPLETE]
+    assert [(e["status"], e["fault"]) for e in entries] == [(503, "error"), (200, None)]
+
+
+@pytest.mark.parametrize("kind", ["reset", "empty"])
+async def test_a_step_rule_closes_the_connection_instead_of_the_results(client: Client, kind: str) -> None:
+    headers = await sd_headers(client)
+    await inject(client, kind=kind, api="spectrum_discover", step="succeeded", path="/db2whrest/v1/task_status/*")
+    with pytest.raises((aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)):
+        await client.get(SD_RESULTS, headers=headers)
+    assert await applied(client) == [1]
+    assert (await journal(client))[-1]["status"] is None
+
+
+async def test_a_truncated_result_stream_ends_without_its_last_chunk(client: Client) -> None:
+    headers = await sd_headers(client)
+    whole = await (await client.get(SD_RESULTS, headers=headers)).read()
+    await inject(client, kind="truncate", fraction=0.5, task=SD_COMPLETE, api="spectrum_discover")
+    response = await client.get(SD_RESULTS, headers=headers)
+    assert response.status == 200 and response.headers["X-Task-Emulator-Fault"] == "1"
+    received = b""
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async for chunk in response.content.iter_any():
+            received += chunk
+    assert received == whole[: len(whole) // 2]
+    assert await applied(client) == [1]
+
+
+async def test_a_slow_result_stream_arrives_whole_and_late(client: Client) -> None:
+    headers = {**(await sd_headers(client)), "Accept": "application/json"}
+    whole = await (await client.get(SD_RESULTS, headers=headers)).read()
+    chunk_bytes = len(whole) // 4 + 1  # four pieces, three waits
+    await inject(client, kind="slow_body", chunk_bytes=chunk_bytes, interval=0.1, task=SD_COMPLETE, times=1)
+    started = time.monotonic()
+    response = await client.get(SD_RESULTS, headers=headers)
+    assert await response.read() == whole
+    assert time.monotonic() - started >= 0.3 * 0.9
+    assert response.headers["Content-Type"] == "application/json" and "Location" in response.headers
+    assert await applied(client) == [1]
+
+
+async def test_latency_holds_back_the_result_stream(client: Client) -> None:
+    headers = await sd_headers(client)
+    await inject(client, kind="latency", seconds=0.3, step="succeeded", api="spectrum_discover", times=1)
+    started = time.monotonic()
+    response = await client.get(SD_RESULTS, headers=headers)
+    assert len((await response.read()).splitlines()) == 50
+    assert time.monotonic() - started >= 0.3 and response.headers["X-Task-Emulator-Fault"] == "1"
+
+
+async def test_a_body_rule_waits_for_an_answer_with_a_body_to_break(client: Client) -> None:
+    # The token answer has an empty body: nothing to truncate or dribble, so the rule is
+    # neither applied nor used up there, and the next answer with a body gets it.
+    await inject(client, kind="truncate", api="spectrum_discover", times=1)
+    await inject(client, kind="slow_body", api="spectrum_discover", times=1, interval=0)
+    headers = await sd_headers(client)
+    assert await applied(client) == [0, 0]
+    assert (await journal(client))[-1]["fault"] is None
+    peek = await client.get(SD_RESULTS + "/peek", headers=headers)
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await peek.read()
+    assert await applied(client) == [1, 0]
+    head = await client.head(SD_RESULTS + "/peek", headers=headers)  # no body either
+    assert head.status == 200 and "X-Task-Emulator-Fault" not in head.headers
+    assert await applied(client) == [1, 0]
 
 
 # ---- the control API ------------------------------------------------------------------------

@@ -140,9 +140,9 @@ def test_one_fault_per_request_run_time_rules_first_in_order() -> None:
     declared = parse_fault({"kind": "reset"}, id="traffic_ops.x.1", owner=Owner("traffic_ops", "x", None))
     faults = FaultSet([declared])
     first = faults.add(fault(status=500, times=1))
-    faults.add(fault("truncate"))
+    faults.add(fault("latency", seconds=1))
     kinds = [faults.on_request(POLL).fault.kind for _ in range(2)]  # type: ignore[union-attr]
-    assert kinds == ["error", "truncate"] and first.id == "1"
+    assert kinds == ["error", "latency"] and first.id == "1"
     assert [f.id for f in faults.rules()] == ["1", "2", "traffic_ops.x.1"]
 
 
@@ -150,8 +150,30 @@ def test_task_rules_are_asked_only_about_status_reads() -> None:
     faults = FaultSet()
     faults.add(fault(status=503, step="running"))
     assert faults.on_request(POLL) is None
-    assert faults.has_task_rules
-    assert faults.on_status_read(POLL, RUNNING) is not None
+    assert faults.has_answer_rules
+    assert faults.on_answer(POLL, None, has_body=True) is None  # not a status read
+    assert faults.on_answer(POLL, RUNNING, has_body=True) is not None
+
+
+def test_body_rules_are_decided_on_an_answer_with_a_body_and_only_then_used_up() -> None:
+    faults = FaultSet()
+    truncate = faults.add(fault("truncate", times=1))
+    slow = faults.add(fault("slow_body", step="running", times=1))
+    assert faults.on_request(POLL) is None  # decided on the answer, not on arrival
+    assert faults.on_answer(POLL, RUNNING, has_body=False) is None
+    assert (faults.applied(truncate.id), faults.applied(slow.id)) == (0, 0)
+    assert faults.on_answer(POLL, RUNNING, has_body=True).fault == truncate  # type: ignore[union-attr]
+    assert faults.on_answer(POLL, RUNNING, has_body=True).fault == slow  # type: ignore[union-attr]
+    assert faults.on_answer(POLL, RUNNING, has_body=True) is None
+
+
+def test_answer_rules_try_request_rules_before_task_rules() -> None:
+    faults = FaultSet()
+    on_task = faults.add(fault(status=503, task="2"))
+    on_request = faults.add(fault("slow_body", path="/api/*"))
+    assert faults.on_answer(POLL, RUNNING, has_body=True).fault == on_request  # type: ignore[union-attr]
+    assert faults.remove(on_request.id)
+    assert faults.on_answer(POLL, RUNNING, has_body=True).fault == on_task  # type: ignore[union-attr]
 
 
 def test_reset_restores_declared_rules_drops_run_time_ones_and_restarts_counts() -> None:
