@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import fnmatch
+import json
 import random
 import socket
 import struct
@@ -456,7 +457,8 @@ def parse_fault(
         effect=effect,
         match=match,
         probability=float(data.get("probability", 1.0)),
-        times=data.get("times"),
+        # JSON Schema's integers include 2.0: held as ints, so they list and send as such.
+        times=None if data.get("times") is None else int(data["times"]),
         origin=origin,
     )
 
@@ -473,7 +475,7 @@ def _effect(kind: str, data: Mapping[str, Any]) -> Effect:
             raise FaultError(("retry_after",), "a 500 carries no Retry-After (503 and 429 do)")
         if status != 500 and retry_after is None:
             retry_after = DEFAULT_RETRY_AFTER
-        return ErrorStatus(int(status), retry_after)
+        return ErrorStatus(int(status), None if retry_after is None else int(retry_after))
     if kind == "reset":
         return Reset()
     if kind == "empty":
@@ -536,19 +538,31 @@ def _match(data: Mapping[str, Any], apis: list[str], catalog: Catalog | None, ow
             if len(found) == 1:
                 lifecycle, have_lifecycle = found[0].lifecycle, True
     step = data.get("step")
+    if isinstance(step, float):  # a whole number, or the schema had refused it
+        step = int(step)
     if step is not None:
         _check_step(step, lifecycle if have_lifecycle else None, have_lifecycle, owner is None and scenario is None)
     method = data.get("method")
+    path = data.get("path")
+    if path is not None and "?" in path and "=" in path.partition("?")[2]:
+        # fnmatch reads '?' as any one character, and a request's path has no query string:
+        # such a glob would never match.
+        raise FaultError(("path",), "matches the path alone: give the query string's parameters in 'query'")
     query = data.get("query", {})
     return Match(
         api=api,
         method=None if method is None else str(method).upper(),
-        path=data.get("path"),
-        query=tuple((str(k), str(v)) for k, v in query.items()),
+        path=path,
+        query=tuple((str(k), _query_text(v)) for k, v in query.items()),
         scenario=scenario,
         task=None if data.get("task") is None else str(data["task"]),
         step=step,
     )
+
+
+def _query_text(value: Any) -> str:
+    """A query glob as it appears in a URL: a JSON or YAML `true` is "true", not "True"."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _check_step(step: str | int, lifecycle: Lifecycle | None, known: bool, no_scenario: bool) -> None:

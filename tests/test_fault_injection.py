@@ -246,12 +246,14 @@ lifecycle:
 faults:
   - {kind: error, status: 503, step: failed}
   - {kind: latency}
+  - {kind: empty, path: "/api/4.0/async_status?id=1"}
 """)
     with pytest.raises(ScenarioError) as caught:
         await make_client(scenario_paths=(path,))
     text = str(caught.value)
     assert f"{path}:6: faults[0].step: the lifecycle has no 'failed' step (it has: running)" in text
     assert f"{path}:7: faults[1]: a latency fault needs 'seconds', or a 'distribution'" in text
+    assert f"{path}:8: faults[2].path: matches the path alone" in text
 
 
 async def test_same_seed_same_faulted_requests(make_client: MakeClient) -> None:
@@ -376,6 +378,8 @@ async def test_a_body_rule_waits_for_an_answer_with_a_body_to_break(client: Clie
         ({"kind": "reset", "scenario": "nope"}, "scenario: no scenario named 'nope'"),
         ({"kind": "reset", "api": "traffic_ops", "scenario": "acme-autorenew", "step": 9}, "step: the lifecycle has steps 0 to 3, not 9"),
         ({"kind": "latency", "seconds": 601}, "seconds: 601 is greater than the maximum of 600"),
+        ({"kind": "reset", "path": "/dbapi.do?action=query"}, "path: matches the path alone"),
+        ({"kind": "reset", "task": ""}, "task: '' should be non-empty"),
     ],
 )
 async def test_a_refused_fault_says_why_and_changes_nothing(client: Client, body: Any, message: str) -> None:

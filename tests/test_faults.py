@@ -56,6 +56,7 @@ def test_an_error_rule_takes_the_status_and_a_default_retry_after() -> None:
         ({"kind": "reset", "api": "nope"}, ("api",), "unknown api 'nope'"),
         ({"kind": "reset", "step": "done"}, ("step",), "unknown phase 'done'"),
         ({"kind": "reset", "step": 1}, ("step",), "a step given by its index needs a 'scenario'"),
+        ({"kind": "reset", "path": "/dbapi.do?action=getStatus"}, ("path",), "give the query string's parameters in 'query'"),
     ],
 )
 def test_mistakes_say_where_and_what(data: dict[str, Any], path: tuple[Any, ...], message: str) -> None:
@@ -78,6 +79,24 @@ def test_a_scenario_fault_is_for_its_api_and_with_a_task_or_step_for_its_tasks()
         parse_fault({"kind": "reset", "step": 3}, owner=owner)
     with pytest.raises(FaultError, match="leave out 'api'"):
         parse_fault({"kind": "reset", "api": "traffic_ops"}, owner=owner)
+
+
+def test_whole_numbers_given_as_2_0_are_held_as_ints_and_query_booleans_as_urls_spell_them() -> None:
+    # JSON Schema's "integer" admits 2.0: a Retry-After of "2.0" is no HTTP delta-seconds.
+    rule = parse_fault(
+        {"kind": "error", "status": 503.0, "retry_after": 2.0, "times": 3.0, "query": {"all": True, "n": 5}},
+        apis=["traffic_ops"],
+    )
+    assert rule.effect == ErrorStatus(503, 2) and isinstance(rule.effect.retry_after, int)  # type: ignore[union-attr]
+    assert rule.times == 3 and isinstance(rule.times, int)
+    assert rule.match.query == (("all", "true"), ("n", "5"))
+    assert rule.match.request_matches(RequestFacts(None, "GET", "/x", {"all": "true", "n": "5"}))
+    owner = Owner("traffic_ops", "acme-autorenew", LIFECYCLE)
+    assert parse_fault({"kind": "reset", "step": 2.0}, owner=owner).match.step == 2
+
+
+def test_a_path_glob_may_use_question_marks() -> None:
+    assert fault(path="/api/4.?/async_status/*").match.request_matches(POLL)
 
 
 def test_request_rules_match_api_method_path_glob_and_query() -> None:
