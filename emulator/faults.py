@@ -607,7 +607,9 @@ async def serve_with_faults(
     """Answer `request` through `handler`, with whichever fault applies.
 
     `api` is the API whose route the request matched (None for no vendor route). An
-    `aiohttp.web.HTTPException` from the handler propagates, unfaulted.
+    `aiohttp.web.HTTPException` from the handler (no such route, a body too large)
+    propagates, unfaulted, unless a latency already held it back: then it is the delayed
+    answer, marked and journaled as such.
     """
     facts = RequestFacts(api, request.method, request.path, request.query)
     decision = faults.on_request(facts)
@@ -615,7 +617,10 @@ async def serve_with_faults(
         effect = decision.fault.effect
         if isinstance(effect, Latency):
             await asyncio.sleep(decision.delay)
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except web.HTTPException as error:
+                response = _as_response(error)
             return Outcome(_marked(response, decision.fault), response.status, decision.fault)
         if isinstance(effect, (ErrorStatus, Reset, Empty)):
             return await _instead(request, decision.fault, apis.get(api) if api else None)
@@ -747,6 +752,12 @@ def _has_body(request: web.Request, response: web.StreamResponse) -> bool:
         return False
     body = getattr(response, "body", None)
     return isinstance(body, Payload) or bool(_body_of(response))
+
+
+def _as_response(error: web.HTTPException) -> web.Response:
+    """The answer aiohttp makes of a raised HTTPException, as a response to return (returning
+    the exception itself is deprecated)."""
+    return web.Response(status=error.status, reason=error.reason, body=error.body, headers=error.headers)
 
 
 def _marked(response: web.StreamResponse, fault: Fault) -> web.StreamResponse:

@@ -66,6 +66,19 @@ async def test_latency_holds_the_answer_back(client: Client) -> None:
     assert response.headers["X-Task-Emulator-Fault"] == "1"
 
 
+async def test_latency_before_an_answer_aiohttp_raises_is_marked_and_journaled(client: Client) -> None:
+    await inject(client, kind="latency", seconds=0.1)
+    missing = await client.get("/nowhere")
+    assert missing.status == 404 and await missing.text() == "404: Not Found"
+    assert missing.headers["X-Task-Emulator-Fault"] == "1"
+    wrong_method = await client.post("/auth/v1/token")
+    assert wrong_method.status == 405 and wrong_method.headers["Allow"]
+    assert wrong_method.headers["X-Task-Emulator-Fault"] == "1"
+    entries = await journal(client)
+    assert [(e["status"], e["fault"]) for e in entries] == [(404, "latency"), (405, "latency")]
+    assert await applied(client) == [2]
+
+
 async def test_latency_never_blocks_other_requests(client: Client) -> None:
     await inject(client, kind="latency", seconds=0.5, path="/api/4.0/async_status/1")
     finished: list[str] = []
