@@ -82,6 +82,9 @@ MAX_LATENCY = 600.0
 DEFAULT_RETRY_AFTER = 1
 # The header on every answer a fault sent or changed: the id of the rule.
 FAULT_HEADER = "X-Task-Emulator-Fault"
+# What the access log says of a connection a fault closed before a status line (nginx's
+# "444 No Response"), where aiohttp would log a 200.
+CLOSED_STATUS = 444
 
 
 class FaultError(ValueError):
@@ -648,7 +651,8 @@ async def _instead(request: web.Request, fault: Fault, api: VendorApi | None) ->
             response = api.error_response(request, effect.status, effect.retry_after)
         return Outcome(_marked(response, fault), response.status, fault)
     _close(request, abortive=isinstance(effect, Reset))
-    return Outcome(web.Response(), None, fault)
+    # Never sent, the connection being gone: only the server's access log shows its status.
+    return Outcome(web.Response(status=CLOSED_STATUS, reason="No Response"), None, fault)
 
 
 async def _on_answer(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,18 @@ async def test_an_empty_answer_closes_without_a_byte(client: Client) -> None:
         await client.get(STATUS_1)
     received, error = await raw_exchange(client, STATUS_1)
     assert received == b"" and error is None
+
+
+@pytest.mark.parametrize("kind", ["reset", "empty"])
+async def test_the_access_log_says_no_response_for_a_closed_connection(
+    client: Client, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.access")  # before the first connection
+    await inject(client, kind=kind, path="/api/*", times=1)
+    assert (await raw_exchange(client, STATUS_1))[0] == b""  # one connection, no retry
+    await asyncio.sleep(0.05)  # the server logs after the client saw the close
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access" and STATUS_1 in r.getMessage()]
+    assert len(lines) == 1 and '" 444 ' in lines[0], lines
 
 
 async def test_a_truncated_body_is_cut_under_its_content_length(client: Client) -> None:
