@@ -625,10 +625,8 @@ async def serve_with_faults(
             except web.HTTPException as error:
                 response = _as_response(error)
             return Outcome(_marked(response, decision.fault), response.status, decision.fault)
-        if isinstance(effect, (ErrorStatus, Reset, Empty)):
-            return await _instead(request, decision.fault, apis.get(api) if api else None)
-        response = await handler(request)
-        return await _on_answer(request, response, decision, apis.get(api) if api else None)
+        # error, reset or empty (truncate and slow_body wait for the answer: on_answer)
+        return await _instead(request, decision.fault, apis.get(api) if api else None)
     response = await handler(request)
     if faults.has_answer_rules and not response.prepared:
         view = request.get(OBSERVED)
