@@ -18,11 +18,19 @@ When a rule is decided, and so what a faulted request does to the emulator's sta
   the vendor handler answered. Such rules only hit status reads (the requests that count
   as a poll); the read has counted, and the fault replaces, delays or breaks the answer on
   its way back.
-- `truncate` and `slow_body` always act on the vendor's answer, so the handler runs first.
+- `truncate` and `slow_body` act on the vendor's answer, so they are decided after the
+  handler, request rules among them too, and only for an answer with a body to break: an
+  empty body, a HEAD or a 204 neither uses them up nor is marked as faulted.
 
-One fault at most per request: request rules are tried first, then task rules; within
-each, run-time rules before scenario-declared ones, each in the order added. A rule whose
-`times` is used up stays listed (with its count) but no longer applies.
+Handlers return their answer unsent, a streamed one (Spectrum Discover's result rows) with
+an async iterable as its body, so every kind applies to every answer. An answer a handler
+did send itself is past changing: no rule is tried on it, so none is used up.
+
+One fault at most per request: the rules decided on arrival are tried first, then those
+decided on the answer (request rules before task rules); within each, run-time rules before
+scenario-declared ones, each in the order added. A rule is used up (`times`) and counted
+only when it applies. A rule whose `times` is used up stays listed (with its count) but no
+longer applies.
 
 `serve_with_faults()` at the bottom is the I/O edge. The journal middleware calls it only
 when the server has rules at all: a server without faults pays one truthiness check per
@@ -34,14 +42,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import fnmatch
+import json
 import random
 import socket
 import struct
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import Payload
 
 from .apis.base import OBSERVED
 from .lifecycle import Lifecycle, Phase
@@ -71,6 +82,9 @@ MAX_LATENCY = 600.0
 DEFAULT_RETRY_AFTER = 1
 # The header on every answer a fault sent or changed: the id of the rule.
 FAULT_HEADER = "X-Task-Emulator-Fault"
+# What the access log says of a connection a fault closed before a status line (nginx's
+# "444 No Response"), where aiohttp would log a 200.
+CLOSED_STATUS = 444
 
 
 class FaultError(ValueError):
@@ -178,6 +192,8 @@ class SlowBody:
 
 
 Effect = Latency | ErrorStatus | Reset | Empty | Truncate | SlowBody
+# Effects that break the answer's body: decided once the answer is known to have one.
+BODY_EFFECTS = (Truncate, SlowBody)
 
 
 # ---- matching -------------------------------------------------------------------------------
@@ -304,6 +320,9 @@ class FaultSet:
     def __init__(self, declared: Iterable[Fault] = (), seed: int | None = None) -> None:
         self._declared = tuple(declared)
         self._seed = seed
+        # Not restarted by reset: a run-time id names one rule for the server's whole life,
+        # so an id (or a handle) kept from before a reset can never reach a newer rule.
+        self._serial = 0
         self.reset()
 
     def reset(self) -> None:
@@ -313,7 +332,6 @@ class FaultSet:
         self._run_time: list[Fault] = []
         self._scenario: list[Fault] = list(self._declared)
         self._applied: dict[str, int] = {}
-        self._serial = 0
         self._refresh()
 
     def __bool__(self) -> bool:
@@ -322,8 +340,9 @@ class FaultSet:
     def _refresh(self) -> None:
         rules = self.rules()
         self._any = bool(rules)
-        self._request_rules = [f for f in rules if not f.match.on_task]
-        self._task_rules = [f for f in rules if f.match.on_task]
+        on_body = [f for f in rules if not f.match.on_task and isinstance(f.effect, BODY_EFFECTS)]
+        self._request_rules = [f for f in rules if not f.match.on_task and f not in on_body]
+        self._answer_rules = [*on_body, *(f for f in rules if f.match.on_task)]
 
     def rules(self) -> list[Fault]:
         """Every rule, in the order they are tried."""
@@ -337,7 +356,7 @@ class FaultSet:
 
     def add(self, fault: Fault) -> Fault:
         """Add a run-time rule, tried after the run-time rules before it; it gets the next
-        id ("1", "2" …, starting again at reset) whatever id it had."""
+        id ("1", "2" …) whatever id it had. Ids never repeat, not even after a reset."""
         self._serial += 1
         fault = dataclasses.replace(fault, id=str(self._serial))
         self._run_time.append(fault)
@@ -366,22 +385,31 @@ class FaultSet:
         self._refresh()
 
     def on_request(self, request: RequestFacts) -> Decision | None:
-        """The rule that hits this request as it arrives, if any."""
-        return self._first(self._request_rules, lambda m: m.request_matches(request))
+        """The rule that hits this request as it arrives, if any: latency, or an answer in
+        the vendor's place."""
+        return self._first(self._request_rules, lambda f: f.match.request_matches(request))
 
-    def on_status_read(self, request: RequestFacts, task: TaskFacts) -> Decision | None:
-        """The rule that hits a status read's answer, once the task and step are known."""
-        if not self._task_rules:
-            return None
-        return self._first(self._task_rules, lambda m: m.request_matches(request) and m.task_matches(task))
+    def on_answer(self, request: RequestFacts, task: TaskFacts | None, has_body: bool) -> Decision | None:
+        """The rule that hits the handler's unsent answer: a task rule when the request was
+        a status read (`task`, what it showed), a rule breaking the body when there is one."""
+
+        def applies(fault: Fault) -> bool:
+            match = fault.match
+            return (
+                (has_body or not isinstance(fault.effect, BODY_EFFECTS))
+                and match.request_matches(request)
+                and (not match.on_task or (task is not None and match.task_matches(task)))
+            )
+
+        return self._first(self._answer_rules, applies)
 
     @property
-    def has_task_rules(self) -> bool:
-        return bool(self._task_rules)
+    def has_answer_rules(self) -> bool:
+        return bool(self._answer_rules)
 
-    def _first(self, rules: list[Fault], matches: Callable[[Match], bool]) -> Decision | None:
+    def _first(self, rules: Sequence[Fault], applies: Callable[[Fault], bool]) -> Decision | None:
         for fault in rules:
-            if not matches(fault.match):
+            if not applies(fault):
                 continue
             used = self._applied.get(fault.id, 0)
             if fault.times is not None and used >= fault.times:
@@ -432,7 +460,8 @@ def parse_fault(
         effect=effect,
         match=match,
         probability=float(data.get("probability", 1.0)),
-        times=data.get("times"),
+        # JSON Schema's integers include 2.0: held as ints, so they list and send as such.
+        times=None if data.get("times") is None else int(data["times"]),
         origin=origin,
     )
 
@@ -449,7 +478,7 @@ def _effect(kind: str, data: Mapping[str, Any]) -> Effect:
             raise FaultError(("retry_after",), "a 500 carries no Retry-After (503 and 429 do)")
         if status != 500 and retry_after is None:
             retry_after = DEFAULT_RETRY_AFTER
-        return ErrorStatus(int(status), retry_after)
+        return ErrorStatus(int(status), None if retry_after is None else int(retry_after))
     if kind == "reset":
         return Reset()
     if kind == "empty":
@@ -512,19 +541,31 @@ def _match(data: Mapping[str, Any], apis: list[str], catalog: Catalog | None, ow
             if len(found) == 1:
                 lifecycle, have_lifecycle = found[0].lifecycle, True
     step = data.get("step")
+    if isinstance(step, float):  # a whole number, or the schema had refused it
+        step = int(step)
     if step is not None:
         _check_step(step, lifecycle if have_lifecycle else None, have_lifecycle, owner is None and scenario is None)
     method = data.get("method")
+    path = data.get("path")
+    if path is not None and "?" in path and "=" in path.partition("?")[2]:
+        # fnmatch reads '?' as any one character, and a request's path has no query string:
+        # such a glob would never match.
+        raise FaultError(("path",), "matches the path alone: give the query string's parameters in 'query'")
     query = data.get("query", {})
     return Match(
         api=api,
         method=None if method is None else str(method).upper(),
-        path=data.get("path"),
-        query=tuple((str(k), str(v)) for k, v in query.items()),
+        path=path,
+        query=tuple((str(k), _query_text(v)) for k, v in query.items()),
         scenario=scenario,
         task=None if data.get("task") is None else str(data["task"]),
         step=step,
     )
+
+
+def _query_text(value: Any) -> str:
+    """A query glob as it appears in a URL: a JSON or YAML `true` is "true", not "True"."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _check_step(step: str | int, lifecycle: Lifecycle | None, known: bool, no_scenario: bool) -> None:
@@ -569,7 +610,9 @@ async def serve_with_faults(
     """Answer `request` through `handler`, with whichever fault applies.
 
     `api` is the API whose route the request matched (None for no vendor route). An
-    `aiohttp.web.HTTPException` from the handler propagates, unfaulted.
+    `aiohttp.web.HTTPException` from the handler (no such route, a body too large)
+    propagates, unfaulted, unless a latency already held it back: then it is the delayed
+    answer, marked and journaled as such.
     """
     facts = RequestFacts(api, request.method, request.path, request.query)
     decision = faults.on_request(facts)
@@ -577,19 +620,21 @@ async def serve_with_faults(
         effect = decision.fault.effect
         if isinstance(effect, Latency):
             await asyncio.sleep(decision.delay)
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except web.HTTPException as error:
+                response = _as_response(error)
             return Outcome(_marked(response, decision.fault), response.status, decision.fault)
-        if isinstance(effect, (ErrorStatus, Reset, Empty)):
-            return await _instead(request, decision.fault, apis.get(api) if api else None)
-        response = await handler(request)
-        return await _on_answer(request, response, decision, apis.get(api) if api else None)
+        # error, reset or empty (truncate and slow_body wait for the answer: on_answer)
+        return await _instead(request, decision.fault, apis.get(api) if api else None)
     response = await handler(request)
-    if faults.has_task_rules:
+    if faults.has_answer_rules and not response.prepared:
         view = request.get(OBSERVED)
-        if view is not None:
-            decision = faults.on_status_read(facts, TaskFacts.of(view))
-            if decision is not None:
-                return await _on_answer(request, response, decision, apis[view.task.api])
+        task = None if view is None else TaskFacts.of(view)
+        decision = faults.on_answer(facts, task, _has_body(request, response))
+        if decision is not None:
+            owner = api if task is None else task.api
+            return await _on_answer(request, response, decision, apis.get(owner) if owner else None)
     return Outcome(response, response.status)
 
 
@@ -604,24 +649,27 @@ async def _instead(request: web.Request, fault: Fault, api: VendorApi | None) ->
             response = api.error_response(request, effect.status, effect.retry_after)
         return Outcome(_marked(response, fault), response.status, fault)
     _close(request, abortive=isinstance(effect, Reset))
-    return Outcome(web.Response(), None, fault)
+    # Never sent, the connection being gone: only the server's access log shows its status.
+    return Outcome(web.Response(status=CLOSED_STATUS, reason="No Response"), None, fault)
 
 
 async def _on_answer(
     request: web.Request, response: web.StreamResponse, decision: Decision, api: VendorApi | None
 ) -> Outcome:
-    """A fault applied to the handler's answer."""
+    """A fault applied to the handler's unsent answer.
+
+    A streamed body (an async iterable, of unknown length) keeps its chunked encoding: a
+    slow one is dribbled as it is made; a truncated one is read whole first (a fraction
+    needs the length), then sent in part without the last chunk, so the client sees an
+    incomplete body however short it is."""
     fault = decision.fault
     effect = fault.effect
-    if response.prepared:
-        # Already streamed (Spectrum Discover's result rows): nothing left to change.
-        return Outcome(response, response.status, None)
     if isinstance(effect, Latency):
         await asyncio.sleep(decision.delay)
         return Outcome(_marked(response, fault), response.status, fault)
     if isinstance(effect, (ErrorStatus, Reset, Empty)):
         return await _instead(request, fault, api)
-    body = _body_of(response)
+    body = getattr(response, "body", None)
     stream = web.StreamResponse(status=response.status, reason=response.reason)
     for name, value in response.headers.items():
         if name.lower() not in ("content-length", "transfer-encoding"):
@@ -629,21 +677,89 @@ async def _on_answer(
     for morsel in response.cookies.values():
         stream.cookies[morsel.key] = morsel
     stream.headers[FAULT_HEADER] = fault.id
-    stream.content_length = len(body)
+    if not isinstance(body, Payload):
+        body = _body_of(response)
+        stream.content_length = len(body)
     try:
         await stream.prepare(request)
         if isinstance(effect, Truncate):
-            await stream.write(body[: effect.cut(len(body))])
+            whole = await _read_payload(body) if isinstance(body, Payload) else body
+            await stream.write(whole[: effect.cut(len(whole))])
             _close(request, abortive=False)
         else:
-            for start in range(0, len(body), effect.chunk_bytes):
-                await stream.write(body[start : start + effect.chunk_bytes])
-                if start + effect.chunk_bytes < len(body):
-                    await asyncio.sleep(effect.interval)
+            await _dribble(stream, body, effect)
             await stream.write_eof()
     except ConnectionError:
         pass  # the client gave up; the journal still says what was meant
     return Outcome(stream, response.status, fault)
+
+
+async def _dribble(stream: web.StreamResponse, body: bytes | Payload, effect: SlowBody) -> None:
+    """Write `body` `effect.chunk_bytes` at a time, `effect.interval` between writes."""
+    first = True
+
+    async def send(data: bytes) -> None:
+        nonlocal first
+        for start in range(0, len(data), effect.chunk_bytes):
+            if not first:
+                await asyncio.sleep(effect.interval)
+            first = False
+            await stream.write(data[start : start + effect.chunk_bytes])
+
+    if isinstance(body, Payload):
+        await body.write(_Relay(send))
+    else:
+        await send(body)
+
+
+async def _read_payload(body: Payload) -> bytes:
+    parts: list[bytes] = []
+
+    async def keep(data: bytes) -> None:
+        parts.append(data)
+
+    await body.write(_Relay(keep))
+    return b"".join(parts)
+
+
+class _Relay(AbstractStreamWriter):
+    """What a payload writes itself to: each chunk handed to `send`."""
+
+    def __init__(self, send: Callable[[bytes], Awaitable[None]]) -> None:
+        self._send = send
+
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        await self._send(bytes(chunk))
+
+    async def write_eof(self, chunk: bytes = b"") -> None:
+        if chunk:
+            await self._send(chunk)
+
+    async def drain(self) -> None:
+        pass
+
+    def enable_compression(self, encoding: str = "deflate", strategy: int | None = None) -> None:
+        pass
+
+    def enable_chunking(self) -> None:
+        pass
+
+    async def write_headers(self, status_line: str, headers: Any) -> None:
+        pass
+
+
+def _has_body(request: web.Request, response: web.StreamResponse) -> bool:
+    """Whether the answer will carry a body a fault could cut or slow."""
+    if request.method == "HEAD" or response.status in (204, 304) or response.status < 200:
+        return False
+    body = getattr(response, "body", None)
+    return isinstance(body, Payload) or bool(_body_of(response))
+
+
+def _as_response(error: web.HTTPException) -> web.Response:
+    """The answer aiohttp makes of a raised HTTPException, as a response to return (returning
+    the exception itself is deprecated)."""
+    return web.Response(status=error.status, reason=error.reason, body=error.body, headers=error.headers)
 
 
 def _marked(response: web.StreamResponse, fault: Fault) -> web.StreamResponse:

@@ -57,7 +57,8 @@ class Fault:
         return self.emulator.server.call(lambda: faults.applied(self.id))
 
     def remove(self) -> None:
-        """Stop injecting this fault (harmless when it is gone already)."""
+        """Stop injecting this fault (harmless when it is gone already, by a reset too: ids
+        never repeat, so this never removes another fault)."""
         faults = self.emulator.server.runtime.faults
         self.emulator.server.call(lambda: faults.remove(self.id))
 

@@ -4,7 +4,9 @@ vendor's error shape, what a faulted request does to tasks, the journal, and the
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,19 @@ async def test_latency_holds_the_answer_back(client: Client) -> None:
     assert time.monotonic() - started >= 0.3
     assert response.status == 401  # the vendor's answer, late
     assert response.headers["X-Task-Emulator-Fault"] == "1"
+
+
+async def test_latency_before_an_answer_aiohttp_raises_is_marked_and_journaled(client: Client) -> None:
+    await inject(client, kind="latency", seconds=0.1)
+    missing = await client.get("/nowhere")
+    assert missing.status == 404 and await missing.text() == "404: Not Found"
+    assert missing.headers["X-Task-Emulator-Fault"] == "1"
+    wrong_method = await client.post("/auth/v1/token")
+    assert wrong_method.status == 405 and wrong_method.headers["Allow"]
+    assert wrong_method.headers["X-Task-Emulator-Fault"] == "1"
+    entries = await journal(client)
+    assert [(e["status"], e["fault"]) for e in entries] == [(404, "latency"), (405, "latency")]
+    assert await applied(client) == [2]
 
 
 async def test_latency_never_blocks_other_requests(client: Client) -> None:
@@ -145,6 +160,18 @@ async def test_an_empty_answer_closes_without_a_byte(client: Client) -> None:
         await client.get(STATUS_1)
     received, error = await raw_exchange(client, STATUS_1)
     assert received == b"" and error is None
+
+
+@pytest.mark.parametrize("kind", ["reset", "empty"])
+async def test_the_access_log_says_no_response_for_a_closed_connection(
+    client: Client, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiohttp.access")  # before the first connection
+    await inject(client, kind=kind, path="/api/*", times=1)
+    assert (await raw_exchange(client, STATUS_1))[0] == b""  # one connection, no retry
+    await asyncio.sleep(0.05)  # the server logs after the client saw the close
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access" and STATUS_1 in r.getMessage()]
+    assert len(lines) == 1 and '" 444 ' in lines[0], lines
 
 
 async def test_a_truncated_body_is_cut_under_its_content_length(client: Client) -> None:
@@ -245,12 +272,14 @@ lifecycle:
 faults:
   - {kind: error, status: 503, step: failed}
   - {kind: latency}
+  - {kind: empty, path: "/api/4.0/async_status?id=1"}
 """)
     with pytest.raises(ScenarioError) as caught:
         await make_client(scenario_paths=(path,))
     text = str(caught.value)
     assert f"{path}:6: faults[0].step: the lifecycle has no 'failed' step (it has: running)" in text
     assert f"{path}:7: faults[1]: a latency fault needs 'seconds', or a 'distribution'" in text
+    assert f"{path}:8: faults[2].path: matches the path alone" in text
 
 
 async def test_same_seed_same_faulted_requests(make_client: MakeClient) -> None:
@@ -269,6 +298,98 @@ async def test_requests_on_no_vendor_route_get_the_emulators_own_error(client: C
     assert response.status == 503 and (await response.json()) == {"error": "injected fault"}
 
 
+# ---- Spectrum Discover's streamed result rows -------------------------------------------------
+
+SD_COMPLETE = "9c0db090-bd33-41c5-969f-a1603ddf49ab"  # preloaded, succeeded, 50 rows
+SD_RESULTS = f"/db2whrest/v1/task_status/{SD_COMPLETE}"
+
+
+async def sd_headers(client: Client) -> dict[str, str]:
+    basic = base64.b64encode(b"sdadmin:Passw0rd").decode()
+    response = await client.get("/auth/v1/token", headers={"Authorization": f"Basic {basic}"})
+    return {"Authorization": f"Bearer {response.headers['X-Auth-Token']}"}
+
+
+async def applied(client: Client) -> list[int]:
+    return [f["applied"] for f in (await (await client.get("/_emulator/faults")).json())["faults"]]
+
+
+async def test_a_task_rule_replaces_spectrum_discovers_streamed_results_once(client: Client) -> None:
+    headers = await sd_headers(client)
+    await inject(client, kind="error", status=503, api="spectrum_discover", task=SD_COMPLETE, times=1)
+    first = await client.get(SD_RESULTS, headers=headers)
+    assert (first.status, first.headers["Retry-After"]) == (503, "1")
+    assert json.loads(await first.read()) == {"reason": "Service Unavailable", "status": "error"}
+    second = await client.get(SD_RESULTS, headers=headers)
+    assert second.status == 200 and len((await second.read()).decode().splitlines()) == 50
+    assert await applied(client) == [1]
+    entries = [e for e in await journal(client) if e["task"] == SD_COMPLETE]
+    assert [(e["status"], e["fault"]) for e in entries] == [(503, "error"), (200, None)]
+
+
+@pytest.mark.parametrize("kind", ["reset", "empty"])
+async def test_a_step_rule_closes_the_connection_instead_of_the_results(client: Client, kind: str) -> None:
+    headers = await sd_headers(client)
+    await inject(client, kind=kind, api="spectrum_discover", step="succeeded", path="/db2whrest/v1/task_status/*")
+    with pytest.raises((aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)):
+        await client.get(SD_RESULTS, headers=headers)
+    assert await applied(client) == [1]
+    assert (await journal(client))[-1]["status"] is None
+
+
+async def test_a_truncated_result_stream_ends_without_its_last_chunk(client: Client) -> None:
+    headers = await sd_headers(client)
+    whole = await (await client.get(SD_RESULTS, headers=headers)).read()
+    await inject(client, kind="truncate", fraction=0.5, task=SD_COMPLETE, api="spectrum_discover")
+    response = await client.get(SD_RESULTS, headers=headers)
+    assert response.status == 200 and response.headers["X-Task-Emulator-Fault"] == "1"
+    received = b""
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async for chunk in response.content.iter_any():
+            received += chunk
+    assert received == whole[: len(whole) // 2]
+    assert await applied(client) == [1]
+
+
+async def test_a_slow_result_stream_arrives_whole_and_late(client: Client) -> None:
+    headers = {**(await sd_headers(client)), "Accept": "application/json"}
+    whole = await (await client.get(SD_RESULTS, headers=headers)).read()
+    chunk_bytes = len(whole) // 4 + 1  # four pieces, three waits
+    await inject(client, kind="slow_body", chunk_bytes=chunk_bytes, interval=0.1, task=SD_COMPLETE, times=1)
+    started = time.monotonic()
+    response = await client.get(SD_RESULTS, headers=headers)
+    assert await response.read() == whole
+    assert time.monotonic() - started >= 0.3 * 0.9
+    assert response.headers["Content-Type"] == "application/json" and "Location" in response.headers
+    assert await applied(client) == [1]
+
+
+async def test_latency_holds_back_the_result_stream(client: Client) -> None:
+    headers = await sd_headers(client)
+    await inject(client, kind="latency", seconds=0.3, step="succeeded", api="spectrum_discover", times=1)
+    started = time.monotonic()
+    response = await client.get(SD_RESULTS, headers=headers)
+    assert len((await response.read()).splitlines()) == 50
+    assert time.monotonic() - started >= 0.3 and response.headers["X-Task-Emulator-Fault"] == "1"
+
+
+async def test_a_body_rule_waits_for_an_answer_with_a_body_to_break(client: Client) -> None:
+    # The token answer has an empty body: nothing to truncate or dribble, so the rule is
+    # neither applied nor used up there, and the next answer with a body gets it.
+    await inject(client, kind="truncate", api="spectrum_discover", times=1)
+    await inject(client, kind="slow_body", api="spectrum_discover", times=1, interval=0)
+    headers = await sd_headers(client)
+    assert await applied(client) == [0, 0]
+    assert (await journal(client))[-1]["fault"] is None
+    peek = await client.get(SD_RESULTS + "/peek", headers=headers)
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await peek.read()
+    assert await applied(client) == [1, 0]
+    head = await client.head(SD_RESULTS + "/peek", headers=headers)  # no body either
+    assert head.status == 200 and "X-Task-Emulator-Fault" not in head.headers
+    assert await applied(client) == [1, 0]
+
+
 # ---- the control API ------------------------------------------------------------------------
 
 
@@ -283,6 +404,8 @@ async def test_requests_on_no_vendor_route_get_the_emulators_own_error(client: C
         ({"kind": "reset", "scenario": "nope"}, "scenario: no scenario named 'nope'"),
         ({"kind": "reset", "api": "traffic_ops", "scenario": "acme-autorenew", "step": 9}, "step: the lifecycle has steps 0 to 3, not 9"),
         ({"kind": "latency", "seconds": 601}, "seconds: 601 is greater than the maximum of 600"),
+        ({"kind": "reset", "path": "/dbapi.do?action=query"}, "path: matches the path alone"),
+        ({"kind": "reset", "task": ""}, "task: '' should be non-empty"),
     ],
 )
 async def test_a_refused_fault_says_why_and_changes_nothing(client: Client, body: Any, message: str) -> None:
@@ -324,3 +447,28 @@ def test_the_pytest_handle_injects_lists_removes_and_clears(task_emulator: Any) 
     assert task_emulator.faults() == []
     with pytest.raises(ValueError, match="status: 404 is not one of"):
         task_emulator.inject("error", status=404)  # type: ignore[arg-type]
+
+
+def test_a_handle_kept_over_a_reset_never_touches_a_newer_fault(task_emulator: Any) -> None:
+    import requests
+
+    old = task_emulator.inject("error", status=500, api="ops_center", times=1)
+    task_emulator.reset()
+    new = task_emulator.inject("error", status=503, api="ops_center")
+    assert new.id != old.id
+    old.remove()
+    assert [f["id"] for f in task_emulator.faults()] == [new.id]
+    assert old.applied == 0
+    url = task_emulator.url + "/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344"
+    assert requests.get(url, timeout=10).status_code == 503
+    assert new.applied == 1 and old.applied == 0
+
+
+async def test_a_fault_id_kept_over_a_reset_is_gone_not_reused(client: Client) -> None:
+    first = await inject(client, kind="empty")
+    await client.post("/_emulator/reset")
+    second = await inject(client, kind="reset")
+    assert second["id"] != first["id"]
+    response = await client.delete(f"/_emulator/faults/{first['id']}")
+    assert response.status == 404
+    assert [f["id"] for f in (await (await client.get("/_emulator/faults")).json())["faults"]] == [second["id"]]

@@ -56,6 +56,7 @@ def test_an_error_rule_takes_the_status_and_a_default_retry_after() -> None:
         ({"kind": "reset", "api": "nope"}, ("api",), "unknown api 'nope'"),
         ({"kind": "reset", "step": "done"}, ("step",), "unknown phase 'done'"),
         ({"kind": "reset", "step": 1}, ("step",), "a step given by its index needs a 'scenario'"),
+        ({"kind": "reset", "path": "/dbapi.do?action=getStatus"}, ("path",), "give the query string's parameters in 'query'"),
     ],
 )
 def test_mistakes_say_where_and_what(data: dict[str, Any], path: tuple[Any, ...], message: str) -> None:
@@ -78,6 +79,24 @@ def test_a_scenario_fault_is_for_its_api_and_with_a_task_or_step_for_its_tasks()
         parse_fault({"kind": "reset", "step": 3}, owner=owner)
     with pytest.raises(FaultError, match="leave out 'api'"):
         parse_fault({"kind": "reset", "api": "traffic_ops"}, owner=owner)
+
+
+def test_whole_numbers_given_as_2_0_are_held_as_ints_and_query_booleans_as_urls_spell_them() -> None:
+    # JSON Schema's "integer" admits 2.0: a Retry-After of "2.0" is no HTTP delta-seconds.
+    rule = parse_fault(
+        {"kind": "error", "status": 503.0, "retry_after": 2.0, "times": 3.0, "query": {"all": True, "n": 5}},
+        apis=["traffic_ops"],
+    )
+    assert rule.effect == ErrorStatus(503, 2) and isinstance(rule.effect.retry_after, int)  # type: ignore[union-attr]
+    assert rule.times == 3 and isinstance(rule.times, int)
+    assert rule.match.query == (("all", "true"), ("n", "5"))
+    assert rule.match.request_matches(RequestFacts(None, "GET", "/x", {"all": "true", "n": "5"}))
+    owner = Owner("traffic_ops", "acme-autorenew", LIFECYCLE)
+    assert parse_fault({"kind": "reset", "step": 2.0}, owner=owner).match.step == 2
+
+
+def test_a_path_glob_may_use_question_marks() -> None:
+    assert fault(path="/api/4.?/async_status/*").match.request_matches(POLL)
 
 
 def test_request_rules_match_api_method_path_glob_and_query() -> None:
@@ -140,9 +159,9 @@ def test_one_fault_per_request_run_time_rules_first_in_order() -> None:
     declared = parse_fault({"kind": "reset"}, id="traffic_ops.x.1", owner=Owner("traffic_ops", "x", None))
     faults = FaultSet([declared])
     first = faults.add(fault(status=500, times=1))
-    faults.add(fault("truncate"))
+    faults.add(fault("latency", seconds=1))
     kinds = [faults.on_request(POLL).fault.kind for _ in range(2)]  # type: ignore[union-attr]
-    assert kinds == ["error", "truncate"] and first.id == "1"
+    assert kinds == ["error", "latency"] and first.id == "1"
     assert [f.id for f in faults.rules()] == ["1", "2", "traffic_ops.x.1"]
 
 
@@ -150,8 +169,30 @@ def test_task_rules_are_asked_only_about_status_reads() -> None:
     faults = FaultSet()
     faults.add(fault(status=503, step="running"))
     assert faults.on_request(POLL) is None
-    assert faults.has_task_rules
-    assert faults.on_status_read(POLL, RUNNING) is not None
+    assert faults.has_answer_rules
+    assert faults.on_answer(POLL, None, has_body=True) is None  # not a status read
+    assert faults.on_answer(POLL, RUNNING, has_body=True) is not None
+
+
+def test_body_rules_are_decided_on_an_answer_with_a_body_and_only_then_used_up() -> None:
+    faults = FaultSet()
+    truncate = faults.add(fault("truncate", times=1))
+    slow = faults.add(fault("slow_body", step="running", times=1))
+    assert faults.on_request(POLL) is None  # decided on the answer, not on arrival
+    assert faults.on_answer(POLL, RUNNING, has_body=False) is None
+    assert (faults.applied(truncate.id), faults.applied(slow.id)) == (0, 0)
+    assert faults.on_answer(POLL, RUNNING, has_body=True).fault == truncate  # type: ignore[union-attr]
+    assert faults.on_answer(POLL, RUNNING, has_body=True).fault == slow  # type: ignore[union-attr]
+    assert faults.on_answer(POLL, RUNNING, has_body=True) is None
+
+
+def test_answer_rules_try_request_rules_before_task_rules() -> None:
+    faults = FaultSet()
+    on_task = faults.add(fault(status=503, task="2"))
+    on_request = faults.add(fault("slow_body", path="/api/*"))
+    assert faults.on_answer(POLL, RUNNING, has_body=True).fault == on_request  # type: ignore[union-attr]
+    assert faults.remove(on_request.id)
+    assert faults.on_answer(POLL, RUNNING, has_body=True).fault == on_task  # type: ignore[union-attr]
 
 
 def test_reset_restores_declared_rules_drops_run_time_ones_and_restarts_counts() -> None:
@@ -167,8 +208,19 @@ def test_reset_restores_declared_rules_drops_run_time_ones_and_restarts_counts()
     faults.reset()
     assert [f.id for f in faults.rules()] == ["traffic_ops.x.1"]
     assert faults.applied("traffic_ops.x.1") == 0
-    assert faults.add(fault(status=500)).id == "1"  # ids start again too
     assert not FaultSet()
+
+
+def test_run_time_ids_never_repeat_so_an_id_kept_over_a_reset_reaches_nothing() -> None:
+    faults = FaultSet()
+    before = faults.add(fault(status=500))
+    faults.reset()
+    after = faults.add(fault(status=503))
+    assert (before.id, after.id) == ("1", "2")
+    assert faults.remove(before.id) is False
+    assert [f.id for f in faults.rules()] == ["2"] and faults.applied(before.id) == 0
+    faults.clear()
+    assert faults.add(fault(status=429)).id == "3"
 
 
 def test_truncate_always_cuts_something_off_a_non_empty_body() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from http import HTTPStatus
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -229,7 +229,10 @@ class SpectrumDiscover(VendorApi):
         return self._reply(request, 303, {"status": peek_status(view)}, "status", headers)
 
     async def _results(self, request: web.Request, task: Task) -> web.StreamResponse:
-        """The rows, streamed a chunk at a time: a 100,000-row result never sits in memory."""
+        """The rows, streamed a chunk at a time: a 100,000-row result never sits in memory.
+
+        Returned unsent, its body an async iterable that aiohttp writes out once the
+        middleware is done: an injected fault can still delay, replace or break it."""
         spec = ResultSpec.from_scenario(task.scenario.results)
         rows = iter_rows(spec, task.seed, task.created_at)
         head = list(islice(rows, CHECKED_ROWS))
@@ -244,22 +247,14 @@ class SpectrumDiscover(VendorApi):
             if checked.status != 200:
                 return checked
         want_json = JSON_TYPE in request.headers.get("Accept", "")
-        response = web.StreamResponse(status=200, headers={"Location": self._url(request, task)})
-        response.headers["Content-Type"] = JSON_TYPE if want_json else CSV_TYPE
-        response.enable_chunked_encoding()
-        await response.prepare(request)
         all_rows = chain(head, rows)
         if want_json:
             chunks = json_chunks(all_rows, self.columns)
         else:
             chunks = csv_chunks(all_rows, self.columns, header=bool(task.scenario.options.get("csv_header")))
-        try:
-            for chunk in chunks:
-                await response.write(chunk)
-            await response.write_eof()
-        except ConnectionResetError:
-            pass  # the client stopped reading; nothing more to make
-        return response
+        # No Content-Length: chunked encoding. A client that stops reading stops the rows.
+        headers = {"Location": self._url(request, task), "Content-Type": JSON_TYPE if want_json else CSV_TYPE}
+        return web.Response(status=200, body=_streamed(chunks), headers=headers)
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -301,6 +296,11 @@ class SpectrumDiscover(VendorApi):
         if headers and response.status == status:
             response.headers.update(headers)
         return response
+
+
+async def _streamed(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
 
 
 __all__ = ["SpectrumDiscover", "User"]
