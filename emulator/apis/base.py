@@ -8,6 +8,7 @@ made per server with the API's settings, serves its vendor routes. Responses go 
 
 from __future__ import annotations
 
+import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -45,8 +46,10 @@ class TriggerRoute:
     match_keys: frozenset[str] = frozenset()
 
 
+@functools.lru_cache(maxsize=256)
 def basic_credentials(authorization: str) -> tuple[str, str] | None:
-    """(username, password) from an `Authorization: Basic …` value, or None."""
+    """(username, password) from an `Authorization: Basic …` value, or None. Kept per value:
+    a client sends the same one with every poll."""
     try:
         auth = BasicAuth.decode(authorization, encoding="utf-8")
     except (ValueError, UnicodeDecodeError):

@@ -14,6 +14,7 @@ Flask app that returns bodies as strings, which is why the documented 202 is `te
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import urllib.parse
@@ -290,12 +291,24 @@ class SpectrumDiscover(VendorApi):
         schema: str,
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
-        response = self.respond(
-            request, status, dict(body), schema=schema, encode=encode_json, content_type=TEXT_HTML
+        data = dict(body)
+        return self.respond(
+            request, status, data, schema=schema, encode=encode_json, content_type=TEXT_HTML,
+            headers=headers, body=_encoded_small(data),
         )
-        if headers and response.status == status:
-            response.headers.update(headers)
-        return response
+
+
+def _encoded_small(data: dict[str, Any]) -> bytes:
+    """The few small bodies this API answers (peeks, 303s, errors) are encoded once each."""
+    try:
+        return _encoded_items(tuple(data.items()))
+    except TypeError:  # a value that cannot be a cache key
+        return encode_json(data)
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded_items(items: tuple[tuple[str, Any], ...]) -> bytes:
+    return encode_json(dict(items))
 
 
 async def _streamed(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
