@@ -168,7 +168,7 @@ class ControlApi:
                 raise ControlError(400, f"id: {error}") from None
         fields = body.get("fields", {})
         # Field values obey the same rules as a scenario's `task:` block.
-        for problem in self.runtime.schemas.errors(f"{api}/scenario.schema.json", {"task": fields}):
+        for problem in self.runtime.schemas.errors(f"{api}/scenario.schema.json", {"task": fields}) if fields else ():
             path, message = explain_schema_error(problem)
             raise ControlError(400, f"{format_path(('fields', *path[1:]))}: {message}")
         scope = body.get("scope", {})
