@@ -117,7 +117,7 @@ def redact_body(body: bytes, content_type: str) -> Any:
     if "json" in content_type:
         try:
             return _redact_json(json.loads(body))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse or walk
             pass
     text = body[:BODY_LIMIT].decode("utf-8", errors="replace")
     return text + ("…" if len(body) > BODY_LIMIT else "")

@@ -240,7 +240,7 @@ class DataArts(VendorApi):
         """The import request's body, or the DLF error it deserves."""
         try:
             body = json.loads(raw) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
             # [inf] the service's answer to malformed JSON is not documented.
             return {}, dlf_error(PARAMETER_MISSING, "The request body is not valid JSON.")
         if not isinstance(body, dict):
@@ -262,7 +262,7 @@ class DataArts(VendorApi):
         request[JOURNAL_API] = self.name
         try:
             auth = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
             auth = None
         violation = self.runtime.schemas.violation("dataarts/iam_token_request.schema.json", auth)
         if violation is not None:
