@@ -160,7 +160,8 @@ def _scenario_paths(args: argparse.Namespace) -> list[Path]:
     from_env = [Path(p) for p in _env("SCENARIOS", "").split(":") if p]
     paths = from_env + (args.scenarios or [])
     for path in paths:
-        if not path.exists():
+        # A link leading nowhere (broken, or a loop) is left to the loader, which says so.
+        if not path.exists() and not path.is_symlink():
             raise ConfigError(f"--scenarios: no such file or folder: {path}")
         if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
             raise ConfigError(f"--scenarios: cannot read the folder {path}")
@@ -200,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_check(paths: list[Path]) -> int:
-    missing = [p for p in paths if not p.exists()]
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
         print(f"task-emulator check: no such file or folder: {missing[0]}", file=sys.stderr)
         return 2

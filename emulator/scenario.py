@@ -24,7 +24,14 @@ import jsonschema
 from .errors import Problem, ScenarioError
 from .lifecycle import Lifecycle, Phase, Step, lifecycle_problems, parse_duration
 from .schemas import SchemaSet
-from .yamlsource import Document, JsonPath, YamlSyntaxError, format_path, load_documents
+from .yamlsource import (
+    Document,
+    JsonPath,
+    YamlSyntaxError,
+    format_path,
+    load_documents,
+    utf8_problem,
+)
 
 if TYPE_CHECKING:
     from .apis.base import ApiSpec
@@ -158,16 +165,27 @@ class Catalog:
 
 
 def scenario_files(paths: Iterable[Path]) -> list[Path]:
-    """The YAML files named by `paths` (files as given, folders searched, sorted)."""
+    """The YAML files named by `paths` (files as given, folders searched, sorted).
+
+    A `*.yaml` in a folder that is a symbolic link leading nowhere (broken, or a loop) is
+    kept, so that reading it reports it rather than leaving it out unsaid. Links to
+    folders are not followed (rglob's rule), so a link back up the tree cannot loop."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             found.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+                sorted(
+                    p for p in path.rglob("*")
+                    if p.suffix in (".yaml", ".yml") and (p.is_file() or _leads_nowhere(p))
+                )
             )
         else:
             found.append(path)
     return found
+
+
+def _leads_nowhere(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def load_catalog(
@@ -205,11 +223,18 @@ class _ScenarioLoader:
 
     def load_file(self, path: Path) -> None:
         name = str(path)
+        if path.exists() and not path.is_file():
+            # A FIFO or a device would block the read, or never end it.
+            self.problems.append(Problem(name, None, "cannot read the file: not a regular file"))
+            return
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-            self.problems.append(Problem(name, None, f"cannot read the file: {reason}"))
+        except OSError as error:
+            self.problems.append(Problem(name, None, f"cannot read the file: {error.strerror or error}"))
+            return
+        except UnicodeDecodeError as error:
+            line, message = utf8_problem(error)
+            self.problems.append(Problem(name, line, f"cannot read the file: {message}"))
             return
         try:
             documents = list(load_documents(text))
