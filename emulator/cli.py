@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from . import __version__
@@ -37,6 +36,7 @@ from .control import ControlApi, control_routes
 from .errors import ConfigError, EmulatorError, ScenarioError
 from .openapi import build_document
 from .scenario import check_files
+from .yamlsource import YamlSyntaxError, format_path, load_documents, utf8_problem
 
 ENV_PREFIX = "TASK_EMULATOR_"
 
@@ -215,16 +215,35 @@ def load_settings(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read the config file {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    if data is None:
+    except UnicodeDecodeError as error:
+        line, message = utf8_problem(error)
+        raise ConfigError(f"cannot read the config file {path}:{line}: {message}") from None
+    # The scenario files' loader: mistakes with their line, duplicate keys refused, and
+    # no alias (`*name`) that expands without end.
+    try:
+        documents = list(load_documents(text))
+    except YamlSyntaxError as error:
+        where = path if error.line is None else f"{path}:{error.line}"
+        raise ConfigError(f"{where}: {error.message}") from None
+    if len(documents) > 1:
+        raise ConfigError(f"{path}:{documents[1].line}: a config file is one YAML document")
+    if not documents or documents[0].data is None:
         return {}
-    if not isinstance(data, dict):
+    document = documents[0]
+    for key_path, line in document.duplicate_keys:
+        raise ConfigError(f"{path}:{line}: {format_path(key_path)}: this key is given twice")
+    if not isinstance(document.data, dict):
         raise ConfigError(f"{path}: a config file maps API ids to their settings")
-    return data
+    for api, settings in document.data.items():
+        if not isinstance(settings, dict):
+            raise ConfigError(
+                f"{path}:{document.line_of((api,))}: {api}: an API's settings are a mapping of "
+                f"setting names to values, not {settings!r}"
+            )
+    return document.data
 
 
 def run_serve(args: argparse.Namespace) -> int:
