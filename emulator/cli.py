@@ -13,10 +13,11 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -361,7 +362,38 @@ def banner(host: str, port: int, runtime: Any) -> str:
     base = f"http://{shown}:{port}"
     lines = [f"task-emulator {__version__} listening on {base} (clock: {runtime.engine.clock.mode}, "
              f"validation: {runtime.validate})"]
+    secrets = configured_secrets(runtime.config.api_settings)
     for api in runtime.apis.values():
-        lines.append(f"  {api.title}: {api.describe()}")
+        lines.append(f"  {api.title}: {_masked(api.describe(), secrets)}")
     lines.append(f"  control API: {base}/_emulator/  (health, scenarios, tasks, clock, reset, requests)")
     return "\n".join(lines)
+
+
+# Settings keys whose values are credentials; `login_tokens` maps credentials to users.
+SECRET_SETTINGS = frozenset({"password", "sk", "token"})
+
+
+def configured_secrets(settings: Any) -> set[str]:
+    """The credentials a person put in --config. The banner shows the built-in ones (they
+    are in the README) but not these: stdout ends up in CI logs and `docker logs`."""
+    found: set[str] = set()
+    if isinstance(settings, Mapping):
+        for key, value in settings.items():
+            if key in SECRET_SETTINGS and isinstance(value, str):
+                found.add(value)
+            elif key == "login_tokens" and isinstance(value, Mapping):
+                found.update(str(token) for token in value)
+            else:
+                found |= configured_secrets(value)
+    elif isinstance(settings, list):
+        for item in settings:
+            found |= configured_secrets(item)
+    return found
+
+
+def _masked(text: str, secrets: set[str]) -> str:
+    for secret in secrets:
+        # Whole values only, as describe() writes them: after '/' or a space, before a
+        # space, ',', ';' or ')'.
+        text = re.sub(rf"(?<=[\s/]){re.escape(secret)}(?=[\s,;)]|$)", "[from --config]", text)
+    return text
