@@ -334,19 +334,43 @@ async def _serve(app: web.Application, host: str, port: int, runtime: Any) -> in
     except OSError as error:
         await runner.cleanup()
         raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    log = logging.getLogger("task_emulator")
+    signals: list[int] = []  # received, in order
     stop = asyncio.Event()
+    cleanup: list[asyncio.Task[None]] = []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        if len(signals) == 1:
+            stop.set()
+        elif cleanup:  # a second signal: a person who will not wait for the requests
+            cleanup[0].cancel()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     print(banner(host, port, runtime), flush=True)
     if not _is_loopback(host) and runtime.config.admin_token is None:
-        logging.getLogger("task_emulator").warning(
+        log.warning(
             "listening on %s without --admin-token: anyone who can reach this address can "
             "create, move and reset tasks through /_emulator", host
         )
     await stop.wait()
-    # Stop accepting, let in-flight requests finish, then exit 0.
-    await runner.cleanup()
+    # Stop accepting, let in-flight requests finish (aiohttp gives them up to a minute),
+    # then exit 0.
+    log.info(
+        "%s: no new connections; finishing the requests in flight (send it again to stop at once)",
+        signal.Signals(signals[0]).name,
+    )
+    cleanup.append(asyncio.ensure_future(runner.cleanup()))
+    if len(signals) > 1:  # the second came before this coroutine woke up from the first
+        cleanup[0].cancel()
+    try:
+        await cleanup[0]
+    except asyncio.CancelledError:
+        log.warning("%s again: stopped at once, requests in flight cut short", signal.Signals(signals[-1]).name)
+        return 1
+    log.info("stopped")
     return 0
 
 
