@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="check every response against its schema [TASK_EMULATOR_VALIDATE] (default: %(default)s)")
     serve.add_argument("--admin-token", default=_env("ADMIN_TOKEN"),
                        help="require 'Authorization: Bearer TOKEN' on the control API [TASK_EMULATOR_ADMIN_TOKEN]")
+    serve.add_argument("--journal-limit", type=_positive_int, default=_env("JOURNAL_LIMIT", "10000"),
+                       help="vendor requests the journal keeps, the oldest dropped first "
+                       "[TASK_EMULATOR_JOURNAL_LIMIT] (default: %(default)s)")
     serve.add_argument("--config", type=Path, default=_env("CONFIG"),
                        help="YAML file of per-API settings (users, roles …) [TASK_EMULATOR_CONFIG]")
     serve.add_argument("--log-format", choices=("text", "json"), default=_env("LOG_FORMAT", "text"),
@@ -146,6 +149,13 @@ def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
         raise ValueError(text)
     return value
 
@@ -257,6 +267,7 @@ def run_serve(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         validate=args.validate,
         admin_token=args.admin_token,
+        journal_limit=args.journal_limit,
         api_settings=load_settings(args.config),
     )
     runtime = build_runtime(config)
