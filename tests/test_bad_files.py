@@ -45,7 +45,7 @@ def problems_in(*paths: Path) -> list[str]:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "emulator", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
+        [sys.executable, "-m", "emulator", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
     )
 

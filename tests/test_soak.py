@@ -152,7 +152,7 @@ class Soak:
                     problem = target.problem(response.status, body)
                     if problem:
                         self.problems.append(f"{target.api} {target.id}: {problem}")
-            except Exception as error:  # every failure counts, whatever its kind
+            except Exception as error:  # noqa: BLE001 - every failure counts, whatever its kind
                 self.problems.append(f"{target.api} {target.id}: {type(error).__name__}: {error}")
             finally:
                 self.in_flight[target.round] -= 1
