@@ -31,6 +31,9 @@ VALIDATION_MODES: tuple[ValidationMode, ...] = ("strict", "warn", "off")
 CONTROL_PREFIX = "/_emulator"
 # Requests bigger than this are refused before any handler reads them.
 MAX_BODY_BYTES = 1024 * 1024
+# A real clock this much faster than real time runs into year 9999 (see clock.LATEST) in
+# days rather than in minutes.
+MAX_TIME_SCALE = 1_000_000.0
 
 log = logging.getLogger("task_emulator")
 
@@ -57,15 +60,20 @@ class EmulatorConfig:
             raise ConfigError(f"unknown validation mode {self.validate!r}: use strict, warn or off")
         if self.clock not in ("real", "virtual"):
             raise ConfigError(f"unknown clock {self.clock!r}: use real or virtual")
-        if not self.time_scale > 0:
-            raise ConfigError(f"the time scale must be a positive number, not {self.time_scale!r}")
+        if not 0 < self.time_scale <= MAX_TIME_SCALE:
+            raise ConfigError(
+                f"the time scale must be a positive number up to {MAX_TIME_SCALE:g}, not {self.time_scale!r}"
+            )
         if self.journal_limit < 1:
             raise ConfigError(f"the journal limit must be at least 1, not {self.journal_limit!r}")
-        unknown = sorted(set(self.api_settings) - set(API_CLASSES))
+        unknown = sorted(set(self.api_settings) - set(API_CLASSES), key=str)
         if unknown:
             raise ConfigError(
                 f"settings for unknown API {unknown[0]!r}: use one of {', '.join(API_CLASSES)}"
             )
+        for name, settings in self.api_settings.items():
+            if not isinstance(settings, Mapping):
+                raise ConfigError(f"settings {name}: a mapping of setting names to values, not {settings!r}")
 
     def scenario_sources(self) -> list[Path]:
         # User scenarios first: their triggers win over the built-in ones.
@@ -105,7 +113,7 @@ def load_schemas() -> SchemaSet:
 
 def load_scenarios(config: EmulatorConfig, schemas: SchemaSet) -> Catalog:
     """The scenarios `config` names; raises ScenarioError listing every mistake."""
-    return load_catalog(config.scenario_sources(), API_CLASSES, schemas, schema_checked=[builtin_scenarios()])
+    return load_catalog(config.scenario_sources(), API_CLASSES, schemas, shipped=[builtin_scenarios()])
 
 
 def build_runtime(

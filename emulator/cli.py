@@ -13,13 +13,13 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from . import __version__
@@ -36,6 +36,7 @@ from .control import ControlApi, control_routes
 from .errors import ConfigError, EmulatorError, ScenarioError
 from .openapi import build_document
 from .scenario import check_files
+from .yamlsource import YamlSyntaxError, format_path, load_documents, utf8_problem
 
 ENV_PREFIX = "TASK_EMULATOR_"
 
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="check every response against its schema [TASK_EMULATOR_VALIDATE] (default: %(default)s)")
     serve.add_argument("--admin-token", default=_env("ADMIN_TOKEN"),
                        help="require 'Authorization: Bearer TOKEN' on the control API [TASK_EMULATOR_ADMIN_TOKEN]")
+    serve.add_argument("--journal-limit", type=_positive_int, default=_env("JOURNAL_LIMIT", "10000"),
+                       help="vendor requests the journal keeps, the oldest dropped first "
+                       "[TASK_EMULATOR_JOURNAL_LIMIT] (default: %(default)s)")
     serve.add_argument("--config", type=Path, default=_env("CONFIG"),
                        help="YAML file of per-API settings (users, roles …) [TASK_EMULATOR_CONFIG]")
     serve.add_argument("--log-format", choices=("text", "json"), default=_env("LOG_FORMAT", "text"),
@@ -148,6 +152,13 @@ def _port(text: str) -> int:
     return value
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0 or value == float("inf"):
@@ -159,7 +170,8 @@ def _scenario_paths(args: argparse.Namespace) -> list[Path]:
     from_env = [Path(p) for p in _env("SCENARIOS", "").split(":") if p]
     paths = from_env + (args.scenarios or [])
     for path in paths:
-        if not path.exists():
+        # A link leading nowhere (broken, or a loop) is left to the loader, which says so.
+        if not path.exists() and not path.is_symlink():
             raise ConfigError(f"--scenarios: no such file or folder: {path}")
         if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
             raise ConfigError(f"--scenarios: cannot read the folder {path}")
@@ -199,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_check(paths: list[Path]) -> int:
-    missing = [p for p in paths if not p.exists()]
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
         print(f"task-emulator check: no such file or folder: {missing[0]}", file=sys.stderr)
         return 2
@@ -213,16 +225,35 @@ def load_settings(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read the config file {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    if data is None:
+    except UnicodeDecodeError as error:
+        line, message = utf8_problem(error)
+        raise ConfigError(f"cannot read the config file {path}:{line}: {message}") from None
+    # The scenario files' loader: mistakes with their line, duplicate keys refused, and
+    # no alias (`*name`) that expands without end.
+    try:
+        documents = list(load_documents(text))
+    except YamlSyntaxError as error:
+        where = path if error.line is None else f"{path}:{error.line}"
+        raise ConfigError(f"{where}: {error.message}") from None
+    if len(documents) > 1:
+        raise ConfigError(f"{path}:{documents[1].line}: a config file is one YAML document")
+    if not documents or documents[0].data is None:
         return {}
-    if not isinstance(data, dict):
+    document = documents[0]
+    for key_path, line in document.duplicate_keys:
+        raise ConfigError(f"{path}:{line}: {format_path(key_path)}: this key is given twice")
+    if not isinstance(document.data, dict):
         raise ConfigError(f"{path}: a config file maps API ids to their settings")
-    return data
+    for api, settings in document.data.items():
+        if not isinstance(settings, dict):
+            raise ConfigError(
+                f"{path}:{document.line_of((api,))}: {api}: an API's settings are a mapping of "
+                f"setting names to values, not {settings!r}"
+            )
+    return document.data
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -235,6 +266,7 @@ def run_serve(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         validate=args.validate,
         admin_token=args.admin_token,
+        journal_limit=args.journal_limit,
         api_settings=load_settings(args.config),
     )
     runtime = build_runtime(config)
@@ -314,19 +346,43 @@ async def _serve(app: web.Application, host: str, port: int, runtime: Any) -> in
     except OSError as error:
         await runner.cleanup()
         raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    log = logging.getLogger("task_emulator")
+    signals: list[int] = []  # received, in order
     stop = asyncio.Event()
+    cleanup: list[asyncio.Task[None]] = []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        if len(signals) == 1:
+            stop.set()
+        elif cleanup:  # a second signal: a person who will not wait for the requests
+            cleanup[0].cancel()
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     print(banner(host, port, runtime), flush=True)
     if not _is_loopback(host) and runtime.config.admin_token is None:
-        logging.getLogger("task_emulator").warning(
+        log.warning(
             "listening on %s without --admin-token: anyone who can reach this address can "
             "create, move and reset tasks through /_emulator", host
         )
     await stop.wait()
-    # Stop accepting, let in-flight requests finish, then exit 0.
-    await runner.cleanup()
+    # Stop accepting, let in-flight requests finish (aiohttp gives them up to a minute),
+    # then exit 0.
+    log.info(
+        "%s: no new connections; finishing the requests in flight (send it again to stop at once)",
+        signal.Signals(signals[0]).name,
+    )
+    cleanup.append(asyncio.ensure_future(runner.cleanup()))
+    if len(signals) > 1:  # the second came before this coroutine woke up from the first
+        cleanup[0].cancel()
+    try:
+        await cleanup[0]
+    except asyncio.CancelledError:
+        log.warning("%s again: stopped at once, requests in flight cut short", signal.Signals(signals[-1]).name)
+        return 1
+    log.info("stopped")
     return 0
 
 
@@ -342,7 +398,38 @@ def banner(host: str, port: int, runtime: Any) -> str:
     base = f"http://{shown}:{port}"
     lines = [f"task-emulator {__version__} listening on {base} (clock: {runtime.engine.clock.mode}, "
              f"validation: {runtime.validate})"]
+    secrets = configured_secrets(runtime.config.api_settings)
     for api in runtime.apis.values():
-        lines.append(f"  {api.title}: {api.describe()}")
+        lines.append(f"  {api.title}: {_masked(api.describe(), secrets)}")
     lines.append(f"  control API: {base}/_emulator/  (health, scenarios, tasks, clock, reset, requests)")
     return "\n".join(lines)
+
+
+# Settings keys whose values are credentials; `login_tokens` maps credentials to users.
+SECRET_SETTINGS = frozenset({"password", "sk", "token"})
+
+
+def configured_secrets(settings: Any) -> set[str]:
+    """The credentials a person put in --config. The banner shows the built-in ones (they
+    are in the README) but not these: stdout ends up in CI logs and `docker logs`."""
+    found: set[str] = set()
+    if isinstance(settings, Mapping):
+        for key, value in settings.items():
+            if key in SECRET_SETTINGS and isinstance(value, str):
+                found.add(value)
+            elif key == "login_tokens" and isinstance(value, Mapping):
+                found.update(str(token) for token in value)
+            else:
+                found |= configured_secrets(value)
+    elif isinstance(settings, list):
+        for item in settings:
+            found |= configured_secrets(item)
+    return found
+
+
+def _masked(text: str, secrets: set[str]) -> str:
+    for secret in secrets:
+        # Whole values only, as describe() writes them: after '/' or a space, before a
+        # space, ',', ';' or ')'.
+        text = re.sub(rf"(?<=[\s/]){re.escape(secret)}(?=[\s,;)]|$)", "[from --config]", text)
+    return text

@@ -15,6 +15,10 @@ from typing import Literal, Protocol
 
 ClockMode = Literal["real", "virtual"]
 
+# The clock never moves past this moment (9999-01-01T00:00:00Z): every time an API writes,
+# an expiry a day or a token lifetime ahead included, must still fit in a four-digit year.
+LATEST = 253370764800.0
+
 
 class Clock(Protocol):
     """Seconds since the Unix epoch, as the emulator sees them."""
@@ -28,10 +32,15 @@ class Clock(Protocol):
         ...
 
 
-def _check_step(seconds: float) -> None:
+def _check_step(seconds: float, now: float) -> None:
     # NaN compares false with everything, so test for the good case.
     if not (0 <= seconds < float("inf")):
         raise ValueError(f"the clock only moves forward by a finite amount, not {seconds!r}")
+    if now + seconds > LATEST:
+        raise ValueError(
+            f"moving the clock {seconds:g} s would take it past 9999-01-01T00:00:00Z, "
+            "the latest time it can show"
+        )
 
 
 class RealClock:
@@ -53,9 +62,10 @@ class RealClock:
         return self._origin + (self._source() - self._origin) * self._scale + self._offset
 
     def advance(self, seconds: float) -> float:
-        _check_step(seconds)
+        now = self.now()
+        _check_step(seconds, now)
         self._offset += seconds
-        return self.now()
+        return now + seconds
 
 
 class VirtualClock:
@@ -70,7 +80,7 @@ class VirtualClock:
         return self._now
 
     def advance(self, seconds: float) -> float:
-        _check_step(seconds)
+        _check_step(seconds, self._now)
         self._now += seconds
         return self._now
 

@@ -217,7 +217,10 @@ class ControlApi:
 
     async def advance_clock(self, request: web.Request) -> web.Response:
         body = await self._body(request, "advance_clock")
-        self.engine.advance_clock(float(body["seconds"]))
+        try:
+            self.engine.advance_clock(float(body["seconds"]))
+        except ValueError as error:  # the clock refuses and stays where it was
+            raise ControlError(400, f"seconds: {error}") from None
         return web.json_response(self._clock_json())
 
     async def reset(self, request: web.Request) -> web.Response:
@@ -271,7 +274,7 @@ class ControlApi:
     async def _body(self, request: web.Request, schema: str) -> dict[str, Any]:
         raw = await request.read()
         try:
-            body = json.loads(raw)
+            body = parse_json(raw)
         except ValueError as error:
             raise ControlError(400, f"the body is not valid JSON: {error}") from None
         for problem in self.runtime.schemas.errors(f"control/{schema}.schema.json", body):
@@ -341,6 +344,28 @@ def fault_from_json(runtime: Runtime, body: Any) -> Fault:
     except FaultError as error:
         where = format_path(error.path)
         raise ValueError(f"{where}: {error.message}" if where else error.message) from None
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON as RFC 8259 has it, or ValueError saying what is wrong. Python's parser also
+    takes NaN and Infinity, keeps the last of two equal keys, and overflows the stack on
+    deep nesting (RecursionError): each of those would reach a handler, or crash it."""
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not a JSON value")
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in found:
+                raise ValueError(f"the key {key!r} is given twice")
+            found[key] = value
+        return found
+
+    try:
+        return json.loads(raw, parse_constant=no_constant, object_pairs_hook=unique_keys)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
 
 
 def scenario_json(scenario: Scenario) -> dict[str, Any]:

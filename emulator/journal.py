@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -146,16 +147,43 @@ def redact_pairs(pairs: Iterable[tuple[str, str]], secret: frozenset[str]) -> di
 
 
 def redact_body(body: bytes, content_type: str) -> Any:
-    """The body as JSON (credentials redacted) or text, cut at BODY_LIMIT bytes."""
+    """The body with credentials redacted: as JSON when it parses, else as text; either
+    cut to text of BODY_LIMIT characters when the body is bigger than that.
+
+    JSON is looked for whatever the Content-Type says, because the servers emulated read
+    it so: `curl -d '{"u": …, "p": …}'` logs in to Traffic Ops with a form Content-Type.
+    Text that is not JSON still has its secrets blanked: form fields by name, and
+    `"key": value` pairs of JSON too broken to parse.
+    """
     if not body:
         return None
-    if "json" in content_type:
-        try:
-            return _redact_json(json.loads(body))
-        except ValueError:
-            pass
+    try:
+        return _bounded(_redact_json(json.loads(body)), len(body))
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse or walk
+        pass
     text = body[:BODY_LIMIT].decode("utf-8", errors="replace")
+    # Cut before blanking: a secret cut short is still matched to its end.
+    if "x-www-form-urlencoded" in content_type:
+        text = _FORM_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _JSON_SECRET.sub(lambda m: m.group(1) + f'"{REDACTED}"', text)
     return text + ("…" if len(body) > BODY_LIMIT else "")
+
+
+_SECRET_NAMES = "|".join(sorted(SECRET_KEYS))
+# A secret field of a form body (`p=twelve12`), up to the next field.
+_FORM_SECRET = re.compile(r"((?:^|(?<=&))(?:" + _SECRET_NAMES + r")=)[^&]*", re.IGNORECASE)
+# A secret key of a JSON object and its value: a string, possibly cut short, or a scalar.
+_JSON_SECRET = re.compile(
+    r'("(?:' + _SECRET_NAMES + r')"\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^\s,}\]]+)', re.IGNORECASE
+)
+
+
+def _bounded(value: Any, size: int) -> Any:
+    """`value`, or its JSON text cut at BODY_LIMIT when the body was bigger: a journal of
+    10,000 entries must not hold 10,000 megabyte-sized bodies."""
+    if size <= BODY_LIMIT:
+        return value
+    return json.dumps(value, ensure_ascii=False)[:BODY_LIMIT] + "…"
 
 
 def _redact_json(value: Any) -> Any:

@@ -27,18 +27,20 @@ its own free port, so parallel workers never share state or ports.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from .app import VALIDATION_MODES, EmulatorConfig, load_scenarios, load_schemas
+from .errors import EmulatorError, ScenarioError
 from .scenario import Catalog
 from .schemas import SchemaSet
 from .server import EmulatorServer, LoopThread
 from .testing import TaskEmulator
 
+T = TypeVar("T")
 MARKER = "task_emulator"
 _HANDLES = pytest.StashKey[list[TaskEmulator]]()
 
@@ -142,12 +144,26 @@ def _task_emulator_loop() -> Iterator[tuple[LoopThread, _Loaded]]:
     loop_thread.stop()
 
 
+def _or_fail(make: Callable[[], T]) -> T:
+    """`make()`; a wrong setting or a broken scenario fails the test with what is wrong,
+    where a traceback through this plugin would bury it."""
+    try:
+        return make()
+    except ScenarioError as error:
+        lines = "\n".join(f"  {problem}" for problem in error.problems)
+        message = f"task-emulator: the scenarios have mistakes:\n{lines}"
+    except EmulatorError as error:
+        message = f"task-emulator: {error}"
+    # Raised outside the except block, so that pytest does not print the error chained.
+    pytest.fail(message, pytrace=False)
+
+
 @pytest.fixture
 def task_emulator_config(request: pytest.FixtureRequest) -> EmulatorConfig:
     """The configuration of this test's `task_emulator`: marker over options over ini."""
     settings = _defaults(request.config)
     settings.update(_marker_settings(request.node))
-    return EmulatorConfig(**settings)
+    return _or_fail(lambda: EmulatorConfig(**settings))
 
 
 @pytest.fixture
@@ -158,7 +174,8 @@ def task_emulator(
 ) -> Iterator[TaskEmulator]:
     """A fresh emulator for this test, listening on 127.0.0.1."""
     loop_thread, loaded = _task_emulator_loop
-    handle = TaskEmulator(loaded.server(task_emulator_config, loop_thread).start())
+    server = _or_fail(lambda: loaded.server(task_emulator_config, loop_thread))
+    handle = TaskEmulator(server.start())
     request.node.stash.setdefault(_HANDLES, []).append(handle)
     yield handle
     handle.stop()
@@ -169,7 +186,8 @@ def _task_emulator_shared(
     pytestconfig: pytest.Config, _task_emulator_loop: tuple[LoopThread, _Loaded]
 ) -> Iterator[TaskEmulator]:
     loop_thread, loaded = _task_emulator_loop
-    handle = TaskEmulator(loaded.server(EmulatorConfig(**_defaults(pytestconfig)), loop_thread).start())
+    server = _or_fail(lambda: loaded.server(EmulatorConfig(**_defaults(pytestconfig)), loop_thread))
+    handle = TaskEmulator(server.start())
     yield handle
     handle.stop()
 

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 from .errors import Problem, ScenarioError
 from .lifecycle import Lifecycle, Phase, Step, lifecycle_problems, parse_duration
 from .schemas import SchemaSet
-from .yamlsource import Document, JsonPath, YamlSyntaxError, format_path, load_documents
+from .yamlsource import (
+    Document,
+    JsonPath,
+    YamlSyntaxError,
+    format_path,
+    load_documents,
+    utf8_problem,
+)
 
 if TYPE_CHECKING:
     import jsonschema
@@ -161,16 +168,27 @@ class Catalog:
 
 
 def scenario_files(paths: Iterable[Path]) -> list[Path]:
-    """The YAML files named by `paths` (files as given, folders searched, sorted)."""
+    """The YAML files named by `paths` (files as given, folders searched, sorted).
+
+    A `*.yaml` in a folder that is a symbolic link leading nowhere (broken, or a loop) is
+    kept, so that reading it reports it rather than leaving it out unsaid. Links to
+    folders are not followed (rglob's rule), so a link back up the tree cannot loop."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             found.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+                sorted(
+                    p for p in path.rglob("*")
+                    if p.suffix in (".yaml", ".yml") and (p.is_file() or _leads_nowhere(p))
+                )
             )
         else:
             found.append(path)
     return found
+
+
+def _leads_nowhere(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def load_catalog(
@@ -178,19 +196,19 @@ def load_catalog(
     apis: Mapping[str, ApiSpec],
     schemas: SchemaSet,
     *,
-    schema_checked: Iterable[Path] = (),
+    shipped: Iterable[Path] = (),
 ) -> Catalog:
     """Every scenario under `paths`; raises ScenarioError listing every mistake found.
 
     Earlier paths come first when triggers are matched, so user scenarios given before the
-    built-in ones take precedence over them. Files under `schema_checked` (the built-in
-    scenarios, which the test suite checks) skip the schema check, the slowest part of
-    loading; everything else about them is still checked.
+    built-in ones take precedence over them. Files under `shipped` (the built-in scenarios,
+    which the test suite checks) skip the schema check, the slowest part of loading, and are
+    parsed by libyaml; everything else about them is still checked.
     """
     loader = _ScenarioLoader(apis, schemas)
-    checked = tuple(schema_checked)
+    roots = tuple(shipped)
     for path in scenario_files(paths):
-        loader.load_file(path, check_schema=not any(path.is_relative_to(root) for root in checked))
+        loader.load_file(path, shipped=any(path.is_relative_to(root) for root in roots))
     if loader.problems:
         raise ScenarioError(loader.problems)
     return Catalog(loader.scenarios)
@@ -213,16 +231,23 @@ class _ScenarioLoader:
         self.problems: list[Problem] = []
         self._preloaded: dict[tuple[str, str], Source] = {}
 
-    def load_file(self, path: Path, *, check_schema: bool = True) -> None:
+    def load_file(self, path: Path, *, shipped: bool = False) -> None:
         name = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-            self.problems.append(Problem(name, None, f"cannot read the file: {reason}"))
+        if path.exists() and not path.is_file():
+            # A FIFO or a device would block the read, or never end it.
+            self.problems.append(Problem(name, None, "cannot read the file: not a regular file"))
             return
         try:
-            documents = list(load_documents(text))
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            self.problems.append(Problem(name, None, f"cannot read the file: {error.strerror or error}"))
+            return
+        except UnicodeDecodeError as error:
+            line, message = utf8_problem(error)
+            self.problems.append(Problem(name, line, f"cannot read the file: {message}"))
+            return
+        try:
+            documents = list(load_documents(text, shipped=shipped))
         except YamlSyntaxError as error:
             self.problems.append(Problem(name, error.line, error.message))
             return
@@ -232,7 +257,7 @@ class _ScenarioLoader:
         problems: list[Problem] = []
         parsed: list[Scenario] = []
         for document in documents:
-            scenario = _parse_document(name, document, self.apis, self.schemas if check_schema else None, problems)
+            scenario = _parse_document(name, document, self.apis, None if shipped else self.schemas, problems)
             if scenario is not None:
                 parsed.append(scenario)
         for scenario in parsed:

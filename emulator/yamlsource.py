@@ -15,14 +15,12 @@ from typing import Any
 import yaml
 
 JsonPath = tuple[str | int, ...]
+# Values one document may hold, each use of an alias (`*name`) counted in full: enough for
+# thousands of literal rows, and a bound on what a few nested aliases can blow up into.
+MAX_VALUES = 1_000_000
 
 
-# libyaml's parser when PyYAML was built with it (the wheels are): the same nodes and marks,
-# several times faster, which is most of loading the built-in scenarios at start-up.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_SafeLoader):  # type: ignore[misc,valid-type]
+class _Loader(yaml.SafeLoader):  # type: ignore[misc,unused-ignore]  # Any without types-PyYAML
     """SafeLoader without the timestamp resolver, with keys taken as written."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -39,6 +37,18 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
+
+# libyaml's parser, when PyYAML was built with it (the wheels are): the same nodes and marks,
+# several times faster, which is most of loading the built-in scenarios at start-up. Only for
+# files the project ships: it composes in C without a depth limit, so a person's file
+# nested deep enough would crash the process where the Python parser raises an error.
+_FastBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _FastLoader(_FastBase):  # type: ignore[misc]
+    construct_mapping = _Loader.construct_mapping
+    yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+    yaml_constructors = _Loader.yaml_constructors
 
 
 @dataclass(frozen=True)
@@ -66,15 +76,23 @@ class YamlSyntaxError(Exception):
         super().__init__(message)
 
 
-def load_documents(text: str) -> Iterator[Document]:
-    """Each document of a YAML stream, with line numbers (1-based)."""
-    loader = _Loader(text)
+def load_documents(text: str, *, shipped: bool = False) -> Iterator[Document]:
+    """Each document of a YAML stream, with line numbers (1-based). `shipped`: the text is
+    one of the project's own files, which may be parsed by libyaml."""
+    loader: Any = _FastLoader(text) if shipped else _Loader(text)
     try:
-        while loader.check_node():
-            node = loader.get_node()
+        while True:
+            try:
+                if not loader.check_node():
+                    break
+                node = loader.get_node()
+            except RecursionError:  # PyYAML composes nested values recursively
+                deepest = loader.get_mark().line + 1
+                raise YamlSyntaxError(deepest, "not valid YAML: values nested too deeply") from None
+            assert node is not None  # check_node() said there is one
             lines: dict[JsonPath, int] = {}
             duplicates: list[tuple[JsonPath, int]] = []
-            _index(node, (), lines, duplicates)
+            _Indexer(lines, duplicates).index(node, ())
             data = loader.construct_document(node)
             yield Document(data, node.start_mark.line + 1, lines, duplicates)
     except yaml.MarkedYAMLError as error:
@@ -88,25 +106,54 @@ def load_documents(text: str) -> Iterator[Document]:
         loader.dispose()
 
 
-def _index(
-    node: yaml.Node,
-    path: JsonPath,
-    lines: dict[JsonPath, int],
-    duplicates: list[tuple[JsonPath, int]],
-) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            child = (*path, key)
-            if child in lines:
-                duplicates.append((child, key_node.start_mark.line + 1))
-                continue
-            lines[child] = key_node.start_mark.line + 1
-            _index(value_node, child, lines, duplicates)
-    elif isinstance(node, yaml.SequenceNode):
-        for position, item in enumerate(node.value):
-            _index(item, (*path, position), lines, duplicates)
+class _Indexer:
+    """Records the line of every key and list item, and the keys given twice. Refuses what
+    would make every later step loop or blow up: an alias inside the value it names (a
+    value that contains itself), and more than MAX_VALUES values."""
+
+    def __init__(self, lines: dict[JsonPath, int], duplicates: list[tuple[JsonPath, int]]) -> None:
+        self.lines = lines
+        self.duplicates = duplicates
+        self.visited = 0
+        self._open: set[int] = set()  # the nodes being indexed, from the root down
+
+    def index(self, node: yaml.Node, path: JsonPath) -> None:
+        self.visited += 1
+        if self.visited > MAX_VALUES:
+            raise YamlSyntaxError(
+                None,
+                f"the document holds more than {MAX_VALUES:,} values (each use of an alias "
+                "counted in full): too big to check",
+            )
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            return
+        if id(node) in self._open:
+            raise YamlSyntaxError(
+                self.lines.get(path, node.start_mark.line + 1),
+                f"{format_path(path) or 'the document'}: an alias refers to a value that "
+                "contains it, which would make it endless",
+            )
+        self._open.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                child = (*path, key)
+                if child in self.lines:
+                    self.duplicates.append((child, key_node.start_mark.line + 1))
+                    continue
+                self.lines[child] = key_node.start_mark.line + 1
+                self.index(value_node, child)
+        else:
+            for position, item in enumerate(node.value):
+                self.index(item, (*path, position))
+        self._open.discard(id(node))
+
+
+def utf8_problem(error: UnicodeDecodeError) -> tuple[int, str]:
+    """The line of the first byte of a file that is not UTF-8, and what to say about it."""
+    data = bytes(error.object)
+    return data[: error.start].count(b"\n") + 1, f"not UTF-8 text (byte {data[error.start]:#04x})"
 
 
 def format_path(path: JsonPath) -> str:

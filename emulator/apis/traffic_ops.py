@@ -587,3 +587,5 @@ async def _read_json(request: web.Request) -> tuple[Any, str | None]:
         return None, f"invalid character '{text[error.pos]}' looking for beginning of value"
     except UnicodeDecodeError:
         return None, "invalid character looking for beginning of value"
+    except RecursionError:  # deeper than Python's parser goes; Go's words for its own limit
+        return None, "exceeded max depth"

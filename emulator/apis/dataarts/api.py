@@ -246,7 +246,7 @@ class DataArts(VendorApi):
         """The import request's body, or the DLF error it deserves."""
         try:
             body = json.loads(raw) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
             # [inf] the service's answer to malformed JSON is not documented.
             return {}, dlf_error(PARAMETER_MISSING, "The request body is not valid JSON.")
         if not isinstance(body, dict):
@@ -267,7 +267,7 @@ class DataArts(VendorApi):
         [inf] error bodies in IAM's Keystone shape."""
         try:
             auth = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
             auth = None
         violation = self.runtime.schemas.violation("dataarts/iam_token_request.schema.json", auth)
         if violation is not None:

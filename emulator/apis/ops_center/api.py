@@ -365,7 +365,7 @@ async def _read_body(request: web.Request) -> Any:
         raise missing("query")
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
         raise DbApiError(400, INVALID_PARAMETER, "Request body is not valid JSON.") from None
 
 
