@@ -47,6 +47,15 @@ def rss_of(pid: int) -> int:
     return 0
 
 
+def cpu_seconds_of(pid: int) -> float:
+    """User plus system CPU seconds process `pid` has used (0 where there is no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[str]
@@ -60,6 +69,10 @@ class Server:
     @property
     def rss(self) -> int:
         return rss_of(self.process.pid)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return cpu_seconds_of(self.process.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from . import probes
-from .load import Load, LoadResult, have_wrk, run_load
+from .load import Load, have_wrk, run_load
 from .procs import (
     LOAD_CORE,
+    Server,
     basic,
     call,
     spectrum_discover_token,
@@ -112,50 +113,66 @@ class Bench:
         return {"duration": a.duration, "warmup": a.warmup, "connections": a.connections,
                 "generator": a.generator, "smoke": a.smoke}
 
-    def measure(self, load: Load) -> LoadResult:
-        """A warm-up run, thrown away, then the measured one."""
+    def measure(self, load: Load, server: Server) -> dict[str, Any]:
+        """A warm-up run, thrown away, then the measured one, with the CPU time the server
+        spent on it per request: on a machine shared with others (a VM), requests/s moves with
+        the neighbours, CPU per request much less."""
         a = self.args
         if a.warmup > 0:
             run_load(load, seconds=a.warmup, connections=a.connections, generator=a.generator, core=LOAD_CORE)
-        return run_load(load, seconds=a.duration, connections=a.connections, generator=a.generator, core=LOAD_CORE)
+        cpu_before = server.cpu_seconds
+        result = run_load(load, seconds=a.duration, connections=a.connections, generator=a.generator, core=LOAD_CORE)
+        cpu = server.cpu_seconds - cpu_before
+        return {
+            "generator": result.generator, "requests": result.requests, "rps": result.rps,
+            "p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "errors": result.errors,
+            "cpu_us_per_request": 1e6 * cpu / result.requests if result.requests else float("nan"),
+        }
 
     def polls(self) -> list[dict[str, Any]]:
         """The bare handler, then a status poll of each API (with auth) on `task-emulator serve`."""
         rows = []
         baseline = start_bench_server("baseline")
+        with_headers = start_bench_server("baseline-headers")
         emulator = start_serve()
         try:
             base = emulator.url
             loads = {
-                "bare aiohttp (constant body)": Load(f"{baseline.url}/api/4.0/async_status/1"),
-                "Traffic Ops async_status": Load(
-                    f"{base}/api/4.0/async_status/1", {"Cookie": traffic_ops_cookie(base)}
+                "bare aiohttp (constant body)": (baseline, Load(f"{baseline.url}/api/4.0/async_status/1")),
+                "bare aiohttp + Traffic Ops' headers and cookies": (
+                    with_headers, Load(f"{with_headers.url}/api/4.0/async_status/1")
                 ),
-                "Spectrum Discover task_status (303)": Load(
+                "Traffic Ops async_status": (emulator, Load(
+                    f"{base}/api/4.0/async_status/1", {"Cookie": traffic_ops_cookie(base)}
+                )),
+                "Spectrum Discover task_status (303)": (emulator, Load(
                     f"{base}{spectrum_discover_running_task(base)}",
                     {"Authorization": f"Bearer {spectrum_discover_token(base)}"},
-                ),
-                "Ops Center getStatus": Load(
+                )),
+                "Ops Center getStatus": (emulator, Load(
                     f"{base}/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344",
                     {"Authorization": basic("fred", "fred")},
+                )),
+                "DataArts system-task": (
+                    emulator, Load(f"{base}{DATAARTS_TASK}", {"X-Auth-Token": "emulator-iam-token"})
                 ),
-                "DataArts system-task": Load(f"{base}{DATAARTS_TASK}", {"X-Auth-Token": "emulator-iam-token"}),
             }
-            for name, load in loads.items():
+            for name, (server, load) in loads.items():
                 status, _, body = call(load.url, headers=load.headers)
                 if status >= 400:
                     raise RuntimeError(f"{name}: {load.url} answered {status}: {body[:300]!r}")
-                result = self.measure(load)
-                rows.append(row(name, result))
+                rows.append({"name": name, **self.measure(load, server)})
                 progress(rows[-1])
             rows.append({"name": "emulator RSS after the polls (MB)", "rss": emulator.rss})
         finally:
             baseline.stop()
+            with_headers.stop()
             emulator.stop()
-        base_rps = rows[0]["rps"]
+        base_rps, base_cpu = rows[0]["rps"], rows[0]["cpu_us_per_request"]
         for r in rows:
             if "rps" in r:
                 r["ratio"] = r["rps"] / base_rps if base_rps else float("nan")
+                r["cpu_ratio"] = base_cpu / r["cpu_us_per_request"] if r["cpu_us_per_request"] else float("nan")
         return rows
 
     def scale(self) -> list[dict[str, Any]]:
@@ -167,10 +184,10 @@ class Bench:
                 base = server.url
                 task = 1 + count // 2
                 load = Load(f"{base}/api/4.0/async_status/{task}", {"Cookie": traffic_ops_cookie(base)})
-                result = self.measure(load)
+                result = self.measure(load, server)
                 facts = server.facts
                 grown = facts["rss_after"] - facts["rss_before"]
-                r = {**row(f"{count:,} live tasks", result), "tasks": count, "rss": server.rss,
+                r = {"name": f"{count:,} live tasks", **result, "tasks": count, "rss": server.rss,
                      "bytes_per_task": grown / count if count else float("nan"),
                      "preload_seconds": facts["preload_seconds"]}
                 rows.append(r)
@@ -190,7 +207,7 @@ class Bench:
             status, _, body = call(load.url, method="POST", body=load.body)
             if status != 201:
                 raise RuntimeError(f"POST /_emulator/tasks answered {status}: {body!r}")
-            r = {**row("control API: POST /_emulator/tasks", self.measure(load)), "rss": server.rss}
+            r = {"name": "control API: POST /_emulator/tasks", **self.measure(load, server), "rss": server.rss}
             progress(r)
             return r
         finally:
@@ -233,13 +250,9 @@ def spectrum_discover_running_task(base: str) -> str:
     return f"/db2whrest/v1/task_status/{task_id}"
 
 
-def row(name: str, result: LoadResult) -> dict[str, Any]:
-    return {"name": name, "generator": result.generator, "requests": result.requests, "rps": result.rps,
-            "p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "errors": result.errors}
-
-
 def progress(r: dict[str, Any]) -> None:
-    print(f"  {r['name']}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
+    print(f"  {r['name']}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+          f"{r['cpu_us_per_request']:.0f} µs CPU per request"
           + (f", {r['errors']} errors" if r["errors"] else ""), flush=True)
 
 
@@ -250,22 +263,28 @@ def report(results: dict[str, Any]) -> str:
     out = [(f"generator {s['generator']}, {s['connections']} connections, {s['warmup']:g} s warm-up, "
            f"{s['duration']:g} s measured; server on core 1, load on core 0")]
     if "polls" in results:
-        out += ["", "| server | requests/s | p50 | p99 | vs bare aiohttp | errors |", "|---|---:|---:|---:|---:|---:|"]
+        out += ["", "| server | requests/s | p50 | p99 | vs bare aiohttp | server CPU per request "
+                "| vs bare aiohttp (CPU) | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results["polls"]:
             if "rps" in r:
                 out.append(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
-                           f"| {r['ratio']:.2f}x | {r['errors']} |")
+                           f"| {r['ratio']:.2f}x | {r['cpu_us_per_request']:.0f} µs | {r['cpu_ratio']:.2f}x "
+                           f"| {r['errors']} |")
     if "scale" in results:
         rows = results["scale"]
-        out += ["", "| live tasks | requests/s | p99 | vs fewest | RSS | bytes per task |",
-                "|---:|---:|---:|---:|---:|---:|"]
+        out += ["", "| live tasks | requests/s | p99 | vs fewest | CPU per request | vs fewest (CPU) | RSS "
+                "| bytes per task |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        first = rows[0]
         for r in rows:
-            out.append(f"| {r['tasks']:,} | {r['rps']:,.0f} | {r['p99_ms']:.2f} ms | {r['rps'] / rows[0]['rps']:.2f}x "
+            out.append(f"| {r['tasks']:,} | {r['rps']:,.0f} | {r['p99_ms']:.2f} ms | {r['rps'] / first['rps']:.2f}x "
+                       f"| {r['cpu_us_per_request']:.0f} µs "
+                       f"| {first['cpu_us_per_request'] / r['cpu_us_per_request']:.2f}x "
                        f"| {r['rss'] / 2**20:,.0f} MiB | {r['bytes_per_task']:,.0f} |")
     others = []
     if "create" in results:
         r = results["create"]
-        others.append(f"| control API task creation | {r['rps']:,.0f} tasks/s (p99 {r['p99_ms']:.2f} ms) | >= 5,000/s |")
+        others.append(f"| control API task creation | {r['rps']:,.0f} tasks/s (p99 {r['p99_ms']:.2f} ms, "
+                      f"{r['cpu_us_per_request']:.0f} µs CPU each) | >= 5,000/s |")
     if "startup" in results:
         r = results["startup"]
         others.append(f"| `task-emulator serve` start to first 200 | {r['emulator_median_s']:.3f} s median "

@@ -37,9 +37,29 @@ def rss_bytes() -> int:
     return 0
 
 
-def baseline_app() -> web.Application:
+# What the emulator must send with that body to be Traffic Ops: the headers its Go middleware
+# sets, and the two refreshed session cookies (values as long as the emulator's).
+TRAFFIC_OPS_COOKIES = (
+    "mojolicious=" + "m" * 130 + "; Path=/; Expires=Mon, 23 Nov 2026 15:00:00 GMT; Max-Age=3600; HttpOnly",
+    "access_token=" + "a" * 290 + "; Path=/; Expires=Mon, 23 Nov 2026 15:00:00 GMT; Max-Age=3600; HttpOnly",
+)
+
+
+def baseline_app(with_traffic_ops_headers: bool = False) -> web.Application:
+    """The bare handler. `with_traffic_ops_headers`: it also sends Traffic Ops' headers, to
+    show what the wire format alone costs aiohttp."""
+    headers: dict[str, str] = {}
+    if with_traffic_ops_headers:
+        from emulator.apis.traffic_ops import ROUTE_HEADERS, _sha512
+
+        headers = {**ROUTE_HEADERS, "Whole-Content-Sha512": _sha512(BASELINE_BODY)}
+
     async def status(request: web.Request) -> web.Response:
-        return web.Response(body=BASELINE_BODY, content_type="application/json")
+        response = web.Response(body=BASELINE_BODY, content_type="application/json", headers=headers)
+        if with_traffic_ops_headers:
+            for cookie in TRAFFIC_OPS_COOKIES:
+                response.headers.add("Set-Cookie", cookie)
+        return response
 
     app = web.Application()
     app.router.add_get("/api/{version}/async_status/{id}", status)
@@ -87,13 +107,13 @@ async def serve(app: web.Application, facts: dict[str, float]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.servers")
-    parser.add_argument("kind", choices=("baseline", "emulator"))
+    parser.add_argument("kind", choices=("baseline", "baseline-headers", "emulator"))
     parser.add_argument("--preload", type=int, default=0, help="extra Traffic Ops tasks to make first")
     parser.add_argument("--scenario", default="acme-autorenew")
     args = parser.parse_args(argv)
     facts: dict[str, float]
-    if args.kind == "baseline":
-        app, facts = baseline_app(), {"rss_after": rss_bytes()}
+    if args.kind.startswith("baseline"):
+        app, facts = baseline_app(args.kind == "baseline-headers"), {"rss_after": rss_bytes()}
     else:
         app, facts = emulator_app(args.preload, args.scenario)
     asyncio.run(serve(app, facts))
