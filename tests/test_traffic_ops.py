@@ -82,6 +82,9 @@ async def test_login_sets_the_session_cookies(client: Client) -> None:
         (b"", 400, "EOF"),
         (b"xyz", 400, "invalid character 'x' looking for beginning of value"),
         (b'{"u":"admin",', 400, "unexpected EOF"),
+        # Go's decoder knows no NaN or Infinity (Python's does).
+        (b'{"u":"admin","p":NaN}', 400, "invalid character 'N' looking for beginning of value"),
+        (b'{"u":"admin","p":-Infinity}', 400, "invalid character 'I' in numeric literal"),
     ],
 )
 async def test_login_errors(client: Client, body: bytes, status: int, text: str) -> None:

@@ -573,18 +573,31 @@ def _set_cookie(name: str, value: str, expires: int, max_age: int) -> str:
     return f"{name}={value}; Path=/; Expires={_http_date(expires)}; Max-Age={max_age}; HttpOnly"
 
 
+class _NotJson(ValueError):
+    pass
+
+
+def _not_json(constant: str) -> Any:
+    """Python's parser takes NaN and Infinity; Go's stops at them, as at any stray letter."""
+    if constant.startswith("-"):
+        raise _NotJson(f"invalid character '{constant[1]}' in numeric literal")
+    raise _NotJson(f"invalid character '{constant[0]}' looking for beginning of value")
+
+
 async def _read_json(request: web.Request) -> tuple[Any, str | None]:
     """The request's JSON, or an error worded as Go's decoder words the common cases."""
     raw = await request.read()
     if not raw.strip():
         return None, "EOF"
     try:
-        return json.loads(raw), None
+        return json.loads(raw, parse_constant=_not_json), None
     except json.JSONDecodeError as error:
         text = error.doc
         if error.pos >= len(text.rstrip()):
             return None, "unexpected EOF"
         return None, f"invalid character '{text[error.pos]}' looking for beginning of value"
+    except _NotJson as error:
+        return None, str(error)
     except UnicodeDecodeError:
         return None, "invalid character looking for beginning of value"
     except RecursionError:  # deeper than Python's parser goes; Go's words for its own limit
