@@ -176,6 +176,9 @@ class ControlApi:
         if unknown:
             allowed = ", ".join(spec.scope_defaults) or "none"
             raise ControlError(400, f"scope: {api} tasks have no scope {unknown[0]!r} (they have: {allowed})")
+        problem = spec.scope_problem({k: str(v) for k, v in scope.items()})
+        if problem is not None:
+            raise ControlError(400, problem)
         task = self.engine.create_task(
             scenario, task_id=task_id, fields=fields, scope={k: str(v) for k, v in scope.items()}
         )

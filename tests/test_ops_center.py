@@ -545,3 +545,15 @@ async def test_basic_credentials_that_are_not_ascii_are_refused_not_a_crash(clie
     # Found by an odd-input probe: base64 of a non-ASCII str raised ValueError (a 500).
     path = "/dbapi.do?action=getStatus&dataset=defaultDs&requestId=1"
     assert await raw_status(client, "GET", path, {"Authorization": b"Basic " + NOT_UTF8}) == 401
+
+
+async def test_the_control_api_refuses_a_task_in_a_dataset_the_server_does_not_have(client: Client) -> None:
+    before = (await (await client.get("/_emulator/tasks?api=ops_center")).json())["tasks"]
+    response = await client.post(
+        "/_emulator/tasks", json={"api": "ops_center", "scenario": "vm-metrics", "scope": {"dataset": "nowhere"}}
+    )
+    assert response.status == 400
+    assert (await response.json())["error"] == (
+        "scope.dataset: this server has no dataset 'nowhere' (it has: defaultDs)"
+    )
+    assert (await (await client.get("/_emulator/tasks?api=ops_center")).json())["tasks"] == before

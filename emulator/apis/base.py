@@ -168,6 +168,11 @@ class VendorApi(ABC):
         """One line for the start-up banner: the status path and how to authenticate."""
         return ""
 
+    def scope_problem(self, scope: Mapping[str, str]) -> str | None:
+        """What is wrong with a task scope given through the control API (a place this
+        server does not have, so the task could never be reached), or None."""
+        return None
+
     def reset(self) -> None:
         """Forget sessions and other per-run state (tasks are the engine's)."""
 

@@ -145,6 +145,12 @@ class OpsCenter(VendorApi):
         dataset = task.scope.get("dataset", self.scope_defaults["dataset"])
         return f"{PATH}?action=getStatus&dataset={dataset}&requestId={task.id}"
 
+    def scope_problem(self, scope: Mapping[str, str]) -> str | None:
+        dataset = scope.get("dataset")
+        if dataset is not None and dataset not in self.datasets:
+            return f"scope.dataset: this server has no dataset {dataset!r} (it has: {', '.join(self.datasets)})"
+        return None
+
     def credentials(self) -> dict[str, str]:
         """The first user (HTTP Basic) and the first dataset."""
         found = dict(zip(("username", "password"), next(iter(self.users.items()), ())))
