@@ -328,8 +328,25 @@ class JsonLogFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class ClientMistakes(logging.Filter):
+    """aiohttp logs a request it cannot parse (a malformed request line or header) at ERROR
+    with a traceback, though it answers 400 and nothing is wrong with the server: such a
+    record becomes one WARNING line saying what the client sent wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        error = record.exc_info[1] if record.exc_info else None
+        if record.name == "aiohttp.server" and isinstance(error, HttpProcessingError):
+            record.msg, record.args = "a request that is not valid HTTP: %s", (error.message or error,)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def setup_logging(level: str, log_format: str) -> None:
     handler = logging.StreamHandler()
+    handler.addFilter(ClientMistakes())
     if log_format == "json":
         handler.setFormatter(JsonLogFormatter())
     else:

@@ -72,6 +72,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def send_a_malformed_request(url: str) -> None:
+    """A request line aiohttp cannot parse, with a credential in a header after it."""
+    host, _, port = url.removeprefix("http://").partition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(b"GET %2Fapi HTTP/1.1\r\nHost: x\r\nAuthorization: Basic T0MtTUFMRk9STUVELXMzY3IzdA==\r\n\r\n")
+        assert connection.recv(1024).split(b" ")[1] == b"400"
+
+
 def use_every_credential(run: Run) -> None:
     """Log in and poll with each form of credential each API takes, right and wrong."""
     url, secrets = run.url, run.secrets
@@ -162,6 +170,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.05)
         use_every_credential(run)
+        send_a_malformed_request(run.url)
         process.send_signal(signal.SIGTERM)
         run.stdout, run.log = process.communicate(timeout=30)
         assert process.returncode == 0
@@ -184,6 +193,12 @@ def test_no_credential_reaches_the_logs(served: Run) -> None:
     assert "POST /v3/auth/tokens" in served.log
     leaked = [what for what, secret in served.secrets.items() if secret in served.log]
     assert leaked == []
+
+
+def test_a_request_that_is_not_http_is_one_warning_line_not_a_traceback(served: Run) -> None:
+    assert "Traceback" not in served.log
+    assert "a request that is not valid HTTP" in served.log
+    assert "T0MtTUFMRk9STUVELXMzY3IzdA" not in served.log
 
 
 def test_json_logs_are_one_object_a_line(served: Run) -> None:
