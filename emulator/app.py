@@ -19,7 +19,8 @@ from .apis.base import JOURNAL_TASK, JOURNAL_VIOLATION
 from .clock import ClockMode, make_clock
 from .engine import Engine
 from .errors import ConfigError
-from .faults import FaultSet, serve_with_faults
+from .fault_http import serve_with_faults
+from .faults import FaultSet
 from .journal import Journal
 from .resources import builtin_scenarios, builtin_schemas
 from .scenario import EMPTY, Catalog, load_catalog

@@ -32,33 +32,24 @@ scenario-declared ones, each in the order added. A rule is used up (`times`) and
 only when it applies. A rule whose `times` is used up stays listed (with its count) but no
 longer applies.
 
-`serve_with_faults()` at the bottom is the I/O edge. The journal middleware calls it only
-when the server has rules at all: a server without faults pays one truthiness check per
-request.
+The I/O edge, a decided fault applied to an aiohttp request, is `fault_http.py`. The journal
+wrapper of every vendor route (app.py) calls it only when the server has rules at all: a
+server without faults pays one truthiness check per request.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import fnmatch
 import json
 import random
-import socket
-import struct
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.payload import Payload
-
-from .apis.base import OBSERVED
 from .lifecycle import Lifecycle, Phase
 
 if TYPE_CHECKING:
-    from .apis.base import VendorApi
     from .engine import TaskView
     from .scenario import Catalog
 
@@ -583,215 +574,3 @@ def _check_step(step: str | int, lifecycle: Lifecycle | None, known: bool, no_sc
     if lifecycle is not None and all(s.phase is not phase for s in lifecycle.steps):
         phases = ", ".join(dict.fromkeys(s.phase.value for s in lifecycle.steps))
         raise FaultError(("step",), f"the lifecycle has no {step!r} step (it has: {phases})")
-
-
-# ---- the I/O edge: a decided fault applied to an aiohttp request ---------------------------
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What the client got: the response aiohttp finishes, the status line it carried
-    (None when the connection closed first) and the fault, if one applied."""
-
-    response: web.StreamResponse
-    status: int | None
-    fault: Fault | None = None
-
-
-async def serve_with_faults(
-    request: web.Request,
-    handler: Handler,
-    faults: FaultSet,
-    apis: Mapping[str, VendorApi],
-    api: str | None,
-) -> Outcome:
-    """Answer `request` through `handler`, with whichever fault applies.
-
-    `api` is the API whose route the request matched (None for no vendor route). An
-    `aiohttp.web.HTTPException` from the handler (no such route, a body too large)
-    propagates, unfaulted, unless a latency already held it back: then it is the delayed
-    answer, marked and journaled as such.
-    """
-    facts = RequestFacts(api, request.method, request.path, request.query)
-    decision = faults.on_request(facts)
-    if decision is not None:
-        effect = decision.fault.effect
-        if isinstance(effect, Latency):
-            await asyncio.sleep(decision.delay)
-            try:
-                response = await handler(request)
-            except web.HTTPException as error:
-                response = _as_response(error)
-            return Outcome(_marked(response, decision.fault), response.status, decision.fault)
-        # error, reset or empty (truncate and slow_body wait for the answer: on_answer)
-        return await _instead(request, decision.fault, apis.get(api) if api else None)
-    response = await handler(request)
-    if faults.has_answer_rules and not response.prepared:
-        view = request.get(OBSERVED)
-        task = None if view is None else TaskFacts.of(view)
-        decision = faults.on_answer(facts, task, _has_body(request, response))
-        if decision is not None:
-            owner = api if task is None else task.api
-            return await _on_answer(request, response, decision, apis.get(owner) if owner else None)
-    return Outcome(response, response.status)
-
-
-async def _instead(request: web.Request, fault: Fault, api: VendorApi | None) -> Outcome:
-    """A fault that answers in the vendor's place: the handler never runs."""
-    await _read_body(request)  # for the journal, before the connection may go
-    effect = fault.effect
-    if isinstance(effect, ErrorStatus):
-        if api is None:  # no vendor route, so no vendor error shape: the emulator's own
-            response: web.StreamResponse = web.json_response({"error": "injected fault"}, status=effect.status)
-        else:
-            response = api.error_response(request, effect.status, effect.retry_after)
-        return Outcome(_marked(response, fault), response.status, fault)
-    _close(request, abortive=isinstance(effect, Reset))
-    # Never sent, the connection being gone: only the server's access log shows its status.
-    return Outcome(web.Response(status=CLOSED_STATUS, reason="No Response"), None, fault)
-
-
-async def _on_answer(
-    request: web.Request, response: web.StreamResponse, decision: Decision, api: VendorApi | None
-) -> Outcome:
-    """A fault applied to the handler's unsent answer.
-
-    A streamed body (an async iterable, of unknown length) keeps its chunked encoding: a
-    slow one is dribbled as it is made; a truncated one is read whole first (a fraction
-    needs the length), then sent in part without the last chunk, so the client sees an
-    incomplete body however short it is."""
-    fault = decision.fault
-    effect = fault.effect
-    if isinstance(effect, Latency):
-        await asyncio.sleep(decision.delay)
-        return Outcome(_marked(response, fault), response.status, fault)
-    if isinstance(effect, (ErrorStatus, Reset, Empty)):
-        return await _instead(request, fault, api)
-    body = getattr(response, "body", None)
-    stream = web.StreamResponse(status=response.status, reason=response.reason)
-    for name, value in response.headers.items():
-        if name.lower() not in ("content-length", "transfer-encoding"):
-            stream.headers.add(name, value)
-    for morsel in response.cookies.values():
-        stream.cookies[morsel.key] = morsel
-    stream.headers[FAULT_HEADER] = fault.id
-    if not isinstance(body, Payload):
-        body = _body_of(response)
-        stream.content_length = len(body)
-    try:
-        await stream.prepare(request)
-        if isinstance(effect, Truncate):
-            whole = await _read_payload(body) if isinstance(body, Payload) else body
-            await stream.write(whole[: effect.cut(len(whole))])
-            _close(request, abortive=False)
-        else:
-            await _dribble(stream, body, effect)
-            await stream.write_eof()
-    except ConnectionError:
-        pass  # the client gave up; the journal still says what was meant
-    return Outcome(stream, response.status, fault)
-
-
-async def _dribble(stream: web.StreamResponse, body: bytes | Payload, effect: SlowBody) -> None:
-    """Write `body` `effect.chunk_bytes` at a time, `effect.interval` between writes."""
-    first = True
-
-    async def send(data: bytes) -> None:
-        nonlocal first
-        for start in range(0, len(data), effect.chunk_bytes):
-            if not first:
-                await asyncio.sleep(effect.interval)
-            first = False
-            await stream.write(data[start : start + effect.chunk_bytes])
-
-    if isinstance(body, Payload):
-        await body.write(_Relay(send))
-    else:
-        await send(body)
-
-
-async def _read_payload(body: Payload) -> bytes:
-    parts: list[bytes] = []
-
-    async def keep(data: bytes) -> None:
-        parts.append(data)
-
-    await body.write(_Relay(keep))
-    return b"".join(parts)
-
-
-class _Relay(AbstractStreamWriter):
-    """What a payload writes itself to: each chunk handed to `send`."""
-
-    def __init__(self, send: Callable[[bytes], Awaitable[None]]) -> None:
-        self._send = send
-
-    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
-        await self._send(bytes(chunk))
-
-    async def write_eof(self, chunk: bytes = b"") -> None:
-        if chunk:
-            await self._send(chunk)
-
-    async def drain(self) -> None:
-        pass
-
-    def enable_compression(self, encoding: str = "deflate", strategy: int | None = None) -> None:
-        pass
-
-    def enable_chunking(self) -> None:
-        pass
-
-    async def write_headers(self, status_line: str, headers: Any) -> None:
-        pass
-
-
-def _has_body(request: web.Request, response: web.StreamResponse) -> bool:
-    """Whether the answer will carry a body a fault could cut or slow."""
-    if request.method == "HEAD" or response.status in (204, 304) or response.status < 200:
-        return False
-    body = getattr(response, "body", None)
-    return isinstance(body, Payload) or bool(_body_of(response))
-
-
-def _as_response(error: web.HTTPException) -> web.Response:
-    """The answer aiohttp makes of a raised HTTPException, as a response to return (returning
-    the exception itself is deprecated)."""
-    return web.Response(status=error.status, reason=error.reason, body=error.body, headers=error.headers)
-
-
-def _marked(response: web.StreamResponse, fault: Fault) -> web.StreamResponse:
-    if not response.prepared:
-        response.headers[FAULT_HEADER] = fault.id
-    return response
-
-
-def _body_of(response: web.StreamResponse) -> bytes:
-    body = getattr(response, "body", None)
-    return bytes(body) if isinstance(body, (bytes, bytearray, memoryview)) else b""
-
-
-async def _read_body(request: web.Request) -> None:
-    if request.body_exists:
-        try:
-            await request.read()
-        except (web.HTTPException, ConnectionError):
-            pass
-
-
-def _close(request: web.Request, *, abortive: bool) -> None:
-    """Close the client's connection: abortively (SO_LINGER 0, so the kernel sends a RST
-    instead of a FIN), or cleanly after whatever was written."""
-    transport = request.transport
-    if transport is None:
-        return
-    if abortive:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-    else:
-        transport.close()
-

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, ScenarioError
+from .faults import Fault, FaultError, Owner, parse_fault
 from .lifecycle import Lifecycle, Phase, Step, lifecycle_problems, parse_duration
 from .schemas import SchemaSet
 from .yamlsource import (
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     import jsonschema
 
     from .apis.base import ApiSpec
-    from .faults import Fault
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 SCENARIO_SCHEMA = "scenario.schema.json"
@@ -402,12 +402,6 @@ def _build_scenario(file: str, document: Document, spec: ApiSpec, problem: Any) 
 def _build_faults(
     data: dict[str, Any], file: str, document: Document, api: str, lifecycle: Lifecycle | None, report: Any
 ) -> tuple[Fault, ...]:
-    from .faults import (  # faults.py needs the API modules, which need this one
-        FaultError,
-        Owner,
-        parse_fault,
-    )
-
     owner = Owner(api, data["name"], lifecycle)
     faults = []
     for index, raw in enumerate(data.get("faults", [])):
