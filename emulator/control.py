@@ -35,7 +35,7 @@ from aiohttp import web
 from . import __version__
 from .app import Runtime, methods_elsewhere
 from .engine import TaskView
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, shown
 from .faults import Fault, FaultError, parse_fault
 from .lifecycle import Phase
 from .openapi import build_document
@@ -288,7 +288,7 @@ class ControlApi:
 
     def _api(self, name: str) -> str:
         if name not in self.runtime.apis:
-            raise ControlError(400, f"unknown api {name!r}: use one of {', '.join(sorted(self.runtime.apis))}")
+            raise ControlError(400, f"unknown api {shown(name)}: use one of {', '.join(sorted(self.runtime.apis))}")
         return name
 
     def _task(self, request: web.Request) -> Any:
@@ -303,7 +303,7 @@ class ControlApi:
         try:
             value = int(raw)
         except ValueError:
-            raise ControlError(400, f"{name}: not a whole number: {raw!r}") from None
+            raise ControlError(400, f"{name}: not a whole number: {shown(raw)}") from None
         if value < minimum:
             raise ControlError(400, f"{name}: must be at least {minimum}, not {value}")
         return value

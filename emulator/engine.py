@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
-from .errors import Conflict, NotFound
+from .errors import Conflict, NotFound, shown
 from .lifecycle import Lifecycle, Phase, Position, Step, advance
 from .randomness import RandomSource
 from .scenario import EMPTY, Catalog, FieldTemplate, Scenario
@@ -201,7 +201,7 @@ class Engine:
         scenario = self.catalog.get(api, name)
         if scenario is None:
             known = ", ".join(s.name for s in self.catalog.for_api(api)) or "none"
-            raise NotFound(f"no {api} scenario named {name!r} (loaded: {known})")
+            raise NotFound(f"no {api} scenario named {shown(name)} (loaded: {known})")
         return scenario
 
     def create_task(
@@ -222,7 +222,7 @@ class Engine:
         if task_id is None:
             task_id = spec.new_task_id(self)
         elif task_id in tasks:
-            raise Conflict(f"a {scenario.api} task with id {task_id!r} already exists")
+            raise Conflict(f"a {scenario.api} task with id {shown(task_id)} already exists")
         now = self.clock.now()
         born = now if created_at is None else created_at
         lifecycle = scenario.lifecycle
@@ -278,7 +278,7 @@ class Engine:
     def get(self, api: str, task_id: str) -> Task:
         task = self._tasks.get(api, {}).get(task_id)
         if task is None:
-            raise NotFound(f"no {api} task with id {task_id!r}")
+            raise NotFound(f"no {api} task with id {shown(task_id)}")
         return task
 
     def tasks(self, api: str | None = None) -> Iterator[Task]:

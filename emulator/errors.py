@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+SHOWN_CHARACTERS = 100
+
+
+def shown(value: object) -> str:
+    """`value` as a message quotes it (its repr), cut short when it is absurdly long: an
+    error must say what was wrong, not echo a megabyte back."""
+    text = repr(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters)"
+
 
 class EmulatorError(Exception):
     """Base of every error the emulator raises on purpose (never a bug)."""

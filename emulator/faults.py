@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from .errors import shown
 from .lifecycle import Lifecycle, Phase
 
 if TYPE_CHECKING:
@@ -570,7 +571,7 @@ def _check_step(step: str | int, lifecycle: Lifecycle | None, known: bool, no_sc
         return
     phase = Phase.parse(step) if step in {p.value for p in Phase} else None
     if phase is None:
-        raise FaultError(("step",), f"unknown phase {step!r}: use one of {', '.join(p.value for p in Phase)}")
+        raise FaultError(("step",), f"unknown phase {shown(step)}: use one of {', '.join(p.value for p in Phase)}")
     if lifecycle is not None and all(s.phase is not phase for s in lifecycle.steps):
         phases = ", ".join(dict.fromkeys(s.phase.value for s in lifecycle.steps))
         raise FaultError(("step",), f"the lifecycle has no {step!r} step (it has: {phases})")

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import shown
+
 
 class Phase(str, enum.Enum):
     """The generic phases every API maps onto its own vocabulary."""
@@ -37,7 +39,7 @@ class Phase(str, enum.Enum):
             return cls(value)
         except ValueError:
             names = ", ".join(p.value for p in cls)
-            raise ValueError(f"unknown phase {value!r}: use one of {names}") from None
+            raise ValueError(f"unknown phase {shown(value)}: use one of {names}") from None
 
 
 @dataclass(frozen=True, slots=True)

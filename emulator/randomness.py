@@ -12,7 +12,6 @@ import random
 import threading
 import uuid
 from functools import cache, lru_cache
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:

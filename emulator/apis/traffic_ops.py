@@ -23,13 +23,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from types import MappingProxyType
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import jwt
 from aiohttp import web
 
+from ..errors import shown
 from ..lifecycle import Phase
 from .base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
 
@@ -175,7 +176,7 @@ class TrafficOps(VendorApi):
     def check_task_id(cls, raw: object) -> str:
         text = str(raw).strip()
         if isinstance(raw, bool) or not re.fullmatch(r"[0-9]{1,18}", text) or int(text) < 1:
-            raise ValueError(f"a Traffic Ops async status id is a positive integer, not {raw!r}")
+            raise ValueError(f"a Traffic Ops async status id is a positive integer, not {shown(raw)}")
         return str(int(text))
 
     @classmethod

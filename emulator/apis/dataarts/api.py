@@ -25,6 +25,7 @@ from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
+from ...errors import shown
 from ..base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
 from . import render
 from .gateway import (
@@ -119,7 +120,7 @@ class DataArts(VendorApi):
     def check_task_id(cls, raw: object) -> str:
         text = str(raw).strip()
         if isinstance(raw, bool) or not TASK_ID.fullmatch(text):
-            raise ValueError(f"a DataArts system task id is 32 lower-case hex characters, not {raw!r}")
+            raise ValueError(f"a DataArts system task id is 32 lower-case hex characters, not {shown(raw)}")
         return text
 
     @classmethod

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
+from ...errors import shown
 from ...lifecycle import Phase, Position
 from ..base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi, basic_credentials
 from .progress import Counters, frozen_counters, seconds_to_end, step_counters, wait_seconds
@@ -127,7 +128,7 @@ class OpsCenter(VendorApi):
         if isinstance(raw, bool) or not REQUEST_ID.fullmatch(text):
             raise ValueError(
                 f"an Ops Center request id is 1-64 letters, digits, '_' or '-' (like 12344 or "
-                f"316829382_14), not {raw!r}"
+                f"316829382_14), not {shown(raw)}"
             )
         return text
 

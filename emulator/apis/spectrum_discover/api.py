@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
+from ...errors import shown
 from ...lifecycle import Phase, parse_duration
 from ..base import JOURNAL_TASK, OBSERVED, TriggerRoute, VendorApi
 from .auth import TASK_ROLES, Authenticator, AuthFailure, User, authorize, users_from_settings
@@ -105,7 +106,7 @@ class SpectrumDiscover(VendorApi):
     def check_task_id(cls, raw: object) -> str:
         text = str(raw).strip()
         if isinstance(raw, bool) or not UUID_TEXT.fullmatch(text):
-            raise ValueError(f"a Spectrum Discover task id is a UUID like 9c0db090-bd33-41c5-969f-a1603ddf49ab, not {raw!r}")
+            raise ValueError(f"a Spectrum Discover task id is a UUID like 9c0db090-bd33-41c5-969f-a1603ddf49ab, not {shown(raw)}")
         return text.lower()
 
     @classmethod
