@@ -29,7 +29,7 @@ from ...errors import shown
 from ...lifecycle import Phase, parse_duration
 from ..base import JOURNAL_TASK, OBSERVED, TriggerRoute, VendorApi
 from .auth import TASK_ROLES, Authenticator, AuthFailure, User, authorize, users_from_settings
-from .metaocean import COLUMNS_FILE, ResultSpec, csv_chunks, iter_rows, json_chunks, load_columns
+from .metaocean import COLUMNS_FILE, ResultSpec, iter_rows, json_chunks, load_columns, result_csv_chunks
 
 if TYPE_CHECKING:
     from ...engine import Engine, Task, TaskView
@@ -249,11 +249,12 @@ class SpectrumDiscover(VendorApi):
             if checked.status != 200:
                 return checked
         want_json = JSON_TYPE in request.headers.get("Accept", "")
-        all_rows = chain(head, rows)
         if want_json:
-            chunks = json_chunks(all_rows, self.columns)
+            chunks = json_chunks(chain(head, rows), self.columns)
         else:
-            chunks = csv_chunks(all_rows, self.columns, header=bool(task.scenario.options.get("csv_header")))
+            # The checked rows as dicts, the rest written straight to CSV by the generator.
+            header = bool(task.scenario.options.get("csv_header"))
+            chunks = result_csv_chunks(head, rows, self.columns, header=header)
         # No Content-Length: chunked encoding. A client that stops reading stops the rows.
         headers = {"Location": self._url(request, task), "Content-Type": JSON_TYPE if want_json else CSV_TYPE}
         return web.Response(status=200, body=_streamed(chunks), headers=headers)
