@@ -271,25 +271,29 @@ class MetaoceanGenerator:
         return row
 
     def _filename(self, draw: Any) -> str:
+        # _pick() written out: this runs for every row of both the dict and the CSV path.
         words = self._words
-        ext = _pick(EXTENSIONS, draw())
+        n = len(words)
+        ext = EXTENSIONS[int(draw() * len(EXTENSIONS))]
         roll = draw()
         if roll < 0.02:
-            return f'{_pick(words, draw())}, {_pick(words, draw())} "final".{ext}'
+            return f'{words[int(draw() * n)]}, {words[int(draw() * n)]} "final".{ext}'
         if roll < 0.04:
-            return f"{_pick(AWKWARD_WORDS, draw())}_{_pick(words, draw())}.{ext}"
+            return f"{AWKWARD_WORDS[int(draw() * len(AWKWARD_WORDS))]}_{words[int(draw() * n)]}.{ext}"
         if roll < 0.30:
-            return f"{_pick(words, draw())}_{1 + int(draw() * 999):03d}.{ext}"
-        return f"{_pick(words, draw())}.{ext}"
+            return f"{words[int(draw() * n)]}_{1 + int(draw() * 999):03d}.{ext}"
+        return f"{words[int(draw() * n)]}.{ext}"
 
     def _time(self, seconds: int) -> str:
         # Put together by hand (the date part cached) keeps 100,000 rows fast.
         day, rest = divmod(seconds, SECONDS_PER_DAY)
-        date = self._days.get(day)
-        if date is None:
-            date = datetime.fromtimestamp(day * SECONDS_PER_DAY, tz=UTC).strftime("%Y-%m-%d ")
-            self._days[day] = date
+        date = self._days.get(day) or self._date(day)
         return date + CLOCK_MINUTES[rest // 60] + CLOCK_SECONDS[rest % 60]
+
+    def _date(self, day: int) -> str:
+        """The date of `day` days after 1970, with the space that follows it, remembered."""
+        date = self._days[day] = datetime.fromtimestamp(day * SECONDS_PER_DAY, tz=UTC).strftime("%Y-%m-%d ")
+        return date
 
     # ---- the same rows written straight to CSV ---------------------------------------------
 
@@ -331,12 +335,16 @@ class MetaoceanGenerator:
         draw = self._rng.random
         lognormal = self._rng.lognormvariate
         filename_of = self._filename
-        time = self._time
+        needs_quotes = CSV_NEEDS_QUOTES
+        days = self._days
+        minutes, seconds = CLOCK_MINUTES, CLOCK_SECONDS
         owners = tuple((csv_field(o), str(u), csv_field(g), str(i)) for o, u, g, i in self._owners)
         permissions = tuple(csv_field(p) for p in PERMISSIONS)
         filesets = tuple(csv_field(f) for f in self._filesets)
         dirs = tuple(csv_field(d) for d in self._dirs)
         n_owners, n_permissions, n_filesets, n_dirs = len(owners), len(permissions), len(filesets), len(dirs)
+        # What follows a file name's last dot is one of these (it ends in ".<extension>").
+        filetypes = {ext: csv_field(ext.lower()) for ext in EXTENSIONS}
         inode = self._next_inode
         scan_end = self._scan_end
         for index in range(start, stop):
@@ -353,17 +361,32 @@ class MetaoceanGenerator:
             atime = mtime + int(draw() * span)
             roll = draw()
             state = "resdnt" if roll < 0.85 else "premig" if roll < 0.93 else "migrtd"
-            dot = filename.rfind(".")
             permission = permissions[int(draw() * n_permissions)]
             fileset = filesets[int(draw() * n_filesets)]
             path = dirs[int(draw() * n_dirs)]
             migloc = "NA" if state == "resdnt" else TAPES[int(draw() * 4)]
             size = 0 if draw() < 0.05 else int(lognormal(9.5, 2.6))
             self._next_inode = inode
+            dot = filename.rfind(".")
+            if dot > 0:
+                suffix = filename[dot + 1:]
+                filetype = filetypes.get(suffix) or csv_field(suffix.lower())
+            else:
+                filetype = ""
+            if needs_quotes(filename):
+                filename = '"' + filename.replace('"', '""') + '"'
+            # The four times by hand, as _time() makes them: a call each costs as much again.
+            day, rest = divmod(mtime, SECONDS_PER_DAY)
+            m_text = (days.get(day) or self._date(day)) + minutes[rest // 60] + seconds[rest % 60]
+            day, rest = divmod(atime, SECONDS_PER_DAY)
+            a_text = (days.get(day) or self._date(day)) + minutes[rest // 60] + seconds[rest % 60]
+            day, rest = divmod(ctime, SECONDS_PER_DAY)
+            c_text = (days.get(day) or self._date(day)) + minutes[rest // 60] + seconds[rest % 60]
+            day, rest = divmod(inserttime, SECONDS_PER_DAY)
+            i_text = (days.get(day) or self._date(day)) + minutes[rest // 60] + seconds[rest % 60]
             yield template % (
-                index, this_inode, owner, group, permission, fileset, uid, gid, path, csv_field(filename),
-                csv_field(filename[dot + 1:].lower()) if dot > 0 else "", state, migloc,
-                time(mtime), time(atime), time(ctime), time(inserttime), size, this_inode,
+                index, this_inode, owner, group, permission, fileset, uid, gid, path, filename, filetype,
+                state, migloc, m_text, a_text, c_text, i_text, size, this_inode,
             )
 
 
@@ -411,15 +434,15 @@ def _quoted_by_csv(char: str) -> bool:
 CSV_QUOTED = "".join(c for c in ',"\r\n' if _quoted_by_csv(c))
 
 
+CSV_NEEDS_QUOTES = re.compile("[" + re.escape(CSV_QUOTED) + "]").search
+
+
 def csv_field(value: Any) -> str:
     """`value` as the csv module writes it in a row: None empty, quoted only when needed."""
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    for char in CSV_QUOTED:
-        if char in text:
-            return '"' + text.replace('"', '""') + '"'
-    return text
+    return '"' + text.replace('"', '""') + '"' if CSV_NEEDS_QUOTES(text) else text
 
 
 def csv_header_line(columns: Sequence[Column]) -> str:
@@ -444,7 +467,9 @@ def line_chunks(lines: Iterable[str], lines_per_chunk: int, first_chunk: int | N
     lines = iter(lines)
     size = lines_per_chunk if first_chunk is None else first_chunk
     while batch := list(islice(lines, size)):
-        yield "".join(batch).encode()
+        # Line by line: most lines are ASCII, which encodes as a copy, whereas one accented
+        # name in a joined chunk makes the whole chunk slow to encode.
+        yield b"".join([line.encode() for line in batch])
         size = lines_per_chunk
 
 
