@@ -153,7 +153,10 @@ class ResultRows:
         template = self._templates[key]
         start = self._index
         stop = min(self._count, start + count)
-        through_dicts = stop if template is None else min(stop, max(start, len(self._literal)))
+        if template is None:
+            through_dicts = stop
+        else:
+            through_dicts = min(stop, max(start, len(self._literal)))
         lines = list(dict_csv_lines(islice(self, through_dicts - start), columns, start=start))
         if template is not None and through_dicts < stop:
             self._index = stop
@@ -299,7 +302,8 @@ class MetaoceanGenerator:
 
     def _date(self, day: int) -> str:
         """The date of `day` days after 1970, with the space that follows it, remembered."""
-        date = self._days[day] = datetime.fromtimestamp(day * SECONDS_PER_DAY, tz=UTC).strftime("%Y-%m-%d ")
+        date = datetime.fromtimestamp(day * SECONDS_PER_DAY, tz=UTC).strftime("%Y-%m-%d ")
+        self._days[day] = date
         return date
 
     # ---- the same rows written straight to CSV ---------------------------------------------
@@ -325,10 +329,10 @@ class MetaoceanGenerator:
                 # The fkey is the cluster and data source run together with the inode, which
                 # is digits: it needs quotes exactly when that prefix does.
                 prefix = fkey(unchanging.get("cluster"), unchanging.get("datasource"), "")
-                if csv_field(prefix + "0") == prefix + "0":
-                    fields.append(prefix.replace("%", "%%") + "%s")
-                else:
+                if CSV_NEEDS_QUOTES(prefix):
                     fields.append('"' + prefix.replace('"', '""').replace("%", "%%") + '%s"')
+                else:
+                    fields.append(prefix.replace("%", "%%") + "%s")
             elif column.name in PER_ROW:
                 fields.append("%s")
             else:
@@ -350,7 +354,8 @@ class MetaoceanGenerator:
         permissions = tuple(csv_field(p) for p in PERMISSIONS)
         filesets = tuple(csv_field(f) for f in self._filesets)
         dirs = tuple(csv_field(d) for d in self._dirs)
-        n_owners, n_permissions, n_filesets, n_dirs = len(owners), len(permissions), len(filesets), len(dirs)
+        n_owners, n_permissions = len(owners), len(permissions)
+        n_filesets, n_dirs = len(filesets), len(dirs)
         # What follows a file name's last dot is one of these (it ends in ".<extension>").
         filetypes = {ext: csv_field(ext.lower()) for ext in EXTENSIONS}
         inode = self._next_inode
@@ -440,12 +445,11 @@ def _quoted_by_csv(char: str) -> bool:
     return buffer.getvalue().startswith('"')
 
 
-# What makes the csv module quote a field. Asked of the module rather than written down: with
-# "\n" as line terminator Python 3.11 leaves a lone "\r" unquoted, and later versions may not.
-CSV_QUOTED = "".join(c for c in ',"\r\n' if _quoted_by_csv(c))
-
-
-CSV_NEEDS_QUOTES = re.compile("[" + re.escape(CSV_QUOTED) + "]").search
+# The characters that make the csv module quote a field. Asked of the module rather than
+# written down: with "\n" as line terminator Python 3.11 leaves a lone "\r" unquoted, and
+# other versions may not.
+CSV_QUOTING_CHARS = "".join(c for c in ',"\r\n' if _quoted_by_csv(c))
+CSV_NEEDS_QUOTES = re.compile("[" + re.escape(CSV_QUOTING_CHARS) + "]").search
 
 
 def csv_field(value: Any) -> str:
@@ -461,7 +465,9 @@ def csv_header_line(columns: Sequence[Column]) -> str:
     return ",".join(["", *(csv_field(c.name) for c in columns)]) + "\n"
 
 
-def dict_csv_lines(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], *, start: int = 0) -> Iterator[str]:
+def dict_csv_lines(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[Column], *, start: int = 0
+) -> Iterator[str]:
     """Rows as CSV lines by the csv module, numbered from `start`."""
     names = [c.name for c in columns]
     buffer = io.StringIO()
@@ -485,7 +491,8 @@ def result_csv_chunks(
     the first rows, already read as dicts from `rest`, a `ResultRows` whose remaining rows
     are written straight to CSV. Any other iterator of rows is encoded by the csv module."""
     if not isinstance(rest, ResultRows):
-        yield from csv_chunks(chain(head, rest), columns, header=header, rows_per_chunk=rows_per_chunk)
+        rows = chain(head, rest)
+        yield from csv_chunks(rows, columns, header=header, rows_per_chunk=rows_per_chunk)
         return
     pending = [csv_header_line(columns)] if header else []
     pending += dict_csv_lines(head, columns)
