@@ -195,10 +195,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def journaled(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
-    """`handler`, one of `api`'s routes (None: a path no API has), with its requests recorded in the journal (with the
-    answer's status) and injected faults applied. A wrapper per route, not a middleware: a
-    middleware anywhere in the application makes aiohttp build and run a middleware chain
-    for every request, a tenth of the cost of a poll."""
+    """`handler`, one of `api`'s routes (None: a path no API has), with its requests
+    recorded in the journal (with the answer's status) and injected faults applied. A
+    wrapper per route, not a middleware: a middleware anywhere in the application makes
+    aiohttp build and run a middleware chain for every request, a tenth of a poll's cost."""
 
     @functools.wraps(handler)
     async def journal(request: web.Request) -> web.StreamResponse:
