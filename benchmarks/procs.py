@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import signal
@@ -84,9 +85,11 @@ class Server:
                 self.process.wait()
 
 
-def start_bench_server(kind: str, *, preload: int = 0, timeout: float = 300.0) -> Server:
+def start_bench_server(kind: str, *, preload: int = 0, loop: str = "asyncio", timeout: float = 300.0) -> Server:
     """`python -m benchmarks.servers KIND` on the server core; waits for its READY line."""
-    command = [*pin(SERVER_CORE), sys.executable, "-m", "benchmarks.servers", kind, "--preload", str(preload)]
+    command = [
+        *pin(SERVER_CORE), sys.executable, "-m", "benchmarks.servers", kind, "--preload", str(preload), "--loop", loop,
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=python_env(), stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
@@ -101,16 +104,22 @@ def start_bench_server(kind: str, *, preload: int = 0, timeout: float = 300.0) -
     raise RuntimeError(f"{' '.join(command)} did not start")
 
 
-def serve_command(port: int) -> list[str]:
-    """`task-emulator serve` with its defaults (real clock, strict validation, journal on),
-    from this checkout. Logging at warning: at info every request is also an access-log line."""
-    return [sys.executable, "-m", "emulator", "serve", "--port", str(port), "--log-level", "warning"]
+def serve_command(port: int, loop: str = "auto") -> list[str]:
+    """`task-emulator serve` with its defaults (real clock, strict validation, journal on,
+    uvloop when installed), from this checkout. Logging at warning: at info every request
+    is also an access-log line."""
+    return [sys.executable, "-m", "emulator", "serve", "--port", str(port), "--log-level", "warning", "--loop", loop]
 
 
-def start_serve(timeout: float = 60.0) -> Server:
+def default_loop() -> str:
+    """The loop `task-emulator serve --loop auto` runs on here."""
+    return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+
+
+def start_serve(loop: str = "auto", timeout: float = 60.0) -> Server:
     port = free_port()
     process = subprocess.Popen(
-        [*pin(SERVER_CORE), *serve_command(port)], cwd=ROOT, env=python_env(),
+        [*pin(SERVER_CORE), *serve_command(port, loop)], cwd=ROOT, env=python_env(),
         stdout=subprocess.DEVNULL, text=True,
     )
     wait_for_200(f"http://127.0.0.1:{port}/_emulator/health", timeout, process)

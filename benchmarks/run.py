@@ -27,6 +27,7 @@ from .procs import (
     Server,
     basic,
     call,
+    default_loop,
     spectrum_discover_token,
     start_bench_server,
     start_serve,
@@ -35,6 +36,7 @@ from .procs import (
 
 SCALE_COUNTS = (1_000, 10_000, 100_000, 1_000_000)
 SMOKE_SCALE_COUNTS = (1_000, 10_000)
+STATUS_1 = "/api/4.0/async_status/1"
 DATAARTS_TASK = "/v1/b384b9e9ab9b4ee8994c8633aabc9505/system-tasks/008aae2e675d3bcb01675d3c66f20000"
 
 
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per run (default: 8)")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds before each run (default: 3)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default: 32)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="poll runs of each server, taken in turns; the median is shown (default: 3)")
     parser.add_argument("--generator", choices=("auto", "wrk", "asyncio"), default="auto",
                         help="load generator (default: wrk when installed)")
     parser.add_argument("--scale", default=",".join(map(str, SCALE_COUNTS)), metavar="N,N,...",
@@ -61,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.smoke:
-        args.duration, args.warmup, args.connections = 1.0, 0.0, 8
+        args.duration, args.warmup, args.connections, args.rounds = 1.0, 0.0, 8, 1
         args.scale = ",".join(map(str, SMOKE_SCALE_COUNTS))
         args.fixture_tests = 5
         if args.generator == "auto":
@@ -111,14 +115,14 @@ class Bench:
     def settings(self) -> dict[str, Any]:
         a = self.args
         return {"duration": a.duration, "warmup": a.warmup, "connections": a.connections,
-                "generator": a.generator, "smoke": a.smoke}
+                "rounds": a.rounds, "generator": a.generator, "smoke": a.smoke}
 
-    def measure(self, load: Load, server: Server) -> dict[str, Any]:
+    def measure(self, load: Load, server: Server, *, warm_up: bool = True) -> dict[str, Any]:
         """A warm-up run, thrown away, then the measured one, with the CPU time the server
         spent on it per request: on a machine shared with others (a VM), requests/s moves with
         the neighbours, CPU per request much less."""
         a = self.args
-        if a.warmup > 0:
+        if warm_up and a.warmup > 0:
             run_load(load, seconds=a.warmup, connections=a.connections, generator=a.generator, core=LOAD_CORE)
         cpu_before = server.cpu_seconds
         result = run_load(load, seconds=a.duration, connections=a.connections, generator=a.generator, core=LOAD_CORE)
@@ -130,56 +134,52 @@ class Bench:
         }
 
     def polls(self) -> list[dict[str, Any]]:
-        """The bare handler, then a status poll of each API (with auth) on `task-emulator serve`."""
-        rows = []
-        baseline = start_bench_server("baseline")
-        with_headers = start_bench_server("baseline-headers")
-        emulator = start_serve()
+        """The bare handler, then a status poll of each API (with auth) on `task-emulator serve`,
+        on the loop `serve` picks here (uvloop, when installed) and on asyncio's."""
+        rows: list[dict[str, Any]] = []
+        loops = ["uvloop", "asyncio"] if default_loop() == "uvloop" else ["asyncio"]
+        servers: list[Server] = []
         try:
-            base = emulator.url
-            loads = {
-                "bare aiohttp (constant body)": (baseline, Load(f"{baseline.url}/api/4.0/async_status/1")),
-                "bare aiohttp + Traffic Ops' headers and cookies": (
-                    with_headers, Load(f"{with_headers.url}/api/4.0/async_status/1")
-                ),
-                "Traffic Ops async_status": (emulator, Load(
-                    f"{base}/api/4.0/async_status/1", {"Cookie": traffic_ops_cookie(base)}
-                )),
-                "Spectrum Discover task_status (303)": (emulator, Load(
-                    f"{base}{spectrum_discover_running_task(base)}",
-                    {"Authorization": f"Bearer {spectrum_discover_token(base)}"},
-                )),
-                "Ops Center getStatus": (emulator, Load(
-                    f"{base}/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344",
-                    {"Authorization": basic("fred", "fred")},
-                )),
-                "DataArts system-task": (
-                    emulator, Load(f"{base}{DATAARTS_TASK}", {"X-Auth-Token": "emulator-iam-token"})
-                ),
-            }
-            for name, (server, load) in loads.items():
+            def started(server: Server) -> Server:
+                servers.append(server)
+                return server
+
+            baseline = started(start_bench_server("baseline"))
+            loads: list[tuple[str, str, Server, Load]] = [
+                ("bare aiohttp (constant body)", "asyncio", baseline, Load(f"{baseline.url}{STATUS_1}")),
+            ]
+            if "uvloop" in loops:
+                on_uvloop = started(start_bench_server("baseline", loop="uvloop"))
+                loads.append(("bare aiohttp (constant body)", "uvloop", on_uvloop, Load(f"{on_uvloop.url}{STATUS_1}")))
+            with_headers = started(start_bench_server("baseline-headers"))
+            loads.append(("bare aiohttp + Traffic Ops' headers and cookies", "asyncio", with_headers,
+                          Load(f"{with_headers.url}{STATUS_1}")))
+            for loop in loops:
+                emulator = started(start_serve(loop))
+                loads += [(name, loop, emulator, load) for name, load in api_polls(emulator.url).items()]
+            for name, _, server, load in loads:
                 status, _, body = call(load.url, headers=load.headers)
                 if status >= 400:
                     raise RuntimeError(f"{name}: {load.url} answered {status}: {body[:300]!r}")
-                rows.append({"name": name, **self.measure(load, server)})
-                progress(rows[-1])
-            rows.append({"name": "emulator RSS after the polls (MB)", "rss": emulator.rss})
+            # Each server in turn, round after round: this VM's speed drifts over minutes, and
+            # a ratio is taken between runs of the same round, a minute apart at most.
+            runs: list[list[dict[str, Any]]] = [[] for _ in loads]
+            for round_ in range(self.args.rounds):
+                for (name, loop, server, load), kept in zip(loads, runs):
+                    kept.append({"name": name, "loop": loop, **self.measure(load, server, warm_up=round_ == 0)})
+                    progress(kept[-1])
+            rows = [summarise(kept, runs[0]) for kept in runs]
+            rows.append({"name": "emulator RSS after the polls (MB)", "rss": servers[-1].rss})
         finally:
-            baseline.stop()
-            with_headers.stop()
-            emulator.stop()
-        base_rps, base_cpu = rows[0]["rps"], rows[0]["cpu_us_per_request"]
-        for r in rows:
-            if "rps" in r:
-                r["ratio"] = r["rps"] / base_rps if base_rps else float("nan")
-                r["cpu_ratio"] = base_cpu / r["cpu_us_per_request"] if r["cpu_us_per_request"] else float("nan")
+            for server in servers:
+                server.stop()
         return rows
 
     def scale(self) -> list[dict[str, Any]]:
         """Traffic Ops polls with N live tasks made through the engine before listening."""
         rows = []
         for count in (int(n) for n in self.args.scale.split(",")):
-            server = start_bench_server("emulator", preload=count)
+            server = start_bench_server("emulator", preload=count, loop=default_loop())
             try:
                 base = server.url
                 task = 1 + count // 2
@@ -238,6 +238,36 @@ class Bench:
         return r
 
 
+def summarise(runs: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row for a server's runs: the median of each figure, and the median of its ratios to
+    the baseline's run of the same round."""
+    median = statistics.median
+    row = {**runs[0], "rounds": runs}
+    for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request"):
+        row[key] = median(r[key] for r in runs)
+    row["requests"] = sum(r["requests"] for r in runs)
+    row["errors"] = sum(r["errors"] for r in runs)
+    row["ratio"] = median(r["rps"] / b["rps"] for r, b in zip(runs, baseline))
+    row["cpu_ratio"] = median(b["cpu_us_per_request"] / r["cpu_us_per_request"] for r, b in zip(runs, baseline))
+    return row
+
+
+def api_polls(base: str) -> dict[str, Load]:
+    """A status poll of each API, with the credentials a client would hold."""
+    return {
+        "Traffic Ops async_status": Load(f"{base}{STATUS_1}", {"Cookie": traffic_ops_cookie(base)}),
+        "Spectrum Discover task_status (303)": Load(
+            f"{base}{spectrum_discover_running_task(base)}",
+            {"Authorization": f"Bearer {spectrum_discover_token(base)}"},
+        ),
+        "Ops Center getStatus": Load(
+            f"{base}/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344",
+            {"Authorization": basic("fred", "fred")},
+        ),
+        "DataArts system-task": Load(f"{base}{DATAARTS_TASK}", {"X-Auth-Token": "emulator-iam-token"}),
+    }
+
+
 def spectrum_discover_running_task(base: str) -> str:
     """The status path of a query held in progress: every poll answers 303. (The docs'
     in-progress example completes after three reads, and a completed task streams rows.)"""
@@ -251,7 +281,8 @@ def spectrum_discover_running_task(base: str) -> str:
 
 
 def progress(r: dict[str, Any]) -> None:
-    print(f"  {r['name']}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+    loop = f" ({r['loop']})" if "loop" in r else ""
+    print(f"  {r['name']}{loop}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
           f"{r['cpu_us_per_request']:.0f} µs CPU per request"
           + (f", {r['errors']} errors" if r["errors"] else ""), flush=True)
 
@@ -261,13 +292,14 @@ def progress(r: dict[str, Any]) -> None:
 def report(results: dict[str, Any]) -> str:
     s = results["settings"]
     out = [(f"generator {s['generator']}, {s['connections']} connections, {s['warmup']:g} s warm-up, "
-           f"{s['duration']:g} s measured; server on core 1, load on core 0")]
+           f"{s['duration']:g} s measured; polls: median of {s.get('rounds', 1)} rounds taken in turns; "
+           "server on core 1, load on core 0")]
     if "polls" in results:
-        out += ["", "| server | requests/s | p50 | p99 | vs bare aiohttp | server CPU per request "
-                "| vs bare aiohttp (CPU) | errors |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        out += ["", "| server | loop | requests/s | p50 | p99 | vs bare aiohttp | server CPU per request "
+                "| vs bare aiohttp (CPU) | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results["polls"]:
             if "rps" in r:
-                out.append(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
+                out.append(f"| {r['name']} | {r.get('loop', 'asyncio')} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
                            f"| {r['ratio']:.2f}x | {r['cpu_us_per_request']:.0f} µs | {r['cpu_ratio']:.2f}x "
                            f"| {r['errors']} |")
     if "scale" in results:

@@ -1,5 +1,5 @@
 """The servers the benchmark measures, each started as its own process so it can be pinned
-to a core: `python -m benchmarks.servers baseline|emulator [--preload N]`.
+to a core: `python -m benchmarks.servers baseline|emulator [--preload N] [--loop uvloop]`.
 
 Both bind port 0 on 127.0.0.1 and print one line, `READY <port> <json>`, once they listen;
 the JSON carries what the process measured about itself (RSS before and after preloading).
@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 from aiohttp import web
+
+from emulator.cli import event_loop_runner
 
 # A Traffic Ops async_status answer, byte for byte as the emulator sends task 1.
 BASELINE_BODY = (
@@ -110,13 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("kind", choices=("baseline", "baseline-headers", "emulator"))
     parser.add_argument("--preload", type=int, default=0, help="extra Traffic Ops tasks to make first")
     parser.add_argument("--scenario", default="acme-autorenew")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args(argv)
     facts: dict[str, float]
     if args.kind.startswith("baseline"):
         app, facts = baseline_app(args.kind == "baseline-headers"), {"rss_after": rss_bytes()}
     else:
         app, facts = emulator_app(args.preload, args.scenario)
-    asyncio.run(serve(app, facts))
+    run = event_loop_runner(args.loop)  # `task-emulator serve --loop`'s own choice
+    run(serve(app, facts))
     return 0
 
 
