@@ -207,9 +207,9 @@ def journaled(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
         try:
             response = await handler(request)
         except web.HTTPException as error:
-            await _record(runtime, request, api, error.status)
+            _record(runtime, request, await _body(request), api, error.status)
             raise
-        await _record(runtime, request, api, response.status)
+        _record(runtime, request, await _body(request) if request.body_exists else b"", api, response.status)
         return response
 
     return journal
@@ -221,21 +221,26 @@ async def _with_faults(
     try:
         outcome = await serve_with_faults(request, handler, runtime.faults, runtime.apis, api)
     except web.HTTPException as error:
-        await _record(runtime, request, api, error.status)
+        _record(runtime, request, await _body(request), api, error.status)
         raise
-    await _record(runtime, request, api, outcome.status, outcome.fault.kind if outcome.fault else None)
+    fault = outcome.fault.kind if outcome.fault else None
+    _record(runtime, request, await _body(request), api, outcome.status, fault)
     return outcome.response
 
 
-async def _record(
-    runtime: Runtime, request: web.Request, api: str | None, status: int | None, fault: str | None = None
+async def _body(request: web.Request) -> bytes:
+    if not request.body_exists:
+        return b""
+    try:
+        return await request.read()  # cached by aiohttp when the handler read it
+    except web.HTTPException:  # too large: the journal keeps no body
+        return b""
+
+
+def _record(
+    runtime: Runtime, request: web.Request, body: bytes, api: str | None, status: int | None,
+    fault: str | None = None,
 ) -> None:
-    body = b""
-    if request.body_exists:
-        try:
-            body = await request.read()  # cached by aiohttp when the handler read it
-        except web.HTTPException:  # too large: the journal keeps no body
-            pass
     runtime.journal.record(
         time=runtime.engine.clock.now(),
         api=api,

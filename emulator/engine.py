@@ -306,6 +306,13 @@ class Engine:
 
     def _view(self, task: Task, now: float) -> TaskView:
         scenario = task.scenario
+        lifecycle = task.lifecycle
+        if lifecycle is not None and not task.subtasks:  # most tasks: no subtask views to build
+            step = lifecycle.steps[task.position.index]
+            return TaskView(
+                task, step.phase, step, task.position.index, task.position.entered_at,
+                _layers(task.overrides, step.fields, scenario.fields), (), now, task.reads, task.state(),
+            )
         subviews = tuple(
             SubtaskView(
                 sub.id,
@@ -320,13 +327,13 @@ class Engine:
             for step in (sub.lifecycle.steps[sub.position.index],)
         )
         changed_at = max((s.entered_at for s in subviews), default=task.created_at)
-        if task.lifecycle is None:
+        if lifecycle is None:
             return TaskView(
                 task, derived_phase([s.phase for s in subviews]), None, None, changed_at,
                 _layers(task.overrides, scenario.fields), subviews, now, task.reads, task.state(),
             )
         index = task.position.index
-        step = task.lifecycle.steps[index]
+        step = lifecycle.steps[index]
         return TaskView(
             task, step.phase, step, index, max(task.position.entered_at, changed_at),
             _layers(task.overrides, step.fields, scenario.fields), subviews, now, task.reads, task.state(),

@@ -45,6 +45,7 @@ ASYNC_ENDPOINT = "/api/4.0/async_status/"
 SERVER_NAME = "traffic_ops_golang/8.0.2"
 
 PRIV_OPERATIONS = 20
+ATOI = re.compile(r"[+-]?[0-9]+")  # what strconv.Atoi takes: a sign and digits
 LOGIN_COOKIE_SECONDS = 6 * 3600  # login.go defaultCookieDuration
 REFRESH_COOKIE_SECONDS = 3600  # tocookie.DefaultDuration, re-sent on authenticated calls
 
@@ -210,18 +211,20 @@ class TrafficOps(VendorApi):
 
     def routes(self) -> list[web.RouteDef]:
         async_only = ASYNC_VERSIONS
+        # aiohttp tries the routes under /api in this order, a regex match each: the status
+        # poll, by far the most frequent call, first.
         return [
-            web.post(r"/api/{version}/user/login{slash:/?}", self._versioned(self.login, KNOWN_VERSIONS)),
-            web.post(
-                r"/api/{version}/user/login/token{slash:/?}",
-                self._versioned(self.token_login, KNOWN_VERSIONS),
-            ),
             web.get(
                 "/api/{version}/async_status/{id}",
                 self._versioned(
                     self._guarded(self.async_status, Guard(PRIV_OPERATIONS, ("ASYNC-STATUS:READ",))),
                     async_only,
                 ),
+            ),
+            web.post(r"/api/{version}/user/login{slash:/?}", self._versioned(self.login, KNOWN_VERSIONS)),
+            web.post(
+                r"/api/{version}/user/login/token{slash:/?}",
+                self._versioned(self.token_login, KNOWN_VERSIONS),
             ),
             web.post(
                 r"/api/{version}/acme_autorenew{slash:/?}",
@@ -318,7 +321,7 @@ class TrafficOps(VendorApi):
             number = int(raw_id)  # strconv.Atoi: accepts a sign and leading zeros
         except ValueError:
             number = None
-        if number is None or not re.fullmatch(r"[+-]?[0-9]+", raw_id):
+        if number is None or not ATOI.fullmatch(raw_id):
             return self._reply(
                 request, 400, alerts("getting integer parameters: parameter 'id' not an integer"), "alerts"
             )
