@@ -157,42 +157,50 @@ class Bench:
             for loop in loops:
                 emulator = started(start_serve(loop))
                 loads += [(name, loop, emulator, load) for name, load in api_polls(emulator.url).items()]
-            for name, _, server, load in loads:
-                status, _, body = call(load.url, headers=load.headers)
-                if status >= 400:
-                    raise RuntimeError(f"{name}: {load.url} answered {status}: {body[:300]!r}")
-            # Each server in turn, round after round: this VM's speed drifts over minutes, and
-            # a ratio is taken between runs of the same round, a minute apart at most.
-            runs: list[list[dict[str, Any]]] = [[] for _ in loads]
-            for round_ in range(self.args.rounds):
-                for (name, loop, server, load), kept in zip(loads, runs):
-                    kept.append({"name": name, "loop": loop, **self.measure(load, server, warm_up=round_ == 0)})
-                    progress(kept[-1])
-            rows = [summarise(kept, runs[0]) for kept in runs]
+            rows = self.in_turns(loads)
             rows.append({"name": "emulator RSS after the polls (MB)", "rss": servers[-1].rss})
         finally:
             for server in servers:
                 server.stop()
         return rows
 
+    def in_turns(self, loads: list[tuple[str, str, Server, Load]]) -> list[dict[str, Any]]:
+        """Each (name, loop, server, load) measured in turn, round after round, one row each
+        (ratios to the first): this VM's speed drifts over minutes, and a ratio is taken
+        between runs of the same round, a minute or two apart at most."""
+        for name, _, _, load in loads:
+            status, _, body = call(load.url, headers=load.headers)
+            if status >= 400:
+                raise RuntimeError(f"{name}: {load.url} answered {status}: {body[:300]!r}")
+        runs: list[list[dict[str, Any]]] = [[] for _ in loads]
+        for round_ in range(self.args.rounds):
+            for (name, loop, server, load), kept in zip(loads, runs):
+                kept.append({"name": name, "loop": loop, **self.measure(load, server, warm_up=round_ == 0)})
+                progress(kept[-1])
+        return [summarise(kept, runs[0]) for kept in runs]
+
     def scale(self) -> list[dict[str, Any]]:
-        """Traffic Ops polls with N live tasks made through the engine before listening."""
-        rows = []
-        for count in (int(n) for n in self.args.scale.split(",")):
-            server = start_bench_server("emulator", preload=count, loop=default_loop())
-            try:
-                base = server.url
+        """Traffic Ops polls with N live tasks made through the engine before listening (all
+        the servers at once, measured in turns)."""
+        counts = [int(n) for n in self.args.scale.split(",")]
+        loop = default_loop()
+        servers: list[Server] = []
+        try:
+            loads = []
+            for count in counts:
+                servers.append(start_bench_server("emulator", preload=count, loop=loop))
+                base = servers[-1].url
                 task = 1 + count // 2
                 load = Load(f"{base}/api/4.0/async_status/{task}", {"Cookie": traffic_ops_cookie(base)})
-                result = self.measure(load, server)
+                loads.append((f"{count:,} live tasks", loop, servers[-1], load))
+            rows = self.in_turns(loads)
+            for r, count, server in zip(rows, counts, servers):
                 facts = server.facts
                 grown = facts["rss_after"] - facts["rss_before"]
-                r = {"name": f"{count:,} live tasks", **result, "tasks": count, "rss": server.rss,
-                     "bytes_per_task": grown / count if count else float("nan"),
-                     "preload_seconds": facts["preload_seconds"]}
-                rows.append(r)
-                progress(r)
-            finally:
+                r.update(tasks=count, rss=server.rss, bytes_per_task=grown / count if count else float("nan"),
+                         preload_seconds=facts["preload_seconds"])
+        finally:
+            for server in servers:
                 server.stop()
         return rows
 
@@ -303,14 +311,11 @@ def report(results: dict[str, Any]) -> str:
                            f"| {r['ratio']:.2f}x | {r['cpu_us_per_request']:.0f} µs | {r['cpu_ratio']:.2f}x "
                            f"| {r['errors']} |")
     if "scale" in results:
-        rows = results["scale"]
         out += ["", "| live tasks | requests/s | p99 | vs fewest | CPU per request | vs fewest (CPU) | RSS "
                 "| bytes per task |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        first = rows[0]
-        for r in rows:
-            out.append(f"| {r['tasks']:,} | {r['rps']:,.0f} | {r['p99_ms']:.2f} ms | {r['rps'] / first['rps']:.2f}x "
-                       f"| {r['cpu_us_per_request']:.0f} µs "
-                       f"| {first['cpu_us_per_request'] / r['cpu_us_per_request']:.2f}x "
+        for r in results["scale"]:
+            out.append(f"| {r['tasks']:,} | {r['rps']:,.0f} | {r['p99_ms']:.2f} ms | {r['ratio']:.2f}x "
+                       f"| {r['cpu_us_per_request']:.0f} µs | {r['cpu_ratio']:.2f}x "
                        f"| {r['rss'] / 2**20:,.0f} MiB | {r['bytes_per_task']:,.0f} |")
     others = []
     if "create" in results:
