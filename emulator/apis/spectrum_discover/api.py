@@ -145,8 +145,9 @@ class SpectrumDiscover(VendorApi):
             web.get("/auth/v1/token", self.token),
             web.get(QUERY_PATH, self._guarded(self.query_get)),
             web.post(QUERY_PATH, self._guarded(self.query_post)),
-            web.get(STATUS_PREFIX + "{id}/peek", self._guarded(self.peek)),
+            # aiohttp tries both status routes in this order: the poll, far more frequent, first.
             web.get(STATUS_PREFIX + "{id}", self._guarded(self.task_status)),
+            web.get(STATUS_PREFIX + "{id}/peek", self._guarded(self.peek)),
         ]
 
     def _guarded(self, handler: Handler) -> Handler:
