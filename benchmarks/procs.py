@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -75,20 +76,24 @@ class Server:
     def cpu_seconds(self) -> float:
         return cpu_seconds_of(self.process.pid)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
 
 
-def start_bench_server(kind: str, *, preload: int = 0, loop: str = "asyncio", timeout: float = 300.0) -> Server:
-    """`python -m benchmarks.servers KIND` on the server core; waits for its READY line."""
+def start_bench_server(
+    kind: str, *, preload: int = 0, loop: str = "asyncio", under: Sequence[str] = (), timeout: float = 300.0
+) -> Server:
+    """`python -m benchmarks.servers KIND` on the server core (run by `under`, valgrind say);
+    waits for its READY line."""
     command = [
-        *pin(SERVER_CORE), sys.executable, "-m", "benchmarks.servers", kind, "--preload", str(preload), "--loop", loop,
+        *pin(SERVER_CORE), *under,
+        sys.executable, "-m", "benchmarks.servers", kind, "--preload", str(preload), "--loop", loop,
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=python_env(), stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
@@ -116,10 +121,10 @@ def default_loop() -> str:
     return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
 
 
-def start_serve(loop: str = "auto", timeout: float = 60.0) -> Server:
+def start_serve(loop: str = "auto", under: Sequence[str] = (), timeout: float = 60.0) -> Server:
     port = free_port()
     process = subprocess.Popen(
-        [*pin(SERVER_CORE), *serve_command(port, loop)], cwd=ROOT, env=python_env(),
+        [*pin(SERVER_CORE), *under, *serve_command(port, loop)], cwd=ROOT, env=python_env(),
         stdout=subprocess.DEVNULL, text=True,
     )
     wait_for_200(f"http://127.0.0.1:{port}/_emulator/health", timeout, process)

@@ -10,6 +10,7 @@ run from that JSON (needs matplotlib: `pip install -e .[bench]` or `pip install 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import probes
+from .instructions import have_callgrind, instructions_per_request
 from .load import Load, have_wrk, run_load
 from .procs import (
     LOAD_CORE,
@@ -34,6 +36,7 @@ from .procs import (
     traffic_ops_cookie,
 )
 
+PARTS = ("polls", "instructions", "scale", "create", "startup", "fixture", "csv")
 SCALE_COUNTS = (1_000, 10_000, 100_000, 1_000_000)
 SMOKE_SCALE_COUNTS = (1_000, 10_000)
 STATUS_1 = "/api/4.0/async_status/1"
@@ -52,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="load generator (default: wrk when installed)")
     parser.add_argument("--scale", default=",".join(map(str, SCALE_COUNTS)), metavar="N,N,...",
                         help="live-task counts of the scale run (default: %(default)s)")
-    parser.add_argument("--only", default="polls,scale,create,startup,fixture,csv", metavar="PART,...",
-                        help="parts to run: polls, scale, create, startup, fixture, csv (default: all)")
+    parser.add_argument("--only", default=",".join(PARTS), metavar="PART,...",
+                        help=f"parts to run: {', '.join(PARTS)} (default: all)")
     parser.add_argument("--fixture-tests", type=int, default=200, help="tests in the fixture run (default: 200)")
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds in all: 1 s runs, no warm-up, small counts, built-in generator")
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is not installed (apt-get install wrk); use --generator asyncio", file=sys.stderr)
         return 2
     parts = set(args.only.split(","))
-    unknown = parts - {"polls", "scale", "create", "startup", "fixture", "csv"}
+    unknown = parts - set(PARTS)
     if unknown:
         print(f"--only: unknown part {min(unknown)!r}", file=sys.stderr)
         return 2
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(args)
     results: dict[str, Any] = {"machine": machine(), "settings": bench.settings()}
     steps: list[tuple[str, Callable[[], Any]]] = [
-        ("polls", bench.polls), ("scale", bench.scale), ("create", bench.create),
+        ("polls", bench.polls), ("instructions", bench.instructions), ("scale", bench.scale), ("create", bench.create),
         ("startup", bench.startup), ("fixture", bench.fixture), ("csv", bench.csv),
     ]
     for name, step in steps:
@@ -204,6 +207,42 @@ class Bench:
                 server.stop()
         return rows
 
+    def instructions(self) -> list[dict[str, Any]]:
+        """Instructions per request under callgrind: the bare handler on each loop, its Traffic
+        Ops variant, and each API's poll on `serve` on each loop (--smoke: the bare handler
+        and Traffic Ops on serve's own loop, a few hundred requests)."""
+        if not have_callgrind():
+            print("  instructions: valgrind is not installed (apt-get install valgrind): skipped", flush=True)
+            return []
+        loops = [default_loop()] if self.args.smoke else ["uvloop", "asyncio"] if default_loop() == "uvloop" else ["asyncio"]
+        bare = Load  # the bare handlers answer any credentials
+        targets: list[tuple[str, str, Callable[[list[str]], Server], Callable[[str], Load]]] = [
+            ("bare aiohttp (constant body)", "asyncio",
+             lambda under: start_bench_server("baseline", under=under), lambda base: bare(f"{base}{STATUS_1}")),
+        ]
+        if not self.args.smoke:
+            if "uvloop" in loops:
+                targets.append(("bare aiohttp (constant body)", "uvloop",
+                                lambda under: start_bench_server("baseline", loop="uvloop", under=under),
+                                lambda base: bare(f"{base}{STATUS_1}")))
+            targets.append(("bare aiohttp + Traffic Ops' headers and cookies", "asyncio",
+                            lambda under: start_bench_server("baseline-headers", under=under),
+                            lambda base: bare(f"{base}{STATUS_1}")))
+        polls = dict(list(API_POLLS.items())[:1]) if self.args.smoke else API_POLLS
+        for loop in loops:
+            for name, make in polls.items():
+                targets.append((name, loop, functools.partial(_serve_under, loop), make))
+        rows: list[dict[str, Any]] = []
+        for name, loop, start, load_for in targets:
+            count = instructions_per_request(
+                start, load_for, requests=320 if self.args.smoke else 3200, connections=self.args.connections
+            )
+            rows.append({"name": name, "loop": loop, "instructions": count})
+            print(f"  {name} ({loop}): {count:,.0f} instructions per request", flush=True)
+        for r in rows:
+            r["ratio"] = rows[0]["instructions"] / r["instructions"]
+        return rows
+
     def create(self) -> dict[str, Any]:
         """POST /_emulator/tasks, the tasks accumulating as the run goes."""
         server = start_serve()
@@ -246,6 +285,10 @@ class Bench:
         return r
 
 
+def _serve_under(loop: str, under: list[str]) -> Server:
+    return start_serve(loop, under=under, timeout=300)
+
+
 def summarise(runs: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dict[str, Any]:
     """One row for a server's runs: the median of each figure, and the median of its ratios to
     the baseline's run of the same round."""
@@ -262,18 +305,35 @@ def summarise(runs: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dic
 
 def api_polls(base: str) -> dict[str, Load]:
     """A status poll of each API, with the credentials a client would hold."""
-    return {
-        "Traffic Ops async_status": Load(f"{base}{STATUS_1}", {"Cookie": traffic_ops_cookie(base)}),
-        "Spectrum Discover task_status (303)": Load(
-            f"{base}{spectrum_discover_running_task(base)}",
-            {"Authorization": f"Bearer {spectrum_discover_token(base)}"},
-        ),
-        "Ops Center getStatus": Load(
-            f"{base}/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344",
-            {"Authorization": basic("fred", "fred")},
-        ),
-        "DataArts system-task": Load(f"{base}{DATAARTS_TASK}", {"X-Auth-Token": "emulator-iam-token"}),
-    }
+    return {name: make(base) for name, make in API_POLLS.items()}
+
+
+def _traffic_ops_poll(base: str) -> Load:
+    return Load(f"{base}{STATUS_1}", {"Cookie": traffic_ops_cookie(base)})
+
+
+def _spectrum_discover_poll(base: str) -> Load:
+    return Load(
+        f"{base}{spectrum_discover_running_task(base)}", {"Authorization": f"Bearer {spectrum_discover_token(base)}"}
+    )
+
+
+def _ops_center_poll(base: str) -> Load:
+    return Load(
+        f"{base}/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344", {"Authorization": basic("fred", "fred")}
+    )
+
+
+def _dataarts_poll(base: str) -> Load:
+    return Load(f"{base}{DATAARTS_TASK}", {"X-Auth-Token": "emulator-iam-token"})
+
+
+API_POLLS: dict[str, Callable[[str], Load]] = {
+    "Traffic Ops async_status": _traffic_ops_poll,
+    "Spectrum Discover task_status (303)": _spectrum_discover_poll,
+    "Ops Center getStatus": _ops_center_poll,
+    "DataArts system-task": _dataarts_poll,
+}
 
 
 def spectrum_discover_running_task(base: str) -> str:
@@ -310,6 +370,10 @@ def report(results: dict[str, Any]) -> str:
                 out.append(f"| {r['name']} | {r.get('loop', 'asyncio')} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
                            f"| {r['ratio']:.2f}x | {r['cpu_us_per_request']:.0f} µs | {r['cpu_ratio']:.2f}x "
                            f"| {r['errors']} |")
+    if results.get("instructions"):
+        out += ["", "| server | loop | instructions per request (callgrind) | vs bare aiohttp |", "|---|---|---:|---:|"]
+        for r in results["instructions"]:
+            out.append(f"| {r['name']} | {r['loop']} | {r['instructions']:,.0f} | {r['ratio']:.2f}x |")
     if "scale" in results:
         out += ["", "| live tasks | requests/s | p99 | vs fewest | CPU per request | vs fewest (CPU) | RSS "
                 "| bytes per task |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]

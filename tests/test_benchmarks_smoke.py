@@ -4,6 +4,7 @@ they belong to docs/performance.md, measured on a quiet machine."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ def test_the_benchmark_runs_in_smoke_mode(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())
-    assert {"polls", "scale", "create", "startup", "fixture", "csv"} <= set(results)
+    assert {"polls", "instructions", "scale", "create", "startup", "fixture", "csv"} <= set(results)
     polls = [r for r in results["polls"] if "rps" in r]
     assert (polls[0]["name"], polls[0]["loop"]) == ("bare aiohttp (constant body)", "asyncio")
     assert all(r["errors"] == 0 for r in polls)
@@ -30,4 +31,8 @@ def test_the_benchmark_runs_in_smoke_mode(tmp_path: Path) -> None:
     emulated = {(r["name"], r["loop"]) for r in polls if not r["name"].startswith("bare aiohttp")}
     assert len(emulated) == 8 and {loop for _, loop in emulated} == {"asyncio", "uvloop"}
     assert results["csv"]["rows"] == 100_000
+    if shutil.which("valgrind"):  # CI installs it (.ci/run)
+        counted = [(r["name"], r["loop"]) for r in results["instructions"]]
+        assert counted[0] == ("bare aiohttp (constant body)", "asyncio") and len(counted) == 2
+        assert all(r["instructions"] > 10_000 for r in results["instructions"])
     assert "| server | loop | requests/s | p50 | p99 |" in done.stdout
