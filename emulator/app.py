@@ -209,6 +209,7 @@ def journaled(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
         except web.HTTPException as error:
             _record(runtime, request, await _body(request), api, error.status)
             raise
+        # Tested here too: a poll has no body, and then no coroutine is made to read one.
         _record(runtime, request, await _body(request) if request.body_exists else b"", api, response.status)
         return response
 
@@ -229,6 +230,7 @@ async def _with_faults(
 
 
 async def _body(request: web.Request) -> bytes:
+    """The request's body as the journal keeps it."""
     if not request.body_exists:
         return b""
     try:

@@ -283,7 +283,6 @@ def run_serve(args: argparse.Namespace) -> int:
     return run(_serve(app, args.host, args.port, runtime, loop_name(run)))
 
 
-
 class LoopRunner(Protocol):
     """`asyncio.run`, or a runner like it."""
 
@@ -292,7 +291,8 @@ class LoopRunner(Protocol):
 
 def event_loop_runner(choice: str) -> LoopRunner:
     """`asyncio.run`, or `uvloop.run` for `choice` uvloop, or for auto when uvloop is
-    installed: the same server on a loop written in C, a third less CPU per request."""
+    installed: the same server on a loop written in C (callgrind: ~44k fewer instructions
+    per request, a fifth of a bare aiohttp request's)."""
     if choice == "asyncio":
         return asyncio.run
     try:
