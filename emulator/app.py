@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
-from yarl import URL
 
 from . import __version__
 from .apis import API_CLASSES, VendorApi
@@ -248,28 +247,15 @@ def _record(
         api=api,
         task=request.get(JOURNAL_TASK),
         method=request.method,
-        path=request.path,
-        # The parsed URL and headers, not copies: the journal reads them only when it is read.
-        query=_QueryPairs(request.rel_url),
-        headers=request.headers.items(),
+        # The parsed URL and headers, not copies or parts: the journal reads them only when
+        # it is read.
+        url=request.rel_url,
+        headers=request.headers,
         body=body,
-        content_type=request.headers.get("Content-Type", ""),
         status=status,
         violation=request.get(JOURNAL_VIOLATION),
         fault=fault,
     )
-
-
-class _QueryPairs:
-    """A request's query pairs, parsed only when iterated (most entries are never read)."""
-
-    __slots__ = ("_url",)
-
-    def __init__(self, url: URL) -> None:
-        self._url = url
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self._url.query.items())
 
 
 __all__ = ["RUNTIME", "EmulatorConfig", "Runtime", "__version__", "build_runtime", "create_app"]

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from yarl import URL
+
 REDACTED = "[redacted]"
 # Header names whose values are credentials (compared lower-case).
 SECRET_HEADERS = frozenset(
@@ -62,18 +64,17 @@ class JournalEntry:
 
 class _Recorded(NamedTuple):
     """A request as recorded: references only, made into a JournalEntry when read. (A
-    tuple: it is made per request, and tuples are the cheapest thing to make.)"""
+    tuple: it is made per request, and tuples are the cheapest thing to make. Path, query
+    and content type are looked up when read, not per request.)"""
 
     seq: int
     time: float
     api: str | None
     task: str | None
     method: str
-    path: str
-    query: Iterable[tuple[str, str]]
-    headers: Iterable[tuple[str, str]]
+    url: URL
+    headers: Mapping[str, str]
     body: bytes
-    content_type: str
     status: int | None
     violation: str | None
     fault: str | None
@@ -85,10 +86,10 @@ class _Recorded(NamedTuple):
             self.api,
             self.task,
             self.method,
-            self.path,
-            redact_pairs(self.query, SECRET_KEYS),
-            redact_pairs(self.headers, SECRET_HEADERS),
-            redact_body(self.body, self.content_type),
+            self.url.path,
+            redact_pairs(self.url.query.items(), SECRET_KEYS),
+            redact_pairs(self.headers.items(), SECRET_HEADERS),
+            redact_body(self.body, self.headers.get("Content-Type", "")),
             self.status,
             self.violation,
             self.fault,
@@ -109,23 +110,19 @@ class Journal:
         api: str | None,
         task: str | None,
         method: str,
-        path: str,
-        query: Iterable[tuple[str, str]],
-        headers: Iterable[tuple[str, str]],
+        url: URL,
+        headers: Mapping[str, str],
         body: bytes,
-        content_type: str,
         status: int | None,
         violation: str | None = None,
         fault: str | None = None,
     ) -> None:
-        """Keep a request. `query` and `headers` are kept as given and iterated only when the
-        journal is read, so they must not change afterwards (aiohttp's parsed request
-        headers and query are immutable)."""
+        """Keep a request: `url` its path and query (a yarl URL, immutable) and `headers`
+        kept as given and read only when the journal is, so they must not change afterwards
+        (aiohttp's parsed request headers are immutable; a case-insensitive mapping, as they
+        are, finds the Content-Type however it was written)."""
         self._recorded.append(
-            _Recorded(
-                next(self._seq), time, api, task, method, path, query, headers, body,
-                content_type, status, violation, fault,
-            )
+            _Recorded(next(self._seq), time, api, task, method, url, headers, body, status, violation, fault)
         )
 
     def entries(self, api: str | None = None, task: str | None = None) -> list[JournalEntry]:
