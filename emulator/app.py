@@ -208,7 +208,7 @@ def journaled(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
         except web.HTTPException as error:
             _record(runtime, request, await _body(request), api, error.status)
             raise
-        # Tested here too: a poll has no body, and then no coroutine is made to read one.
+        # `body_exists` looked at here as well: a poll has none, and makes no coroutine to read it.
         _record(runtime, request, await _body(request) if request.body_exists else b"", api, response.status)
         return response
 
