@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import os
 import signal
@@ -118,7 +117,9 @@ def serve_command(port: int, loop: str = "auto") -> list[str]:
 
 def default_loop() -> str:
     """The loop `task-emulator serve --loop auto` runs on here."""
-    return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+    from emulator.cli import event_loop_runner, loop_name
+
+    return loop_name(event_loop_runner("auto"))
 
 
 def start_serve(loop: str = "auto", under: Sequence[str] = (), timeout: float = 60.0) -> Server:

@@ -17,7 +17,8 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -139,31 +140,20 @@ class Bench:
     def polls(self) -> list[dict[str, Any]]:
         """The bare handler, then a status poll of each API (with auth) on `task-emulator serve`,
         on the loop `serve` picks here (uvloop, when installed) and on asyncio's."""
-        rows: list[dict[str, Any]] = []
-        loops = ["uvloop", "asyncio"] if default_loop() == "uvloop" else ["asyncio"]
-        servers: list[Server] = []
+        targets = poll_targets(serve_loops())
+        servers: dict[tuple[str, str], Server] = {}
         try:
-            def started(server: Server) -> Server:
-                servers.append(server)
-                return server
-
-            baseline = started(start_bench_server("baseline"))
-            loads: list[tuple[str, str, Server, Load]] = [
-                ("bare aiohttp (constant body)", "asyncio", baseline, Load(f"{baseline.url}{STATUS_1}")),
-            ]
-            if "uvloop" in loops:
-                on_uvloop = started(start_bench_server("baseline", loop="uvloop"))
-                loads.append(("bare aiohttp (constant body)", "uvloop", on_uvloop, Load(f"{on_uvloop.url}{STATUS_1}")))
-            with_headers = started(start_bench_server("baseline-headers"))
-            loads.append(("bare aiohttp + Traffic Ops' headers and cookies", "asyncio", with_headers,
-                          Load(f"{with_headers.url}{STATUS_1}")))
-            for loop in loops:
-                emulator = started(start_serve(loop))
-                loads += [(name, loop, emulator, load) for name, load in api_polls(emulator.url).items()]
+            for t in targets:  # one server for all the polls of a kind and loop
+                if (t.server, t.loop) not in servers:
+                    servers[t.server, t.loop] = start_target(t)
+            loads = []
+            for t in targets:
+                server = servers[t.server, t.loop]
+                loads.append((t.name, t.loop, server, t.load_for(server.url)))
             rows = self.in_turns(loads)
-            rows.append({"name": "emulator RSS after the polls (MB)", "rss": servers[-1].rss})
+            rows.append({"name": "emulator RSS after the polls (MB)", "rss": servers["serve", "asyncio"].rss})
         finally:
-            for server in servers:
+            for server in servers.values():
                 server.stop()
         return rows
 
@@ -208,37 +198,23 @@ class Bench:
         return rows
 
     def instructions(self) -> list[dict[str, Any]]:
-        """Instructions per request under callgrind: the bare handler on each loop, its Traffic
-        Ops variant, and each API's poll on `serve` on each loop (--smoke: the bare handler
-        and Traffic Ops on serve's own loop, a few hundred requests)."""
+        """Instructions per request under callgrind for each server of the poll table, a
+        fresh server each (--smoke: the bare handler and Traffic Ops on serve's own loop, a
+        few hundred requests)."""
         if not have_callgrind():
             print("  instructions: valgrind is not installed (apt-get install valgrind): skipped", flush=True)
             return []
-        loops = [default_loop()] if self.args.smoke else ["uvloop", "asyncio"] if default_loop() == "uvloop" else ["asyncio"]
-        bare = Load  # the bare handlers answer any credentials
-        targets: list[tuple[str, str, Callable[[list[str]], Server], Callable[[str], Load]]] = [
-            ("bare aiohttp (constant body)", "asyncio",
-             lambda under: start_bench_server("baseline", under=under), lambda base: bare(f"{base}{STATUS_1}")),
-        ]
-        if not self.args.smoke:
-            if "uvloop" in loops:
-                targets.append(("bare aiohttp (constant body)", "uvloop",
-                                lambda under: start_bench_server("baseline", loop="uvloop", under=under),
-                                lambda base: bare(f"{base}{STATUS_1}")))
-            targets.append(("bare aiohttp + Traffic Ops' headers and cookies", "asyncio",
-                            lambda under: start_bench_server("baseline-headers", under=under),
-                            lambda base: bare(f"{base}{STATUS_1}")))
-        polls = dict(list(API_POLLS.items())[:1]) if self.args.smoke else API_POLLS
-        for loop in loops:
-            for name, make in polls.items():
-                targets.append((name, loop, functools.partial(_serve_under, loop), make))
+        targets = poll_targets(serve_loops())
+        if self.args.smoke:
+            targets = [targets[0], next(t for t in targets if t.server == "serve" and t.loop == default_loop())]
         rows: list[dict[str, Any]] = []
-        for name, loop, start, load_for in targets:
+        for t in targets:
             count = instructions_per_request(
-                start, load_for, requests=320 if self.args.smoke else 3200, connections=self.args.connections
+                functools.partial(start_target, t), t.load_for,
+                requests=320 if self.args.smoke else 3200, connections=self.args.connections,
             )
-            rows.append({"name": name, "loop": loop, "instructions": count})
-            print(f"  {name} ({loop}): {count:,.0f} instructions per request", flush=True)
+            rows.append({"name": t.name, "loop": t.loop, "instructions": count})
+            print(f"  {t.name} ({t.loop}): {count:,.0f} instructions per request", flush=True)
         for r in rows:
             r["ratio"] = rows[0]["instructions"] / r["instructions"]
         return rows
@@ -285,8 +261,43 @@ class Bench:
         return r
 
 
-def _serve_under(loop: str, under: list[str]) -> Server:
-    return start_serve(loop, under=under, timeout=300)
+@dataclass(frozen=True)
+class Target:
+    """A row of the poll table: `server` a `benchmarks.servers` kind or "serve" (the
+    emulator as `task-emulator serve` runs it), on `loop`; `load_for` its poll, given the
+    server's base URL."""
+
+    name: str
+    loop: str
+    server: str
+    load_for: Callable[[str], Load]
+
+
+def serve_loops() -> list[str]:
+    """The loops the emulator is measured on: serve's own choice here, and asyncio's."""
+    return ["uvloop", "asyncio"] if default_loop() == "uvloop" else ["asyncio"]
+
+
+def poll_targets(loops: list[str]) -> list[Target]:
+    """The bare handler on asyncio's loop (the reference, first), on uvloop, with Traffic
+    Ops' headers; then each API's poll on serve on each of `loops`."""
+    def bare(base: str) -> Load:
+        return Load(f"{base}{STATUS_1}")
+
+    targets = [Target("bare aiohttp (constant body)", "asyncio", "baseline", bare)]
+    if "uvloop" in loops:
+        targets.append(Target("bare aiohttp (constant body)", "uvloop", "baseline", bare))
+    targets.append(Target("bare aiohttp + Traffic Ops' headers and cookies", "asyncio", "baseline-headers", bare))
+    for loop in loops:
+        targets += [Target(name, loop, "serve", make) for name, make in API_POLLS.items()]
+    return targets
+
+
+def start_target(target: Target, under: Sequence[str] = ()) -> Server:
+    """`target`'s server, run by `under` (valgrind, say: then given longer to start)."""
+    if target.server == "serve":
+        return start_serve(target.loop, under=under, timeout=300 if under else 60)
+    return start_bench_server(target.server, loop=target.loop, under=under)
 
 
 def summarise(runs: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dict[str, Any]:
@@ -301,11 +312,6 @@ def summarise(runs: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dic
     row["ratio"] = median(r["rps"] / b["rps"] for r, b in zip(runs, baseline))
     row["cpu_ratio"] = median(b["cpu_us_per_request"] / r["cpu_us_per_request"] for r, b in zip(runs, baseline))
     return row
-
-
-def api_polls(base: str) -> dict[str, Load]:
-    """A status poll of each API, with the credentials a client would hold."""
-    return {name: make(base) for name, make in API_POLLS.items()}
 
 
 def _traffic_ops_poll(base: str) -> Load:
