@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,11 @@ class Runtime:
     apis: dict[str, VendorApi] = field(default_factory=dict)
     # Injected faults: the scenarios' and those added at run time (empty: no cost per request).
     faults: FaultSet = field(default_factory=FaultSet)
+    # What every credential is judged by (token and cookie lifetimes, a signature's date):
+    # the wall clock, as the real systems do, never the emulator clock. A jump of a virtual
+    # clock stands for time in which a real client would have kept its session alive, so it
+    # must not expire a credential by itself (`expire_credentials` does that on purpose).
+    wall_clock: Callable[[], float] = time.time
 
     @property
     def validate(self) -> ValidationMode:
@@ -102,6 +108,15 @@ class Runtime:
         self.faults.reset()
         for api in self.apis.values():
             api.reset()
+
+    def expire_credentials(self, api: str | None = None) -> list[str]:
+        """Expire every credential issued so far by `api` (None: by every API), so that its
+        next use gets the vendor's own "expired" answer and a client's re-login path runs.
+        Credentials issued afterwards are valid as usual. Returns the APIs it was done for."""
+        names = sorted(self.apis) if api is None else [api]
+        for name in names:
+            self.apis[name].expire_credentials()
+        return names
 
 
 RUNTIME = web.AppKey("task_emulator_runtime", Runtime)

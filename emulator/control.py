@@ -9,6 +9,7 @@
     GET    /clock                           the emulator's time
     POST   /clock/advance                   move the clock forward
     POST   /reset                           back to the loaded scenarios and preloaded tasks
+    POST   /credentials/expire              expire the credentials issued so far (all, or one API's)
     GET    /requests                        the request journal (filters: api, task)
     DELETE /requests                        clear the journal
     GET    /faults                          the injected faults, with how often each applied
@@ -75,6 +76,7 @@ def control_routes(api: ControlApi) -> list[web.RouteDef]:
         web.get("/clock", api.clock),
         web.post("/clock/advance", api.advance_clock),
         web.post("/reset", api.reset),
+        web.post("/credentials/expire", api.expire_credentials),
         web.get("/requests", api.requests),
         web.delete("/requests", api.clear_requests),
         web.get("/faults", api.faults),
@@ -229,6 +231,11 @@ class ControlApi:
     async def reset(self, request: web.Request) -> web.Response:
         self.runtime.reset()
         return web.json_response({"status": "reset", "tasks": self.engine.count()})
+
+    async def expire_credentials(self, request: web.Request) -> web.Response:
+        body = await self._body(request, "expire_credentials") if request.body_exists else {}
+        api = self._api(body["api"]) if "api" in body else None
+        return web.json_response({"expired": self.runtime.expire_credentials(api)})
 
     async def requests(self, request: web.Request) -> web.Response:
         api = request.query.get("api")

@@ -145,6 +145,15 @@ class TaskEmulator:
         """Back to the loaded scenarios and preloaded tasks, as at start."""
         self.server.call(self.server.runtime.reset)
 
+    def expire_credentials(self, api: str | None = None) -> list[str]:
+        """Expire every credential issued so far (of `api` only, when given): the next call
+        with one gets the vendor's own "expired" answer, as after its real lifetime. Moving
+        the clock never does this (credentials are judged by the wall clock), so a test of a
+        client's re-login path says so here. Returns the APIs it was done for."""
+        if api is not None:
+            self._api(api)
+        return self.server.call(lambda: self.server.runtime.expire_credentials(api))
+
     # ---- faults --------------------------------------------------------------------------
 
     def inject(

@@ -176,6 +176,15 @@ class VendorApi(ABC):
     def reset(self) -> None:
         """Forget sessions and other per-run state (tasks are the engine's)."""
 
+    def expire_credentials(self) -> None:
+        """Make every credential issued so far (sessions, tokens, cookies) expired: its next
+        use gets exactly the answer the vendor gives an expired one. An API whose credentials
+        never expire (a fixed password, an AK/SK pair) has nothing to do."""
+
+    def wall_time(self) -> float:
+        """Now on the wall clock: what credential lifetimes and signature dates are judged by."""
+        return self.runtime.wall_clock()
+
     @abstractmethod
     def error_response(self, request: web.Request, status: int, retry_after: int | None) -> web.Response:
         """This vendor's own answer for an injected error `status` (500, 503 or 429): its error
