@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 
@@ -18,17 +18,16 @@ from .apis import API_CLASSES, VendorApi
 from .apis.base import JOURNAL_TASK, JOURNAL_VIOLATION
 from .clock import ClockMode, make_clock
 from .engine import Engine
-from .errors import ConfigError
+from .errors import ConfigError, SettingsError
 from .fault_http import serve_with_faults
 from .faults import FaultSet
 from .journal import Journal
+from .options import VALIDATION_MODES, ValidationMode
 from .resources import builtin_scenarios, builtin_schemas
-from .scenario import EMPTY, Catalog, load_catalog
+from .scenario import EMPTY, Catalog, explain_schema_error, load_catalog
 from .schemas import SchemaSet
 from .yamlsource import format_path
 
-ValidationMode = Literal["strict", "warn", "off"]
-VALIDATION_MODES: tuple[ValidationMode, ...] = ("strict", "warn", "off")
 CONTROL_PREFIX = "/_emulator"
 # Requests bigger than this are refused before any handler reads them.
 MAX_BODY_BYTES = 1024 * 1024
@@ -146,6 +145,11 @@ def build_runtime(
         lambda: make_clock(config.clock, time_scale=config.time_scale, start=config.clock_start),
         seed=config.seed,
     )
+    for yours, builtin in catalog.replaced:
+        log.info(
+            "scenario %s/%s from %s replaces the built-in one of that name (%s)",
+            yours.api, yours.name, yours.source, builtin.file,
+        )
     declared = [fault for scenario in catalog.scenarios.values() for fault in scenario.faults]
     runtime = Runtime(config, schemas, engine, Journal(config.journal_limit), faults=FaultSet(declared, config.seed))
     for name, api_class in API_CLASSES.items():
@@ -157,13 +161,20 @@ def build_runtime(
 def api_settings(
     api_class: type[VendorApi], overrides: Mapping[str, Any], schemas: SchemaSet
 ) -> Mapping[str, Any]:
+    """`api_class`'s built-in settings with `overrides` in their place, checked against the
+    API's settings schema and its own rules. SettingsError says where and what is wrong."""
     settings = {**api_class.default_settings, **overrides}
+    if not overrides:  # the built-in settings are checked by a test
+        return settings
     schema = f"{api_class.name}/settings.schema.json"
-    # The built-in settings are checked by a test; only a person's overrides need checking.
-    if overrides and schema in schemas:
-        for error in schemas.errors(schema, settings):
-            where = format_path((api_class.name, *error.absolute_path))
-            raise ConfigError(f"settings {where}: {error.message}")
+    if schema in schemas:
+        for error in sorted(schemas.errors(schema, settings), key=lambda e: list(map(str, e.absolute_path))):
+            path, message = explain_schema_error(error)
+            key_path = (api_class.name, *path)
+            raise SettingsError(key_path, f"settings {format_path(key_path)}: {message}")
+    for path, message in api_class.settings_problems(settings):
+        key_path = (api_class.name, *path)
+        raise SettingsError(key_path, f"settings {format_path(key_path)}: {message}")
     return settings
 
 

@@ -25,6 +25,7 @@ from aiohttp import web
 from . import __version__
 from .apis import API_CLASSES
 from .app import (
+    CONTROL_PREFIX,
     VALIDATION_MODES,
     EmulatorConfig,
     build_runtime,
@@ -35,8 +36,10 @@ from .app import (
 from .control import ControlApi, control_routes
 from .errors import ConfigError, EmulatorError, ScenarioError
 from .openapi import build_document
-from .scenario import check_files
-from .yamlsource import YamlSyntaxError, format_path, load_documents, utf8_problem
+from .options import parse_clock_start
+from .resources import builtin_scenarios
+from .scenario import check_files, scenario_files
+from .settings_file import load_settings
 
 ENV_PREFIX = "TASK_EMULATOR_"
 
@@ -77,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=_env("SEED"), help="seed for ids and fake data [TASK_EMULATOR_SEED]")
     serve.add_argument("--clock", choices=("real", "virtual"), default=_env("CLOCK", "real"),
                        help="real time, or virtual time that moves only when advanced [TASK_EMULATOR_CLOCK] (default: %(default)s)")
+    serve.add_argument("--clock-start", type=_clock_start, default=_env("CLOCK_START"),
+                       help="where a virtual clock starts: epoch seconds or an ISO time such as "
+                       "2026-01-02T03:04:05Z; with --seed, every id and body replays "
+                       "[TASK_EMULATOR_CLOCK_START] (default: the time the server starts)")
     serve.add_argument("--time-scale", type=_positive_float, default=_env("TIME_SCALE", "1"),
                        help="with the real clock, run N times faster [TASK_EMULATOR_TIME_SCALE] (default: %(default)s)")
     serve.add_argument("--validate", choices=VALIDATION_MODES, default=_env("VALIDATE", "strict"),
@@ -120,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit status: 0 healthy, 1 not\n\nexample:\n  task-emulator health --url http://127.0.0.1:8080",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    health.add_argument("--url", default=_env("URL", "http://127.0.0.1:8080"),
-                        help="the server's base URL [TASK_EMULATOR_URL] (default: %(default)s)")
+    health.add_argument("--url", default=_env("URL", _health_url()),
+                        help="the server's base URL [TASK_EMULATOR_URL] (default: %(default)s, from "
+                        "TASK_EMULATOR_HOST and TASK_EMULATOR_PORT as serve reads them)")
     health.add_argument("--timeout", type=_positive_float, default="5", help="seconds (default: %(default)s)")
 
     commands.add_parser(
@@ -143,6 +151,17 @@ CHOICES = {
 }
 
 
+def _health_url() -> str:
+    """The URL `serve` listens on, by the same environment: a container's health check
+    finds the server wherever TASK_EMULATOR_HOST and TASK_EMULATOR_PORT put it."""
+    host = _env("HOST", "127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):  # every address: ask this one over loopback
+        host = "127.0.0.1" if host != "::" else "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{_env('PORT', '8080')}"
+
+
 def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scenarios", action="append", type=Path, default=None, metavar="DIR|FILE",
@@ -151,6 +170,13 @@ def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-builtin", action="store_true", default=_env("NO_BUILTIN", "") not in ("", "0", "false"),
                         help="do not load the built-in scenarios [TASK_EMULATOR_NO_BUILTIN]")
+
+
+def _clock_start(text: str) -> float:
+    try:
+        return parse_clock_start(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _port(text: str) -> int:
@@ -219,49 +245,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_check(paths: list[Path]) -> int:
+    """0 when every scenario file under `paths` is valid, 1 when one has mistakes (each
+    printed as file:line: message, in file and line order), 2 when there is nothing to check."""
     missing = [p for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
         print(f"task-emulator check: no such file or folder: {missing[0]}", file=sys.stderr)
         return 2
-    problems = check_files(paths, API_CLASSES, load_schemas())
+    files = scenario_files(paths)
+    if not files:
+        shown_paths = ", ".join(map(str, paths))
+        print(f"task-emulator check: no scenario file (*.yaml, *.yml) under {shown_paths}", file=sys.stderr)
+        return 2
+    problems = check_files(files, API_CLASSES, load_schemas())
     for problem in problems:
         print(problem)
-    return 1 if problems else 0
-
-
-def load_settings(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read the config file {path}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        line, message = utf8_problem(error)
-        raise ConfigError(f"cannot read the config file {path}:{line}: {message}") from None
-    # The scenario files' loader: mistakes with their line, duplicate keys refused, and
-    # no alias (`*name`) that expands without end.
-    try:
-        documents = list(load_documents(text))
-    except YamlSyntaxError as error:
-        where = path if error.line is None else f"{path}:{error.line}"
-        raise ConfigError(f"{where}: {error.message}") from None
-    if len(documents) > 1:
-        raise ConfigError(f"{path}:{documents[1].line}: a config file is one YAML document")
-    if not documents or documents[0].data is None:
-        return {}
-    document = documents[0]
-    for key_path, line in document.duplicate_keys:
-        raise ConfigError(f"{path}:{line}: {format_path(key_path)}: this key is given twice")
-    if not isinstance(document.data, dict):
-        raise ConfigError(f"{path}: a config file maps API ids to their settings")
-    for api, settings in document.data.items():
-        if not isinstance(settings, dict):
-            raise ConfigError(
-                f"{path}:{document.line_of((api,))}: {api}: an API's settings are a mapping of "
-                f"setting names to values, not {settings!r}"
-            )
-    return document.data
+    if problems:
+        bad = len({problem.file for problem in problems})
+        print(f"{len(problems)} mistake{'s' if len(problems) != 1 else ''} in {bad} of {len(files)} file{'s' if len(files) != 1 else ''}", file=sys.stderr)
+        return 1
+    print(f"{len(files)} scenario file{'s' if len(files) != 1 else ''} checked: all valid")
+    return 0
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -272,6 +275,7 @@ def run_serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         clock=args.clock,
         time_scale=args.time_scale,
+        clock_start=args.clock_start,
         validate=args.validate,
         admin_token=args.admin_token,
         journal_limit=args.journal_limit,
@@ -314,15 +318,25 @@ def loop_name(run: LoopRunner) -> str:
 def run_scenarios(args: argparse.Namespace) -> int:
     config = EmulatorConfig(scenario_paths=tuple(_scenario_paths(args)), builtin_scenarios=not args.no_builtin)
     catalog = load_scenarios(config, load_schemas())
-    rows = [("API", "NAME", "TRIGGER", "LIFECYCLE")]
+    rows = [("API", "NAME", "TRIGGER", "SOURCE", "LIFECYCLE")]
     for scenario in catalog.scenarios.values():
         trigger = scenario.trigger
         route = "-" if trigger is None else trigger.route + "".join(f" [{k}={v}]" for k, v in trigger.when)
-        rows.append((scenario.api, scenario.name, route, scenario.summary()))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        rows.append((scenario.api, scenario.name, route, _source(scenario.source.file, scenario.source.line), scenario.summary()))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3])
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
     return 0
+
+
+def _source(file: str, line: int) -> str:
+    """Where a scenario comes from: a built-in one by its place in the package's scenarios
+    (`builtin:traffic_ops/acme.yaml:3`), a person's by the path they gave."""
+    root = builtin_scenarios()
+    path = Path(file)
+    if path.is_relative_to(root):
+        return f"builtin:{path.relative_to(root).as_posix()}:{line}"
+    return f"{file}:{line}"
 
 
 def run_health(url: str, timeout: float) -> int:
@@ -455,7 +469,9 @@ def banner(host: str, port: int, runtime: Any, loop: str = "asyncio") -> str:
     secrets = configured_secrets(runtime.config.api_settings)
     for api in runtime.apis.values():
         lines.append(f"  {api.title}: {_masked(api.describe(), secrets)}")
-    lines.append(f"  control API: {base}/_emulator/  (health, scenarios, tasks, clock, reset, requests)")
+    lines.append(f"  control API: {base}/_emulator/")
+    for route in control_routes(ControlApi(runtime)):
+        lines.append(f"    {route.method:<6} {CONTROL_PREFIX}{route.path}")
     return "\n".join(lines)
 
 

@@ -45,6 +45,16 @@ class ConfigError(EmulatorError):
     """A configuration value a person gave is wrong."""
 
 
+class SettingsError(ConfigError):
+    """An API's settings break a rule; `path` is where, as keys from the API id down, so a
+    settings file can name the line."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        self.path = path
+        self.message = message
+        super().__init__(message)
+
+
 class NotFound(EmulatorError):
     """A task, scenario or API asked for by name does not exist."""
 

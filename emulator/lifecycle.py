@@ -142,6 +142,23 @@ def advance(lifecycle: Lifecycle, position: Position, now: float, reads: int) ->
     return Position(index, entered_at, reads_at_entry)
 
 
+def format_duration(seconds: float) -> str:
+    """`seconds` as a person writes a duration: 7200 -> `2h`, 90 -> `1m30s`, 0.5 -> `500ms`
+    (what `parse_duration` reads back to the same number)."""
+    if seconds < 1 and seconds != 0:
+        return f"{seconds * 1000:g}ms"
+    parts = []
+    rest = seconds
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        whole = int(rest // size)
+        if whole:
+            parts.append(f"{whole}{unit}")
+            rest -= whole * size
+    if rest or not parts:
+        parts.append(f"{round(rest, 6):g}s")
+    return "".join(parts)
+
+
 def parse_duration(value: str | float) -> float:
     """Seconds in `30`, `30s`, `1.5m`, `2h`, `1h30m`, `500ms` (a bare number is seconds)."""
     if isinstance(value, bool):

@@ -19,9 +19,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .errors import Problem, ScenarioError
+from .errors import Problem, ScenarioError, shown
 from .faults import Fault, FaultError, Owner, parse_fault
-from .lifecycle import Lifecycle, Phase, Step, lifecycle_problems, parse_duration
+from .lifecycle import Lifecycle, Phase, Step, format_duration, lifecycle_problems, parse_duration
 from .schemas import SchemaSet
 from .yamlsource import (
     Document,
@@ -132,7 +132,7 @@ class Scenario:
 def _describe_step(step: Step) -> str:
     ends = []
     if step.duration is not None:
-        ends.append(f"{step.duration:g}s")
+        ends.append(format_duration(step.duration))
     if step.polls is not None:
         ends.append(f"{step.polls} poll{'s' if step.polls != 1 else ''}")
     return step.phase.value + (f" {' or '.join(ends)}" if ends else "")
@@ -143,6 +143,9 @@ class Catalog:
     """The loaded scenarios, and which one a vendor request starts."""
 
     scenarios: dict[tuple[str, str], Scenario] = field(default_factory=dict)
+    # Built-in scenarios a person's scenario of the same API and name replaced:
+    # (the person's, the built-in one's source).
+    replaced: tuple[tuple[Scenario, Source], ...] = ()
 
     def get(self, api: str, name: str) -> Scenario | None:
         return self.scenarios.get((api, name))
@@ -210,8 +213,10 @@ def load_catalog(
     for path in scenario_files(paths):
         loader.load_file(path, shipped=any(path.is_relative_to(root) for root in roots))
     if loader.problems:
-        raise ScenarioError(loader.problems)
-    return Catalog(loader.scenarios)
+        # File by file in the order read, each file's mistakes by line.
+        order = {file: index for index, file in enumerate(dict.fromkeys(p.file for p in loader.problems))}
+        raise ScenarioError(sorted(loader.problems, key=lambda p: (order[p.file], p.line or 0)))
+    return Catalog(loader.scenarios, tuple(loader.replaced))
 
 
 def check_files(paths: Iterable[Path], apis: Mapping[str, ApiSpec], schemas: SchemaSet) -> list[Problem]:
@@ -229,7 +234,9 @@ class _ScenarioLoader:
         self.schemas = schemas
         self.scenarios: dict[tuple[str, str], Scenario] = {}
         self.problems: list[Problem] = []
+        self.replaced: list[tuple[Scenario, Source]] = []
         self._preloaded: dict[tuple[str, str], Source] = {}
+        self._preloaded_by: dict[tuple[str, str], Scenario] = {}
 
     def load_file(self, path: Path, *, shipped: bool = False) -> None:
         name = str(path)
@@ -260,6 +267,21 @@ class _ScenarioLoader:
             scenario = _parse_document(name, document, self.apis, None if shipped else self.schemas, problems)
             if scenario is not None:
                 parsed.append(scenario)
+        if shipped:
+            # A person's scenario of the same API and name replaces the built-in one (the
+            # person's files load first), preloaded tasks and all.
+            kept = []
+            for scenario in parsed:
+                theirs = self.scenarios.get(scenario.key) or next(
+                    (self._preloaded_by[key] for p in scenario.preload
+                     if (key := (scenario.api, p.id)) in self._preloaded_by),
+                    None,
+                )
+                if theirs is None:
+                    kept.append(scenario)
+                else:
+                    self.replaced.append((theirs, scenario.source))
+            parsed = kept
         for scenario in parsed:
             earlier = self.scenarios.get(scenario.key)
             if earlier is not None:
@@ -290,6 +312,7 @@ class _ScenarioLoader:
             self.scenarios[scenario.key] = scenario
             for preload in scenario.preload:
                 self._preloaded[(scenario.api, preload.id)] = scenario.source
+                self._preloaded_by[(scenario.api, preload.id)] = scenario
 
 
 def _parse_document(
@@ -339,6 +362,10 @@ def explain_schema_error(error: jsonschema.ValidationError) -> tuple[JsonPath, s
         return (*path, error.instance), f"unknown key (allowed here: {', '.join(allowed)})"
     if error.validator == "required":
         return path, error.message.replace("is a required property", "is missing")
+    if error.validator in ("oneOf", "anyOf") and isinstance(error.schema, dict) and "description" in error.schema:
+        # A value of several accepted forms (a duration, a lifetime): say which forms, in
+        # the schema's own words, not "is not valid under any of the given schemas".
+        return path, f"{shown(error.instance)} is not valid here: {error.schema['description']}"
     return path, error.message
 
 

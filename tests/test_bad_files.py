@@ -273,7 +273,7 @@ def test_bad_clock(task_emulator):
             "  */tests/../shared/missing.yaml: cannot read the file: No such file or directory",
             "task-emulator: the scenarios have mistakes:",
             "  */tests/../shared/endless.yaml:3: lifecycle?1?: an alias refers to a value that contains it*",
-            "task-emulator: unknown clock 'sometimes': use real or virtual",
+            "*@pytest.mark.task_emulator(clock=...): 'sometimes' is not one of real, virtual",
         ]
     )
     output = result.stdout.str()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import importlib.util
 import json
 import os
@@ -98,9 +100,14 @@ def test_scenarios_lists_what_would_load(tmp_path: Path) -> None:
     result = run("scenarios", "--scenarios", str(tmp_path), "--no-builtin")
     assert result.returncode == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["API", "NAME", "TRIGGER", "LIFECYCLE"]
-    assert lines[1].split() == ["traffic_ops", "good", "-", "running", "2", "polls", "→", "succeeded"]
-    assert "acme-autorenew" in run("scenarios").stdout
+    assert lines[0].split() == ["API", "NAME", "TRIGGER", "SOURCE", "LIFECYCLE"]
+    source = f"{tmp_path / 'good.yaml'}:1"
+    assert lines[1].split() == ["traffic_ops", "good", "-", source, "running", "2", "polls", "→", "succeeded"]
+    builtin = run("scenarios").stdout
+    assert "acme-autorenew" in builtin
+    # Built-in scenarios are named by their place in the package, durations as people write them.
+    assert re.search(r"acme-autorenew .* builtin:traffic_ops/\S+\.yaml:\d+ ", builtin)
+    assert " 2m" in builtin or "h" in builtin
 
 
 @pytest.mark.parametrize(
@@ -135,7 +142,7 @@ def test_bad_settings_are_named(tmp_path: Path) -> None:
     config = write(tmp_path, "settings.yaml", "traffic_ops:\n  users: [{username: x}]\n")
     result = run("serve", "--port", str(free_port()), "--config", str(config))
     assert result.returncode == 1
-    assert "settings traffic_ops.users[0]: 'password' is a required property" in result.stderr
+    assert "settings.yaml:2: settings traffic_ops.users[0]: 'password' is missing" in result.stderr
 
 
 def test_a_port_in_use_is_one_line(server: Served) -> None:

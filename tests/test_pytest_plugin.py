@@ -110,7 +110,7 @@ def test_bad_marker(task_emulator):
     )
     result = pytester.runpytest("-q")
     result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines(["*has no argument 'colour' (it takes scenarios, seed, clock, validate)*"])
+    result.stdout.fnmatch_lines(["*has no argument 'colour' (it takes scenarios, seed, clock, clock_start, validate, settings)*"])
 
 
 def test_options_and_ini_set_defaults(pytester: pytest.Pytester) -> None:

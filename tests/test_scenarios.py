@@ -61,7 +61,7 @@ def test_a_valid_scenario_loads_with_its_parts(tmp_path: Path) -> None:
     assert scenario.fields == {"message": "ACME async job has started."}
     assert scenario.trigger is not None and scenario.trigger.route == "POST /api/{version}/acme_autorenew"
     assert [(p.id, p.at) for p in scenario.preload] == [("40", Phase.RUNNING)]
-    assert scenario.summary() == "scheduled 5s → running 60s or 3 polls → succeeded"
+    assert scenario.summary() == "scheduled 5s → running 1m or 3 polls → succeeded"
 
 
 def test_several_documents_in_one_file(tmp_path: Path) -> None:

@@ -145,6 +145,12 @@ class VendorApi(ABC):
         return f"{parent_id}-{index + 1}"
 
     @classmethod
+    def settings_problems(cls, settings: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+        """Mistakes in `settings` (already valid against the settings schema) that a schema
+        cannot see, such as a user's role that no role defines: (key path, message) each."""
+        return []
+
+    @classmethod
     def default_facts(cls, engine: Engine) -> Mapping[str, Any]:
         """Request facts (`body`, `query` …) that fill the ${...} placeholders of a task made
         without a vendor request (control API, preload). None by default: they render empty."""
