@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,22 +168,8 @@ class ControlApi:
                 task_id = spec.check_task_id(body["id"])
             except ValueError as error:
                 raise ControlError(400, f"id: {error}") from None
-        fields = body.get("fields", {})
-        # Field values obey the same rules as a scenario's `task:` block.
-        for problem in self.runtime.schemas.errors(f"{api}/scenario.schema.json", {"task": fields}) if fields else ():
-            path, message = explain_schema_error(problem)
-            raise ControlError(400, f"{format_path(('fields', *path[1:]))}: {message}")
-        scope = body.get("scope", {})
-        unknown = sorted(set(scope) - set(spec.scope_defaults))
-        if unknown:
-            allowed = ", ".join(spec.scope_defaults) or "none"
-            raise ControlError(400, f"scope: {api} tasks have no scope {unknown[0]!r} (they have: {allowed})")
-        problem = spec.scope_problem({k: str(v) for k, v in scope.items()})
-        if problem is not None:
-            raise ControlError(400, problem)
-        task = self.engine.create_task(
-            scenario, task_id=task_id, fields=fields, scope={k: str(v) for k, v in scope.items()}
-        )
+        fields, scope = check_new_task(self.runtime, api, body.get("fields", {}), body.get("scope", {}))
+        task = self.engine.create_task(scenario, task_id=task_id, fields=fields, scope=scope)
         view = self.engine.observe(task, count_read=False)
         return web.json_response(self._task_json(request, view), status=201)
 
@@ -340,6 +326,27 @@ class ControlApi:
                 for sub in view.subtasks
             ],
         }
+
+
+def check_new_task(
+    runtime: Runtime, api: str, fields: Mapping[str, Any], scope: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The fields and scope of a task made by a person (control API or test handle), checked
+    as a scenario's `task:` block is: ControlError names the first mistake."""
+    # Field values obey the same rules as a scenario's `task:` block.
+    for problem in runtime.schemas.errors(f"{api}/scenario.schema.json", {"task": dict(fields)}) if fields else ():
+        path, message = explain_schema_error(problem)
+        raise ControlError(400, f"{format_path(('fields', *path[1:]))}: {message}")
+    spec = runtime.apis[api]
+    unknown = sorted(map(str, set(scope) - set(spec.scope_defaults)))
+    if unknown:
+        allowed = ", ".join(spec.scope_defaults) or "none"
+        raise ControlError(400, f"scope: {api} tasks have no scope {shown(unknown[0])} (they have: {allowed})")
+    plain_scope = {str(k): str(v) for k, v in scope.items()}
+    problem = spec.scope_problem(plain_scope)
+    if problem is not None:
+        raise ControlError(400, problem)
+    return dict(fields), plain_scope
 
 
 def fault_from_json(runtime: Runtime, body: Any) -> Fault:

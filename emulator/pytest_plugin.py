@@ -81,6 +81,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_DEFAULTS] = _options(config)
     config.addinivalue_line(
         "markers",
         f"{MARKER}(scenarios=[...], seed=None, clock='virtual', clock_start=None, validate='strict', "
@@ -109,8 +110,13 @@ def _checked(where: str, name: str, value: Any) -> Any:
     return value
 
 
-def _defaults(config: pytest.Config) -> dict[str, Any]:
-    """Project-wide settings: command line over ini."""
+_DEFAULTS = pytest.StashKey[dict[str, Any]]()
+_SETTINGS_FILE = pytest.StashKey[Path | None]()
+
+
+def _options(config: pytest.Config) -> dict[str, Any]:
+    """Project-wide settings, command line over ini, checked when pytest starts: a wrong
+    value stops the run with one line naming the option or the ini key."""
     settings: dict[str, Any] = {}
     for name in ("seed", "clock", "clock_start", "validate"):
         option = "--task-emulator-" + name.replace("_", "-")
@@ -125,11 +131,23 @@ def _defaults(config: pytest.Config) -> dict[str, Any]:
     paths = [start / p for p in config.getoption("--task-emulator-scenarios") or []]  # `/` keeps absolute ones
     paths += [Path(p) for p in config.getini("task_emulator_scenarios")]
     settings["scenario_paths"] = tuple(paths)
-    settings_file = config.getoption("--task-emulator-settings")
-    ini_files = config.getini("task_emulator_settings")
-    if settings_file is not None or ini_files:
-        path = start / settings_file if settings_file is not None else Path(ini_files[0])
-        settings["api_settings"] = _or_usage_error(lambda: _load_settings(path))
+    return settings
+
+
+def _defaults(config: pytest.Config) -> dict[str, Any]:
+    """The options' settings, with the settings file's API settings (read when a fixture
+    first needs them: a mistake in the file fails each test that uses the emulator)."""
+    settings = dict(config.stash[_DEFAULTS])
+    if _SETTINGS_FILE not in config.stash:
+        given = config.getoption("--task-emulator-settings")
+        ini_files = config.getini("task_emulator_settings")
+        if given is not None:
+            config.stash[_SETTINGS_FILE] = config.invocation_params.dir / given
+        else:
+            config.stash[_SETTINGS_FILE] = Path(ini_files[0]) if ini_files else None
+    path = config.stash[_SETTINGS_FILE]
+    if path is not None:
+        settings["api_settings"] = _or_fail(lambda: _load_settings(path))
     return settings
 
 
@@ -137,16 +155,6 @@ def _load_settings(path: Path) -> dict[str, Any]:
     from .settings_file import load_settings
 
     return load_settings(path)
-
-
-def _or_usage_error(make: Callable[[], T]) -> T:
-    from .errors import EmulatorError
-
-    try:
-        return make()
-    except EmulatorError as error:
-        message = f"task-emulator: {error}"
-    raise pytest.UsageError(message)
 
 
 def _marker_settings(node: pytest.Item) -> dict[str, Any]:

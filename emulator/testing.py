@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from .apis import VendorApi
 from .app import EmulatorConfig
-from .control import fault_from_json
+from .control import ControlError, check_new_task, fault_from_json
 from .engine import Task as EngineTask
 from .faults import FaultKind
 from .lifecycle import Phase
@@ -92,6 +92,20 @@ class TaskEmulator:
         """The server's base URL, `http://127.0.0.1:<port>`."""
         return self.server.url
 
+    @property
+    def host(self) -> str:
+        """The address the server listens on (`127.0.0.1`), for clients that take the host
+        and the port apart, like Traffic Ops' `TOSession(host, port)`."""
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (a free one, chosen when it started)."""
+        port = self.server.port
+        if port is None:
+            raise RuntimeError("the emulator is not running (stopped, or never started)")
+        return port
+
     def url_for(self, api: str) -> str:
         """The base URL a client of `api` is configured with (its SDK endpoint or API root)."""
         return self.server.url + self._api(api).base_path
@@ -112,7 +126,12 @@ class TaskEmulator:
             spec = self._api(api)
             task_id = None if id is None else spec.check_task_id(id)
             engine = runtime.engine
-            return engine.create_task(engine.scenario(api, scenario), task_id=task_id, fields=fields, scope=scope)
+            found = engine.scenario(api, scenario)
+            try:  # the control API's own check: a typo or a wrong type is refused either way
+                checked_fields, checked_scope = check_new_task(runtime, api, fields, scope or {})
+            except ControlError as error:
+                raise ValueError(error.message) from None
+            return engine.create_task(found, task_id=task_id, fields=checked_fields, scope=checked_scope)
 
         made = self.server.call(create)
         return Task(self, api, made.id, self.server.url + self._api(api).status_path(made))
