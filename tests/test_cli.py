@@ -163,7 +163,20 @@ def test_serve_prints_what_a_newcomer_needs_and_stops_cleanly_on_sigterm(server:
     for needed in ("/api/4.0/async_status/{id}", "admin/twelve12", "fred/fred", "sdadmin/Passw0rd",
                    "EMULATORAK0000000001", f"control API: {server.url}/_emulator/"):
         assert needed in out, needed
+    # Every control route, as the OpenAPI document lists them.
+    document = json.loads(run("openapi").stdout)
+    for path, operations in document["paths"].items():
+        if path.startswith("/_emulator/"):
+            for method in operations:
+                assert re.search(rf"^ +{method.upper()} +{re.escape(path)}$", out, re.MULTILINE), (method, path)
     assert run("health", "--url", server.url).returncode == 1
+
+
+def test_health_finds_the_server_where_serve_put_it(server: Served) -> None:
+    env = {"TASK_EMULATOR_HOST": "0.0.0.0", "TASK_EMULATOR_PORT": str(server.port)}
+    assert run("health", env=env).returncode == 0
+    env["TASK_EMULATOR_PORT"] = str(free_port())
+    assert run("health", env=env).returncode == 1
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop", "auto"])
