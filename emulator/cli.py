@@ -26,7 +26,6 @@ from . import __version__
 from .apis import API_CLASSES
 from .app import (
     CONTROL_PREFIX,
-    VALIDATION_MODES,
     EmulatorConfig,
     build_runtime,
     create_app,
@@ -36,7 +35,7 @@ from .app import (
 from .control import ControlApi, control_routes
 from .errors import ConfigError, EmulatorError, ScenarioError
 from .openapi import build_document
-from .options import parse_clock_start
+from .options import VALIDATION_MODES, parse_clock_start
 from .resources import builtin_scenarios
 from .scenario import check_files, scenario_files
 from .settings_file import load_settings

@@ -137,7 +137,8 @@ def _options(config: pytest.Config) -> dict[str, Any]:
 def _defaults(config: pytest.Config) -> dict[str, Any]:
     """The options' settings, with the settings file's API settings (read when a fixture
     first needs them: a mistake in the file fails each test that uses the emulator)."""
-    settings = dict(config.stash[_DEFAULTS])
+    defaults: dict[str, Any] = config.stash[_DEFAULTS]
+    settings = dict(defaults)
     if _SETTINGS_FILE not in config.stash:
         given = config.getoption("--task-emulator-settings")
         ini_files = config.getini("task_emulator_settings")

@@ -51,6 +51,11 @@ class FieldTemplate(string.Template):
 
 
 TEMPLATE_ROOTS = ("id", "body", "query", "header", "scope", "fake")
+# A scenario file is a person's script: loading is linear (about a second per MB), and this
+# bounds it and the memory it takes.
+MAX_FILE_BYTES = 4_000_000
+# Mistakes reported at once: the first ones tell what is wrong with a generated file.
+MAX_PROBLEMS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +220,11 @@ def load_catalog(
     if loader.problems:
         # File by file in the order read, each file's mistakes by line.
         order = {file: index for index, file in enumerate(dict.fromkeys(p.file for p in loader.problems))}
-        raise ScenarioError(sorted(loader.problems, key=lambda p: (order[p.file], p.line or 0)))
+        problems = sorted(loader.problems, key=lambda p: (order[p.file], p.line or 0))
+        if len(problems) > MAX_PROBLEMS:  # a generated file can be wrong 100,000 times over
+            rest = len(problems) - MAX_PROBLEMS
+            problems = [*problems[:MAX_PROBLEMS], Problem(problems[MAX_PROBLEMS].file, None, f"… and {rest:,} more mistakes")]
+        raise ScenarioError(problems)
     return Catalog(loader.scenarios, tuple(loader.replaced))
 
 
@@ -245,6 +254,15 @@ class _ScenarioLoader:
             self.problems.append(Problem(name, None, "cannot read the file: not a regular file"))
             return
         try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                self.problems.append(Problem(
+                    name, None,
+                    f"the file is {size / 1e6:.1f} MB: a scenario file holds at most "
+                    f"{MAX_FILE_BYTES // 1_000_000} MB (generate large results with a scenario's "
+                    "generators, or split the file)",
+                ))
+                return
             text = path.read_text(encoding="utf-8")
         except OSError as error:
             self.problems.append(Problem(name, None, f"cannot read the file: {error.strerror or error}"))

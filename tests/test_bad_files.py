@@ -73,7 +73,7 @@ def test_an_alias_bomb_is_refused_in_bounded_time(tmp_path: Path) -> None:
 
 def test_values_nested_too_deeply_are_named_with_their_line(tmp_path: Path) -> None:
     path = write(tmp_path, "deep.yaml", NESTED_TOO_DEEP)
-    assert problems_in(path) == [f"{path}:5: not valid YAML: values nested too deeply"]
+    assert problems_in(path) == [f"{path}:5: not valid YAML: values nested too deeply (more than 64 levels)"]
 
 
 def test_a_file_that_is_not_utf8_names_the_line_and_the_byte(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_check_reports_every_broken_file_at_once(broken_folder: Path) -> None:
     result = run_cli("check", str(broken_folder), str(broken_folder / "fifo.yaml"))
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        f"{broken_folder / 'deep.yaml'}:5: not valid YAML: values nested too deeply",
+        f"{broken_folder / 'deep.yaml'}:5: not valid YAML: values nested too deeply (more than 64 levels)",
         f"{broken_folder / 'endless.yaml'}:3: lifecycle[1]: an alias refers to a value that contains it, which would make it endless",
         f"{broken_folder / 'latin.yaml'}:3: cannot read the file: not UTF-8 text (byte 0xe9)",
         f"{broken_folder / 'loop.yaml'}: cannot read the file: Too many levels of symbolic links",
@@ -209,7 +209,7 @@ def test_serve_refuses_absurd_settings_in_one_line(tmp_path: Path, args: list[st
         (b"traffic_ops:\n  users: [\n", "{path}:3: not valid YAML"),
         (b"a: &a [*a]\n", "{path}:1: a[0]: an alias refers to a value that contains it"),
         (b"traffic_ops:\n  users: caf\xe9\n", "cannot read the config file {path}:2: not UTF-8 text (byte 0xe9)"),
-        (b"[" * 1000 + b"]" * 1000, "{path}:1: not valid YAML: values nested too deeply"),
+        (b"[" * 1000 + b"]" * 1000, "{path}:1: not valid YAML: values nested too deeply (more than 64 levels)"),
     ],
     ids=["number", "list", "not-a-mapping", "duplicate", "two-documents", "syntax", "endless", "not-utf8", "deep"],
 )
@@ -278,3 +278,17 @@ def test_bad_clock(task_emulator):
     )
     output = result.stdout.str()
     assert "Traceback" not in output and "pytest_plugin.py" not in output and "raise " not in output
+
+
+def test_a_scenario_file_too_large_is_refused_with_its_size(tmp_path: Path) -> None:
+    path = write(tmp_path, "huge.yaml", GOOD + "# " + "x" * 4_100_000 + "\n")
+    [problem] = problems_in(path)
+    assert problem.startswith(f"{path}: the file is 4.1 MB: a scenario file holds at most 4 MB")
+
+
+def test_mistakes_by_the_thousand_are_cut_short(tmp_path: Path) -> None:
+    preload = "".join(f"  - {{id: '{i}', colour: red}}\n" for i in range(2, 1000))
+    path = write(tmp_path, "many.yaml", GOOD + "preload:\n" + preload)
+    problems = problems_in(path)
+    assert len(problems) == 201
+    assert problems[-1] == f"{path}: … and 798 more mistakes"
