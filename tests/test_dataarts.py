@@ -1,9 +1,14 @@
 """DataArts Factory system tasks over plain HTTP: the doc's examples byte for byte, the
 import trigger, subtasks, project and workspace isolation, and the API gateway's answers to
-AK/SK signatures and IAM tokens."""
+AK/SK signatures and IAM tokens.
+
+Credentials are judged by the wall clock: every app here gets a wall clock of its own that a
+test moves (`wall(client)`), independent of the emulator clock (`advance`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -12,7 +17,7 @@ from typing import Any
 import pytest
 
 from emulator.apis import API_CLASSES
-from emulator.apis.dataarts import render, signing
+from emulator.apis.dataarts import DataArts, render, signing
 from emulator.app import load_schemas
 from emulator.scenario import check_files
 
@@ -128,6 +133,34 @@ def advance(client: Client, seconds: float) -> None:
     runtime_of(client).engine.advance_clock(seconds)
 
 
+class WallClock:
+    """A wall clock a test sets: what the gateway and IAM judge credentials by."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wall(client: Client) -> WallClock:
+    clock = runtime_of(client).wall_clock
+    assert isinstance(clock, WallClock)
+    return clock
+
+
+@pytest.fixture
+def make_client(make_client: MakeClient) -> MakeClient:
+    """The shared factory, with a wall clock that starts where the emulator clock does."""
+
+    async def make(**overrides: Any) -> Client:
+        client = await make_client(**overrides)
+        runtime_of(client).wall_clock = WallClock(CLOCK_START)
+        return client
+
+    return make
+
+
 def now(client: Client) -> float:
     return runtime_of(client).engine.clock.now()
 
@@ -161,7 +194,7 @@ def signed(client: Client, method: str, target: str, body: bytes = b"", *, ak: s
         "X-Project-Id": PROJECT,
         **(headers or {}),
     }
-    return signing.sign_headers(method, target, base, body, ak, sk, now(client) if at is None else at)
+    return signing.sign_headers(method, target, base, body, ak, sk, wall(client).now if at is None else at)
 
 
 # ---- the doc's examples --------------------------------------------------------------------
@@ -449,14 +482,82 @@ async def test_iam_issues_a_token_for_a_project(client: Client, project: dict[st
     body = (await response.json())["token"]
     assert body["project"]["id"] == PROJECT and body["project"]["name"] == "cn-north-4"
     assert body["methods"] == ["password"] and body["user"]["name"] == "emulator"
+    # Written from the wall clock, 24 h apart.
     assert body["issued_at"] == "2026-01-02T03:04:05.000000Z"
     assert body["expires_at"] == "2026-01-03T03:04:05.000000Z"
     task_id = await import_job(client, headers={"X-Auth-Token": token})
     assert (await get_task(client, task_id, headers={"X-Auth-Token": token}))[0] == 200
-    # A day later the token has expired.
-    advance(client, 24 * 3600)
+    # The emulator clock moving a month is time in which the client kept polling: the token
+    # is still good.
+    advance(client, 30 * 86400)
+    assert (await get_task(client, task_id, headers={"X-Auth-Token": token}))[0] == 200
+    # A day of wall time later it has expired.
+    wall(client).now += 24 * 3600 - 1
+    assert (await get_task(client, task_id, headers={"X-Auth-Token": token}))[0] == 200
+    wall(client).now += 1
     response = await client.get(f"/v1/{PROJECT}/system-tasks/{task_id}", headers={"X-Auth-Token": token})
-    assert await gateway_error(response) == (401, "APIGW.0301", "Incorrect IAM authentication information: token expired")
+    assert await gateway_error(response) == (
+        401, "APIGW.0301",
+        "Incorrect IAM authentication information: token expires, expires_at: 2026-01-03T03:04:05.000000Z",
+    )
+
+
+async def test_the_token_lifetime_is_a_setting(make_client: MakeClient) -> None:
+    client = await make_client(api_settings={"dataarts": {"token_lifetime_seconds": 60}})
+    response = await client.post("/v3/auth/tokens", json=token_request())
+    assert (await response.json())["token"]["expires_at"] == "2026-01-02T03:05:05.000000Z"
+    token = {"X-Auth-Token": response.headers["X-Subject-Token"]}
+    wall(client).now += 60
+    response = await client.get(f"/v1/{PROJECT}/system-tasks/x", headers=token)
+    assert (await gateway_error(response))[2].endswith("token expires, expires_at: 2026-01-02T03:05:05.000000Z")
+
+
+async def issue(client: Client) -> dict[str, str]:
+    response = await client.post("/v3/auth/tokens", json=token_request())
+    assert response.status == 201
+    return {"X-Auth-Token": response.headers["X-Subject-Token"]}
+
+
+async def test_expire_credentials_expires_every_token_issued_so_far(client: Client) -> None:
+    first, second = await issue(client), await issue(client)
+    task_id = await import_job(client, headers=first)
+    wall(client).now += 3600
+    response = await client.post("/_emulator/credentials/expire", json={"api": "dataarts"})
+    assert response.status == 200 and await response.json() == {"expired": ["dataarts"]}
+    for token in (first, second):
+        response = await client.get(f"/v1/{PROJECT}/system-tasks/{task_id}", headers=token)
+        assert await gateway_error(response) == (
+            401, "APIGW.0301",
+            # expired at the moment it was done
+            "Incorrect IAM authentication information: token expires, expires_at: 2026-01-02T04:04:05.000000Z",
+        )
+    # A client that logs in again goes on; the configured token and AK/SK were never issued.
+    assert (await get_task(client, task_id, headers=await issue(client)))[0] == 200
+    assert (await get_task(client, task_id, headers=TOKEN))[0] == 200
+    target = f"/v1/{PROJECT}/system-tasks/{task_id}"
+    assert (await client.get(target, headers=signed(client, "GET", target))).status == 200
+
+
+async def test_a_token_is_checked_by_what_it_carries(client: Client) -> None:
+    token = (await issue(client))["X-Auth-Token"]
+    path = f"/v1/{PROJECT}/system-tasks/x"
+    for forged in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), token + "A", "MII", "MII!!!!"):
+        response = await client.get(path, headers={"X-Auth-Token": forged})
+        assert await gateway_error(response) == (
+            401, "APIGW.0301", "Incorrect IAM authentication information: decrypt token fail"
+        )
+
+
+def test_the_first_token_stays_valid_however_many_come_after() -> None:
+    # The store used to drop its oldest token after 10,000: a valid token then answered 401.
+    gateway = DataArts(None, {**DataArts.default_settings}).gateway  # type: ignore[arg-type]
+    first, _ = gateway.issue(PROJECT, "emulator", CLOCK_START)
+    for _ in range(10_001):
+        gateway.issue(PROJECT, "emulator", CLOCK_START)
+    caller = gateway.authenticate(
+        method="GET", raw_target="/", headers={"x-auth-token": first}, body=b"", now=CLOCK_START + 1
+    )
+    assert (caller.name, caller.projects) == ("emulator", frozenset({PROJECT}))
 
 
 async def test_issued_tokens_are_scoped_and_forgotten_on_reset(make_client: MakeClient) -> None:
@@ -468,6 +569,9 @@ async def test_issued_tokens_are_scoped_and_forgotten_on_reset(make_client: Make
     await client.post("/_emulator/reset")
     response = await client.get(f"/v1/{PROJECT}/system-tasks/x", headers=token)
     assert (await gateway_error(response))[2].endswith("decrypt token fail")
+    # Tokens issued after the reset work.
+    response = await client.get(f"/v1/{PROJECT}/system-tasks/x", headers=await issue(client))
+    assert response.status == 400  # past the gateway: DLF.0810
 
 
 @pytest.mark.parametrize(
@@ -476,7 +580,15 @@ async def test_issued_tokens_are_scoped_and_forgotten_on_reset(make_client: Make
         (token_request(password="wrong"), 401, "The username or password is wrong."),
         (token_request(project={"id": OTHER_PROJECT}), 401, "The request you have made requires authentication."),
         ({"auth": {}}, 400, "The request body is invalid: 'identity' is a required property"),
-        ("not json", 400, "The request body is invalid: 'not json' is not of type 'object'"),
+        ("not json", 400, "The request body is invalid: the body is not of type 'object'"),
+        # A lone surrogate (JSON "\ud800") is a password no user has, not a crash.
+        (token_request(password="\ud800"), 401, "The username or password is wrong."),
+        (token_request(project={"name": "\udc00"}), 401, "The request you have made requires authentication."),
+        # The schema's reason would quote the value: never for a password.
+        (
+            {"auth": {"identity": {"methods": ["password"], "password": "DA-s3cr3t"}, "scope": {"project": {"id": PROJECT}}}},
+            400, "The request body is invalid: auth.identity.password is not of type 'object'",
+        ),
     ],
 )
 async def test_iam_refusals(client: Client, body: Any, status: int, message: str) -> None:
@@ -526,22 +638,24 @@ async def test_an_unknown_access_key(client: Client) -> None:
     target = f"/v1/{PROJECT}/system-tasks/x"
     response = await client.get(target, headers=signed(client, "GET", target, ak="NOSUCHAK"))
     assert await gateway_error(response) == (
-        401, "APIGW.0301", "Incorrect IAM authentication information: ak NOSUCHAK not exist"
+        401, "APIGW.0301", "Incorrect IAM authentication information: Get secretKey failed,ak:NOSUCHAK,err:ak not exist"
     )
 
 
 @pytest.mark.parametrize(("offset", "accepted"), [(-14 * 60, True), (14 * 60, True), (-16 * 60, False), (16 * 60, False)])
-async def test_x_sdk_date_must_be_within_15_minutes_of_the_emulator_clock(
+async def test_x_sdk_date_must_be_within_15_minutes_of_the_wall_clock(
     client: Client, offset: int, accepted: bool
 ) -> None:
+    # The emulator clock is far away: it plays no part.
+    advance(client, 30 * 86400)
     target = f"/v1/{PROJECT}/system-tasks/008aae2e675d3bcb01675d3c66f20000"
-    response = await client.get(target, headers=signed(client, "GET", target, at=now(client) + offset))
+    response = await client.get(target, headers=signed(client, "GET", target, at=CLOCK_START + offset))
     if accepted:
         assert response.status == 200
         return
     status, code, message = await gateway_error(response)
     assert (status, code) == (401, "APIGW.0301")
-    signed_at = signing.format_sdk_date(now(client) + offset)
+    signed_at = signing.format_sdk_date(CLOCK_START + offset)
     assert message == (
         "Incorrect IAM authentication information: signature expired, "
         f"signature time:{signed_at},server time:20260102T030405Z"
@@ -551,7 +665,7 @@ async def test_x_sdk_date_must_be_within_15_minutes_of_the_emulator_clock(
 async def test_the_allowed_skew_is_a_setting(make_client: MakeClient) -> None:
     client = await make_client(api_settings={"dataarts": {"max_clock_skew_seconds": 3600}})
     target = f"/v1/{PROJECT}/system-tasks/008aae2e675d3bcb01675d3c66f20000"
-    response = await client.get(target, headers=signed(client, "GET", target, at=now(client) - 50 * 60))
+    response = await client.get(target, headers=signed(client, "GET", target, at=CLOCK_START - 50 * 60))
     assert response.status == 200
 
 
@@ -725,3 +839,154 @@ async def test_a_token_that_is_not_utf8_is_refused_not_a_crash(client: Client) -
     # Found by an odd-input probe: the token comparison raised UnicodeEncodeError (a 500).
     status = await raw_status(client, "GET", "/v1/p/system-tasks/x", {"X-Auth-Token": NOT_UTF8})
     assert status == 401
+
+
+# ---- the gateway: an AK locked after failed signatures -------------------------------------
+
+LOCKED = "Incorrect IAM authentication information: AK access failed to reach the limit,forbidden."
+DOC_TASK = "008aae2e675d3bcb01675d3c66f20000"
+
+
+async def signed_get(client: Client, *, sk: str = SK) -> Any:
+    target = f"/v1/{PROJECT}/system-tasks/{DOC_TASK}"
+    return await client.get(target, headers=signed(client, "GET", target, sk=sk))
+
+
+async def test_five_failed_signatures_lock_the_key_for_five_minutes(client: Client) -> None:
+    for _ in range(5):
+        assert (await gateway_error(await signed_get(client, sk="wrong")))[2].startswith(
+            "Incorrect IAM authentication information: verify aksk signature fail,canonicalRequest:"
+        )
+    # Locked: even the right signature is refused, with the gateway's text.
+    assert await gateway_error(await signed_get(client)) == (401, "APIGW.0301", LOCKED)
+    # Moving the emulator clock does nothing; five minutes of wall time do.
+    advance(client, 3600)
+    wall(client).now += 5 * 60 - 1
+    assert (await gateway_error(await signed_get(client)))[2] == LOCKED
+    wall(client).now += 1
+    assert (await signed_get(client)).status == 200
+    # Tokens are not locked with it.
+    assert (await get_task(client, DOC_TASK))[0] == 200
+
+
+async def test_a_good_signature_ends_a_run_of_failures(client: Client) -> None:
+    for _ in range(4):
+        assert (await signed_get(client, sk="wrong")).status == 401
+    assert (await signed_get(client)).status == 200
+    for _ in range(4):
+        assert (await signed_get(client, sk="wrong")).status == 401
+    assert (await signed_get(client)).status == 200
+
+
+async def test_a_reset_unlocks_the_key(client: Client) -> None:
+    for _ in range(5):
+        await signed_get(client, sk="wrong")
+    assert (await gateway_error(await signed_get(client)))[2] == LOCKED
+    await client.post("/_emulator/reset")
+    assert (await signed_get(client)).status == 200
+
+
+@pytest.mark.parametrize(
+    ("settings", "locked"),
+    [({"ak_lock_after_failures": 0}, False), ({"ak_lock_after_failures": 2, "ak_lock_seconds": 10}, True)],
+)
+async def test_the_lock_is_a_setting(make_client: MakeClient, settings: dict[str, int], locked: bool) -> None:
+    client = await make_client(api_settings={"dataarts": settings})
+    for _ in range(2 if locked else 20):
+        await signed_get(client, sk="wrong")
+    response = await signed_get(client)
+    if not locked:
+        assert response.status == 200
+        return
+    assert (await gateway_error(response))[2] == LOCKED
+    wall(client).now += 10
+    assert (await signed_get(client)).status == 200
+
+
+# ---- input no answer could carry -------------------------------------------------------------
+
+
+async def raw_request(
+    client: Client, method: str, target: str, headers: dict[str, bytes], body: bytes = b""
+) -> tuple[int, dict[str, Any]]:
+    """A request written byte for byte (header bytes that are not UTF-8, which no HTTP client
+    sends): the status and the JSON body of the answer."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    lines = [f"{method} {target} HTTP/1.1".encode(), b"Connection: close"]
+    lines += [name.encode() + b": " + value for name, value in headers.items()]
+    lines.append(f"Content-Length: {len(body)}".encode())
+    writer.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(payload)
+
+
+async def test_an_import_whose_text_is_not_utf8_is_refused_and_makes_nothing(client: Client) -> None:
+    # Found by an odd-input probe: the import answered 200, and every read of the task 500.
+    before = runtime_of(client).engine.count()
+    target = f"/v1/{PROJECT}/jobs/import"
+    for body, expected in [
+        ({"path": "obs://bucket/\ud800.zip"}, {"error_code": "DLF.0803", "error_msg": "The OBS path is invalid."}),
+        (
+            {"path": "obs://bucket/a.zip", "params": {"env": ["x", "\udfff"]}},
+            {"error_code": "DLF.0802", "error_msg": "The parameter params.env[1] is invalid: not UTF-8 text"},
+        ),
+        (
+            {"path": "obs://bucket/a.zip", "jobsParam": [{"\ud800": "x"}]},
+            {"error_code": "DLF.0802", "error_msg": "The parameter jobsParam[0] is invalid: not UTF-8 text"},
+        ),
+    ]:
+        response = await client.post(target, json=body, headers=TOKEN)  # json.dumps writes \\ud800
+        assert response.status == 400
+        assert await response.json() == expected
+    # A surrogate pair is a character like any other.
+    await import_job(client, "obs://bucket/\U0001f600.zip")
+    assert runtime_of(client).engine.count() == before + 1
+
+
+async def test_a_workspace_that_is_not_utf8_is_refused(client: Client) -> None:
+    before = runtime_of(client).engine.count()
+    headers = {"Host": b"x", "X-Auth-Token": b"emulator-iam-token", "Content-Type": b"application/json",
+               "workspace": NOT_UTF8}
+    status, body = await raw_request(client, "POST", f"/v1/{PROJECT}/jobs/import", headers, b'{"path": "obs://b/a.zip"}')
+    assert (status, body) == (
+        400, {"error_code": "DLF.0802", "error_msg": "The parameter workspace is invalid: not UTF-8 text"}
+    )
+    assert runtime_of(client).engine.count() == before
+
+
+def raw_signed(client: Client, target: str, signed_value: str) -> dict[str, bytes]:
+    """Headers of a GET signed as if `X-Custom` held `signed_value`; it is sent as NOT_UTF8."""
+    headers = signed(client, "GET", target, headers={"X-Custom": signed_value})
+    raw = {name: value.encode() for name, value in headers.items() if name != "X-Custom"}
+    return {**raw, "X-Custom": NOT_UTF8}
+
+
+async def test_a_signed_header_that_is_not_utf8_is_a_signature_mismatch(client: Client) -> None:
+    # Found by an odd-input probe: the string to sign raised UnicodeEncodeError (a 500).
+    target = f"/v1/{PROJECT}/system-tasks/{DOC_TASK}"
+    # A client that signed the text its library would have sent (latin-1 "éÿ" as UTF-8).
+    status, body = await raw_request(client, "GET", target, raw_signed(client, target, "\xe9\xff"))
+    assert (status, body["error_code"]) == (401, "APIGW.0301")
+    assert body["error_msg"].startswith("Incorrect IAM authentication information: verify aksk signature fail")
+    # The canonical request quotes the bytes it could not read as U+FFFD.
+    assert "|x-custom:\ufffd\ufffd|" in body["error_msg"]
+
+
+async def test_a_signature_over_the_bytes_sent_is_good(client: Client) -> None:
+    # The gateway hashes the bytes it received: a client that signed those gets through.
+    target = f"/v1/{PROJECT}/system-tasks/{DOC_TASK}"
+    status, body = await raw_request(client, "GET", target, raw_signed(client, target, NOT_UTF8.decode("utf-8", "surrogateescape")))
+    assert status == 200 and body["id"] == DOC_TASK
+
+
+async def test_an_unknown_access_key_that_is_not_utf8(client: Client) -> None:
+    target = f"/v1/{PROJECT}/system-tasks/x"
+    headers = {name: value.encode() for name, value in signed(client, "GET", target, ak="AKX").items()}
+    headers["Authorization"] = headers["Authorization"].replace(b"Access=AKX", b"Access=AK" + NOT_UTF8)
+    status, body = await raw_request(client, "GET", target, headers)
+    assert (status, body["error_msg"]) == (
+        401, "Incorrect IAM authentication information: Get secretKey failed,ak:AK\ufffd\ufffd,err:ak not exist"
+    )

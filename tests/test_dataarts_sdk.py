@@ -1,14 +1,15 @@
 """The real Huawei Cloud SDK (huaweicloudsdkdgc) against the emulator: it signs every request
 with AK/SK, imports a job and polls the system task on a virtual clock.
 
-The SDK signs with the real time, so the virtual clock starts at the real time and the
-tests move it by less than the gateway's 15 minutes. Every connection is checked to go to
+The SDK signs with the real time, which the emulator's gateway compares with the real time
+(never the emulator clock, which the tests move as they like). Every connection is checked to go to
 127.0.0.1, and the project id is always given, so the SDK never asks IAM for it.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -163,11 +164,37 @@ def test_a_wrong_secret_key_raises_an_auth_error(sdk: Any, server: EmulatorServe
     assert server.call(lambda: server.runtime.engine.count()) == preloaded  # nothing was made
 
 
-def test_a_clock_moved_past_the_allowed_skew_refuses_the_sdk(sdk: Any, server: EmulatorServer) -> None:
+def test_a_jump_of_the_emulator_clock_never_refuses_the_sdk(sdk: Any, server: EmulatorServer) -> None:
+    # The SDK signs with the real time and the gateway compares it with the real time: a
+    # month of emulator time is a month in which the client kept polling.
     client = client_for(sdk, server)
-    advance(server, 16 * 60)
+    task_id = start_import(sdk, client, "obs://my-bucket/jobs.zip")
+    advance(server, 30 * 86400)
+    task = client.list_system_tasks(sdk.v1.ListSystemTasksRequest(task_id=task_id))
+    assert task.status == "SUCCESSFUL"
+
+
+def test_a_signature_more_than_15_minutes_from_the_wall_clock_is_refused(
+    sdk: Any, server: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = client_for(sdk, server)
+    monkeypatch.setattr(server.runtime, "wall_clock", lambda: time.time() + 16 * 60)
     with pytest.raises(sdk.exceptions.ClientRequestException) as raised:
         client.list_system_tasks(sdk.v1.ListSystemTasksRequest(task_id="0" * 32))
-    assert raised.value.status_code == 401
-    assert "signature expired" in raised.value.error_msg
+    assert (raised.value.status_code, raised.value.error_code) == (401, "APIGW.0301")
+    assert raised.value.error_msg.startswith("Incorrect IAM authentication information: signature expired")
 
+
+def test_five_wrong_secret_keys_lock_the_access_key(sdk: Any, server: EmulatorServer) -> None:
+    wrong, right = client_for(sdk, server, sk="not-the-secret-key"), client_for(sdk, server)
+    request = sdk.v1.ListSystemTasksRequest(task_id="008aae2e675d3bcb01675d3c66f20000")
+    for _ in range(5):
+        with pytest.raises(sdk.exceptions.ClientRequestException):
+            wrong.list_system_tasks(request)
+    with pytest.raises(sdk.exceptions.ClientRequestException) as raised:
+        right.list_system_tasks(request)
+    assert (raised.value.status_code, raised.value.error_code, raised.value.error_msg) == (
+        401, "APIGW.0301", "Incorrect IAM authentication information: AK access failed to reach the limit,forbidden."
+    )
+    server.call(server.runtime.reset)  # as the pytest fixtures do between tests
+    assert right.list_system_tasks(request).status == "SUCCESSFUL"

@@ -13,12 +13,9 @@ asked for anywhere else it does not exist. Notes with sources: API-NOTES.md sect
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 from weakref import WeakKeyDictionary
@@ -28,7 +25,19 @@ from aiohttp import web
 from ...errors import shown
 from ..base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
 from . import render
+from .bodies import (
+    PARAMETER_MISSING,
+    TASK_NOT_FOUND,
+    dlf_error,
+    import_body,
+    is_utf8,
+    token_request_problem,
+)
 from .gateway import (
+    DEFAULT_LOCK_AFTER_FAILURES,
+    DEFAULT_LOCK_SECONDS,
+    DEFAULT_MAX_SKEW_SECONDS,
+    DEFAULT_TOKEN_LIFETIME_SECONDS,
     Caller,
     Gateway,
     GatewayError,
@@ -36,6 +45,7 @@ from .gateway import (
     new_request_id,
     not_authorized,
 )
+from .iam import Iam, IamRefusal
 
 if TYPE_CHECKING:
     from ...engine import Engine, Task
@@ -49,11 +59,6 @@ DLF_CONTENT_TYPE = "application/json;charset=UTF-8"
 GATEWAY_CONTENT_TYPE = "application/json"
 IAM_CONTENT_TYPE = "application/json;charset=UTF-8"
 
-# DLF error codes (Error Codes, dataartsstudio_02_0313). The 0810 text is the one the
-# system-task page's failure example shows.
-TASK_NOT_FOUND = ("DLF.0810", "Task does not exist")
-PARAMETER_MISSING = "DLF.0802"  # "The specified parameter is not configured."
-OBS_PATH_INVALID = ("DLF.0803", "The OBS path is invalid.")
 # The gateway's answer when a caller goes over its request quota (APIG error codes).
 THROTTLED = ("APIGW.0308", "The throttling threshold has been reached.")
 
@@ -64,10 +69,6 @@ _PREFIXES: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
 def encode(value: Any) -> bytes:
     """Compact JSON, UTF-8 as is, as the service writes it."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def dlf_error(code: str, message: str) -> dict[str, str]:
-    return {"error_code": code, "error_msg": message}
 
 
 class DataArts(VendorApi):
@@ -103,15 +104,17 @@ class DataArts(VendorApi):
         ],
         "projects": [{"id": DOC_PROJECT, "name": "cn-north-4"}],
         "default_workspace": "default",
-        "max_clock_skew_seconds": 900,
+        "max_clock_skew_seconds": DEFAULT_MAX_SKEW_SECONDS,
+        "token_lifetime_seconds": DEFAULT_TOKEN_LIFETIME_SECONDS,
+        "ak_lock_after_failures": DEFAULT_LOCK_AFTER_FAILURES,
+        "ak_lock_seconds": DEFAULT_LOCK_SECONDS,
     }
 
     def __init__(self, runtime: Any, settings: Mapping[str, Any]) -> None:
         super().__init__(runtime, settings)
         self.gateway = Gateway(settings)
+        self.iam = Iam(settings)
         self.default_workspace: str = settings["default_workspace"]
-        self.projects: dict[str, str] = {p["id"]: p["name"] for p in settings["projects"]}
-        self.users = {u["name"]: u for u in settings["users"]}
         self._statuses: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
 
     # ---- the spec ------------------------------------------------------------------------
@@ -152,6 +155,12 @@ class DataArts(VendorApi):
     def reset(self) -> None:
         self.gateway.reset()
         self._statuses.clear()
+
+    def expire_credentials(self) -> None:
+        """Every IAM token issued so far answers as expired. AK/SK pairs are permanent keys
+        (they have no lifetime), and configured tokens stand for tokens got elsewhere: both
+        stay valid."""
+        self.gateway.expire_tokens(self.wall_time())
 
     def credentials(self) -> dict[str, str]:
         """The first AK/SK pair and token, with the project and workspace they open."""
@@ -210,10 +219,14 @@ class DataArts(VendorApi):
         refused = await self._admit(request, project_id, request_id)
         if refused is not None:
             return refused
-        body, problem = self._import_body(await request.read())
+        body, problem = import_body(await request.read(), self.runtime.schemas)
         if problem is not None:
             return self._dlf(request, 400, problem, "dlf_error", request_id)
         scope = self._scope(request, project_id)
+        if not is_utf8(scope["workspace"]):
+            # A header byte that is not UTF-8: no task may carry it (see bodies.py).
+            error = dlf_error(PARAMETER_MISSING, "The parameter workspace is invalid: not UTF-8 text")
+            return self._dlf(request, 400, error, "dlf_error", request_id)
         facts = {
             "body.path": body["path"],
             "project_id": project_id,
@@ -243,82 +256,41 @@ class DataArts(VendorApi):
         request[JOURNAL_TASK] = task.id
         return self._dlf(request, 200, {"taskId": task.id}, "import_job", request_id)
 
-    def _import_body(self, raw: bytes) -> tuple[dict[str, Any], dict[str, str] | None]:
-        """The import request's body, or the DLF error it deserves."""
-        try:
-            body = json.loads(raw) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
-            # [inf] the service's answer to malformed JSON is not documented.
-            return {}, dlf_error(PARAMETER_MISSING, "The request body is not valid JSON.")
-        if not isinstance(body, dict):
-            return {}, dlf_error(PARAMETER_MISSING, "The specified parameter is not configured: path")
-        if "path" not in body or body["path"] in (None, ""):
-            return {}, dlf_error(PARAMETER_MISSING, "The specified parameter is not configured: path")
-        path = body["path"]
-        if not isinstance(path, str) or not re.fullmatch(r"obs://[^/\s]+/\S.*", path):
-            return {}, dlf_error(*OBS_PATH_INVALID)
-        for error in self.runtime.schemas.errors("dataarts/import_job_request.schema.json", body):
-            where = ".".join(str(p) for p in error.absolute_path) or "body"
-            # [inf] DLF's wording for a parameter of the wrong type.
-            return {}, dlf_error(PARAMETER_MISSING, f"The parameter {where} is invalid: {error.message}")
-        return body, None
-
     async def issue_token(self, request: web.Request) -> web.Response:
-        """IAM's POST /v3/auth/tokens, password method only: 201, the token in X-Subject-Token.
-        [inf] error bodies in IAM's Keystone shape."""
+        """IAM's POST /v3/auth/tokens, password method only: 201, the token in X-Subject-Token,
+        its times from the wall clock (IAM's own)."""
+        now = self.wall_time()
         try:
             auth = json.loads(await request.read())
         except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
             auth = None
-        violation = self.runtime.schemas.violation("dataarts/iam_token_request.schema.json", auth)
-        if violation is not None:
-            return self._iam_error(request, 400, "Bad Request", f"The request body is invalid: {violation.message}")
-        identity = auth["auth"]["identity"]
-        user = identity["password"]["user"]
-        known = self.users.get(user["name"])
-        domain = user.get("domain", {})
-        if (
-            known is None
-            or not hmac.compare_digest(known["password"].encode(), user["password"].encode())
-            or domain.get("name", known["domain"]) != known["domain"]
-        ):
-            return self._iam_error(request, 401, "Unauthorized", "The username or password is wrong.")
-        scope = auth["auth"].get("scope", {}).get("project", {})
-        project_id = scope.get("id") or next(
-            (pid for pid, name in self.projects.items() if name == scope.get("name")), None
-        )
-        if project_id is None or project_id not in known["projects"]:
-            return self._iam_error(request, 401, "Unauthorized", "The request you have made requires authentication.")
-        now = self.runtime.engine.clock.now()
-        token, issued = self.gateway.issue(project_id, known["name"], now)
-        domain_ref = {"id": _stable_id(known["domain"]), "name": known["domain"]}
-        body = {
-            "token": {
-                "catalog": [],
-                "expires_at": _iam_time(issued.expires_at),
-                "issued_at": _iam_time(now),
-                "methods": ["password"],
-                "project": {"domain": domain_ref, "id": project_id, "name": self.projects.get(project_id, project_id)},
-                "roles": [{"id": "0", "name": "te_admin"}],
-                "user": {"domain": domain_ref, "id": _stable_id(known["name"]), "name": known["name"]},
-            }
-        }
+        problem = token_request_problem(auth, self.runtime.schemas)
+        if problem is not None:
+            refusal = IamRefusal(400, "Bad Request", f"The request body is invalid: {problem}")
+            return self._iam_error(request, refusal)
+        found = self.iam.login(auth["auth"])
+        if isinstance(found, IamRefusal):
+            return self._iam_error(request, found)
+        user, project_id = found
+        token, claims = self.gateway.issue(project_id, user["name"], now)
+        headers = {"X-Subject-Token": token, "X-Request-Id": new_request_id()}
         return self.respond(
-            request, 201, body, schema="iam_token", encode=encode, content_type=IAM_CONTENT_TYPE,
-            headers={"X-Subject-Token": token, "X-Request-Id": new_request_id()},
+            request, 201, self.iam.token_body(user, claims), schema="iam_token", encode=encode,
+            content_type=IAM_CONTENT_TYPE, headers=headers,
         )
 
     # ---- the gateway ---------------------------------------------------------------------
 
     async def _admit(self, request: web.Request, project_id: str, request_id: str) -> web.Response | None:
         """None when the gateway lets the request through, else its refusal."""
+        arrived = self.wall_time()  # what the gateway judges the credentials by
         try:
             caller: Caller = self.gateway.authenticate(
                 method=request.method,
                 raw_target=request.raw_path,
                 headers=request.headers,
                 body=await request.read() if request.body_exists else b"",
-                now=self.runtime.engine.clock.now(),
+                now=arrived,
             )
             if project_id not in caller.projects:
                 raise not_authorized()
@@ -360,23 +332,13 @@ class DataArts(VendorApi):
             encode=encode, content_type=DLF_CONTENT_TYPE, headers=headers,
         )
 
-    def _iam_error(self, request: web.Request, status: int, title: str, message: str) -> web.Response:
-        body = {"error": {"code": status, "message": message, "title": title}}
+    def _iam_error(self, request: web.Request, refusal: IamRefusal) -> web.Response:
         return self.respond(
-            request, status, body, schema="iam_error", encode=encode, content_type=IAM_CONTENT_TYPE,
-            headers={"X-Request-Id": new_request_id()},
+            request, refusal.status, refusal.body(), schema="iam_error", encode=encode,
+            content_type=IAM_CONTENT_TYPE, headers={"X-Request-Id": new_request_id()},
         )
 
 
 def _encoded(data: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     return data, encode(data)
 
-
-def _iam_time(seconds: float) -> str:
-    """IAM's token times: ISO 8601 with microseconds and a Z."""
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _stable_id(name: str) -> str:
-    """A 32-hex IAM id for a configured name, the same on every run."""
-    return hashlib.md5(name.encode("utf-8")).hexdigest()

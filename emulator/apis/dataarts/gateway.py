@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import hmac
 import random
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from . import signing
+from .tokens import TokenClaims, TokenSeal, iam_time
 
-# The gateway rejects a signature whose X-Sdk-Date is more than 15 minutes off (API signing
-# guide); configurable because a virtual clock may sit far from the client's real clock.
+# The gateway rejects a signature whose X-Sdk-Date is more than 15 minutes from the time it
+# received the request (API signing guide); a setting, as are the other figures here.
 DEFAULT_MAX_SKEW_SECONDS = 15 * 60
-TOKEN_LIFETIME_SECONDS = 24 * 3600  # IAM: "The validity period of a token is 24 hours."
-# Issued tokens kept at most; the oldest go first (a long test run issuing tokens per call
-# must not grow without bound).
-MAX_ISSUED_TOKENS = 10_000
+DEFAULT_TOKEN_LIFETIME_SECONDS = 24 * 3600  # IAM: "The validity period of a token is 24 hours."
+# "AK/SK authentication fails for more than five consecutive times, and the AK/SK pair is
+# locked for five minutes" (APIG FAQ, "Common Errors Related to IAM Authentication").
+DEFAULT_LOCK_AFTER_FAILURES = 5
+DEFAULT_LOCK_SECONDS = 5 * 60
 
 IAM_AUTH = "Incorrect IAM authentication information"
 
@@ -71,15 +72,11 @@ class Caller:
     projects: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
-class IssuedToken:
-    project_id: str
-    user: str
-    expires_at: float
-
-
 class Gateway:
-    """Credentials from the API's settings, and the tokens POST /v3/auth/tokens issued."""
+    """Credentials from the API's settings, the tokens POST /v3/auth/tokens issued, and the
+    AK/SK pairs locked after failed signatures. Every `now` is the wall time the request
+    arrived: the real gateway judges signatures and tokens by its own clock, never by the
+    emulator's (a virtual clock's jump stands for time in which a client kept its session)."""
 
     def __init__(self, settings: Mapping[str, Any]) -> None:
         self.keys: dict[str, tuple[str, frozenset[str]]] = {
@@ -91,22 +88,30 @@ class Gateway:
             token: Caller("token", "configured token", frozenset({project_id}))
             for token, project_id in self.tokens.items()
         }
-        self.max_skew: float = float(settings.get("max_clock_skew_seconds", DEFAULT_MAX_SKEW_SECONDS))
-        self.issued: dict[str, IssuedToken] = {}
+        get = settings.get
+        self.max_skew = float(get("max_clock_skew_seconds", DEFAULT_MAX_SKEW_SECONDS))
+        self.token_lifetime = float(get("token_lifetime_seconds", DEFAULT_TOKEN_LIFETIME_SECONDS))
+        self.lock_after = int(get("ak_lock_after_failures", DEFAULT_LOCK_AFTER_FAILURES))
+        self.lock_seconds = float(get("ak_lock_seconds", DEFAULT_LOCK_SECONDS))
+        self.seal = TokenSeal()
+        # Per configured AK (so bounded by the settings): failed signatures in a row, and
+        # the wall time its lock ends.
+        self._failures: dict[str, int] = {}
+        self._locked_until: dict[str, float] = {}
 
     def reset(self) -> None:
-        self.issued.clear()
+        """Tokens issued so far no longer open; no AK is locked."""
+        self.seal.revoke()
+        self._failures.clear()
+        self._locked_until.clear()
 
-    def issue(self, project_id: str, user: str, now: float) -> tuple[str, IssuedToken]:
-        # Expired tokens can never be used again: drop them before adding one.
-        for token in [t for t, issued in self.issued.items() if issued.expires_at <= now]:
-            del self.issued[token]
-        while len(self.issued) >= MAX_ISSUED_TOKENS:
-            del self.issued[next(iter(self.issued))]
-        token = "MII" + secrets.token_urlsafe(48)
-        issued = IssuedToken(project_id, user, now + TOKEN_LIFETIME_SECONDS)
-        self.issued[token] = issued
-        return token, issued
+    def issue(self, project_id: str, user: str, now: float) -> tuple[str, TokenClaims]:
+        return self.seal.issue(project_id, user, now, self.token_lifetime)
+
+    def expire_tokens(self, now: float) -> None:
+        """Every token issued so far is expired from `now` on. Configured tokens stay valid:
+        they stand for a token the user got elsewhere, and have no lifetime here."""
+        self.seal.expire_all(now)
 
     def authenticate(
         self,
@@ -136,13 +141,37 @@ class Gateway:
         configured = self._token_callers.get(token)
         if configured is not None:
             return configured
-        issued = self.issued.get(token)
-        if issued is None:
+        claims = self.seal.open(token)
+        if claims is None:
             raise GatewayError(401, "APIGW.0301", f"{IAM_AUTH}: decrypt token fail")
-        if issued.expires_at <= now:
-            # [inf] the gateway's wording for an expired token is not documented.
-            raise GatewayError(401, "APIGW.0301", f"{IAM_AUTH}: token expired")
-        return Caller("token", issued.user, frozenset({issued.project_id}))
+        expires_at = self.seal.expires_at(claims)
+        if expires_at <= now:
+            # The documented text (APIG.0301 FAQs); the time is written as the token body
+            # writes it [inf].
+            raise GatewayError(
+                401, "APIGW.0301", f"{IAM_AUTH}: token expires, expires_at: {iam_time(expires_at)}"
+            )
+        return Caller("token", claims.user, frozenset({claims.project_id}))
+
+    def _locked(self, access_key: str, now: float) -> bool:
+        until = self._locked_until.get(access_key)
+        if until is None:
+            return False
+        if now < until:
+            return True
+        del self._locked_until[access_key]
+        return False
+
+    def _failed(self, access_key: str, now: float) -> None:
+        """One more failed signature in a row for a configured AK; the last one allowed locks it."""
+        if self.lock_after <= 0:
+            return
+        failures = self._failures.get(access_key, 0) + 1
+        if failures >= self.lock_after:
+            self._failures.pop(access_key, None)
+            self._locked_until[access_key] = now + self.lock_seconds
+        else:
+            self._failures[access_key] = failures
 
     def _check_signature(
         self,
@@ -164,10 +193,18 @@ class Gateway:
             raise GatewayError(
                 401, "APIGW.0301", f"{IAM_AUTH}: verify aksk signature fail, unsupported algorithm {parsed.algorithm}"
             )
-        key = self.keys.get(parsed.access_key)
+        access_key = parsed.access_key
+        key = self.keys.get(access_key)
         if key is None:
-            # As the gateway answers today (the signing guide's older text: "Get secretKey failed").
-            raise GatewayError(401, "APIGW.0301", f"{IAM_AUTH}: ak {parsed.access_key} not exist")
+            # The signing guide's text, which masks the AK as it masks the request id; the
+            # gateway names the AK it was sent [inf], which is what a caller needs to see.
+            detail = f"Get secretKey failed,ak:{printable(access_key)},err:ak not exist"
+            raise GatewayError(401, "APIGW.0301", f"{IAM_AUTH}: {detail}")
+        if self._locked(access_key, now):
+            # Rejected whatever the signature, until the lock ends (same FAQ).
+            raise GatewayError(
+                401, "APIGW.0301", f"{IAM_AUTH}: AK access failed to reach the limit,forbidden."
+            )
         secret_key, projects = key
         if "x-sdk-date" not in parsed.signed_headers or "host" not in parsed.signed_headers:
             # [inf] the gateway's samples always sign at least host and x-sdk-date.
@@ -193,10 +230,26 @@ class Gateway:
         request_text = signing.canonical_request(method, raw_target, headers, parsed.signed_headers, body)
         expected = signing.signature(secret_key, signing.string_to_sign(sdk_date.strip(), request_text))
         if not hmac.compare_digest(expected, parsed.signature):
+            # Only a signature the secret key does not make counts towards the lock: the
+            # FAQ's cause is "The AK and SK do not match".
+            self._failed(access_key, now)
             # The gateway quotes the canonical request it computed, newlines as '|', which
             # is what a client needs to find its mistake.
             raise GatewayError(
                 401, "APIGW.0301",
-                f"{IAM_AUTH}: verify aksk signature fail,canonicalRequest:{request_text.replace(chr(10), '|')}",
+                f"{IAM_AUTH}: verify aksk signature fail,canonicalRequest:"
+                f"{printable(request_text.replace(chr(10), '|'))}",
             )
-        return Caller("aksk", parsed.access_key, projects)
+        if self._failures:
+            self._failures.pop(access_key, None)  # "consecutive" failures: a success ends the run
+        return Caller("aksk", access_key, projects)
+
+
+def printable(text: str) -> str:
+    """`text` as an error message can carry it: a header byte that is not UTF-8 (handed over
+    as a lone surrogate) is written U+FFFD, as a JSON encoder of raw bytes would."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in text)
+    return text

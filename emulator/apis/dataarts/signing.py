@@ -91,8 +91,18 @@ def canonical_request(
 
 
 def string_to_sign(sdk_date: str, request_text: str) -> str:
-    digest = hashlib.sha256(request_text.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(as_sent(request_text)).hexdigest()
     return f"{ALGORITHM}\n{sdk_date}\n{digest}"
+
+
+def as_sent(text: str) -> bytes:
+    """The bytes of `text` as the client sent them. A header byte that is not UTF-8 reaches
+    the server as a lone surrogate (`surrogateescape`): it is hashed as the byte it was, so
+    a client that signed other bytes gets the gateway's signature mismatch, not a crash."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no decoder made: not bytes anyone sent
+        return text.encode("utf-8", "surrogatepass")
 
 
 def signature(secret_key: str, text: str) -> str:
