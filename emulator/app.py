@@ -18,7 +18,7 @@ from .apis import API_CLASSES, VendorApi
 from .apis.base import JOURNAL_TASK, JOURNAL_VIOLATION
 from .clock import ClockMode, make_clock
 from .engine import Engine
-from .errors import ConfigError, SettingsError
+from .errors import ConfigError, SettingsError, TaskRefused
 from .fault_http import serve_with_faults
 from .faults import FaultSet
 from .journal import Journal
@@ -51,6 +51,8 @@ class EmulatorConfig:
     clock_start: float | None = None
     validate: ValidationMode = "strict"
     journal_limit: int = 10_000
+    # Tasks a server holds at most (every task is kept until a reset); None: no limit.
+    task_limit: int | None = 100_000
     # Per-API settings (users, roles …) replacing the built-in ones key by key.
     api_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     admin_token: str | None = None
@@ -64,6 +66,8 @@ class EmulatorConfig:
             raise ConfigError(
                 f"the time scale must be a positive number up to {MAX_TIME_SCALE:g}, not {self.time_scale!r}"
             )
+        if self.task_limit is not None and self.task_limit < 1:
+            raise ConfigError(f"the task limit must be at least 1, not {self.task_limit!r}")
         if self.journal_limit < 1:
             raise ConfigError(f"the journal limit must be at least 1, not {self.journal_limit!r}")
         unknown = sorted(set(self.api_settings) - set(API_CLASSES), key=str)
@@ -144,6 +148,7 @@ def build_runtime(
         API_CLASSES,
         lambda: make_clock(config.clock, time_scale=config.time_scale, start=config.clock_start),
         seed=config.seed,
+        task_limit=config.task_limit,
     )
     for yours, builtin in catalog.replaced:
         log.info(
@@ -234,7 +239,9 @@ def journaled(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
         except web.HTTPException as error:
             _record(runtime, request, await _body(request), api, error.status)
             raise
-        except Exception:  # a bug: free on the way that raises nothing (Python 3.11)
+        except TaskRefused as error:  # free on the way that raises nothing (Python 3.11)
+            response = refused(runtime, request, api, error)
+        except Exception:  # a bug
             response = crashed(runtime, request, api)
         # `body_exists` looked at here as well: a poll has none, and makes no coroutine to read it.
         _record(runtime, request, await _body(request) if request.body_exists else b"", api, response.status)
@@ -252,10 +259,25 @@ def guarded(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
             return await handler(request)
         except web.HTTPException:
             raise
+        except TaskRefused as error:
+            return refused(runtime, request, api, error)
         except Exception:
             return crashed(runtime, request, api)
 
     return answer
+
+
+def refused(runtime: Runtime, request: web.Request, api: str | None, error: TaskRefused) -> web.StreamResponse:
+    """A vendor request that would make a task past the server's bounds: the vendor's own
+    error body (503 when the task limit is reached, as a server out of room answers; 500
+    for fields too large, since no vendor documents a limit), and a log line saying which
+    bound and how to change it."""
+    log.warning("%s %s refused: %s", request.method, request.path, error)
+    vendor = runtime.apis.get(api) if api is not None else None
+    status = 503 if error.status == 429 else 500
+    if vendor is None:
+        return web.Response(status=status, text=str(error))
+    return vendor.error_response(request, status, None)
 
 
 def crashed(runtime: Runtime, request: web.Request, api: str | None) -> web.StreamResponse:

@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--journal-limit", type=_positive_int, default=_env("JOURNAL_LIMIT", "10000"),
                        help="vendor requests the journal keeps, the oldest dropped first "
                        "[TASK_EMULATOR_JOURNAL_LIMIT] (default: %(default)s)")
+    serve.add_argument("--task-limit", type=_positive_int, default=_env("TASK_LIMIT", "100000"),
+                       help="tasks the server holds at most; past it, a vendor request that would "
+                       "start one gets the vendor's 503 and the control API a 429, until a reset "
+                       "[TASK_EMULATOR_TASK_LIMIT] (default: %(default)s)")
     serve.add_argument("--config", type=Path, default=_env("CONFIG"),
                        help="YAML file of per-API settings (users, roles …) [TASK_EMULATOR_CONFIG]")
     serve.add_argument("--loop", choices=LOOPS, default=_env("LOOP", "auto"),
@@ -278,6 +282,7 @@ def run_serve(args: argparse.Namespace) -> int:
         validate=args.validate,
         admin_token=args.admin_token,
         journal_limit=args.journal_limit,
+        task_limit=args.task_limit,
         api_settings=load_settings(args.config),
     )
     run = event_loop_runner(args.loop)

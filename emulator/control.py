@@ -36,7 +36,7 @@ from aiohttp import web
 from . import __version__
 from .app import Runtime, methods_elsewhere
 from .engine import TaskView
-from .errors import Conflict, NotFound, shown
+from .errors import Conflict, NotFound, TaskRefused, shown
 from .faults import Fault, FaultError, parse_fault
 from .lifecycle import Phase
 from .openapi import build_document
@@ -112,6 +112,8 @@ def _guard(token: str | None) -> Callable[[Handler], Handler]:
                 return web.json_response({"error": str(error)}, status=404)
             except Conflict as error:
                 return web.json_response({"error": str(error)}, status=409)
+            except TaskRefused as error:
+                return web.json_response({"error": str(error)}, status=error.status)
             except web.HTTPRequestEntityTooLarge as error:
                 return web.json_response({"error": error.text}, status=413)
 

@@ -14,13 +14,18 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .clock import Clock
-from .errors import Conflict, NotFound, shown
+from .errors import Conflict, NotFound, TaskRefused, shown
 from .lifecycle import Lifecycle, Phase, Position, Step, advance
 from .randomness import RandomSource
 from .scenario import EMPTY, Catalog, FieldTemplate, Scenario
 
 if TYPE_CHECKING:
     from .apis.base import ApiSpec
+
+# A task's fields (its messages, a query it was made with …) are kept until a reset: a
+# client's request may fill them, so they are bounded (64 KiB of text), well past any real
+# message or query.
+MAX_FIELD_CHARS = 65_536
 
 
 class Subtask:
@@ -152,8 +157,11 @@ class Engine:
         apis: Mapping[str, ApiSpec],
         clock_factory: Callable[[], Clock],
         seed: int | None = None,
+        task_limit: int | None = None,
     ) -> None:
         self.catalog = catalog
+        # Every task is kept until a reset: the bound on what clients can make a server hold.
+        self.task_limit = task_limit
         self.apis = apis
         self._clock_factory = clock_factory
         self.clock = clock_factory()
@@ -219,6 +227,12 @@ class Engine:
         the scenario's ${...} placeholders; `fields` override the scenario's task fields."""
         spec = self.apis[scenario.api]
         tasks = self._tasks[scenario.api]
+        if self.task_limit is not None and self.count() >= self.task_limit:
+            raise TaskRefused(
+                429,
+                f"the server holds {self.task_limit:,} tasks, its task limit: reset it "
+                "(POST /_emulator/reset) or start it with a higher --task-limit",
+            )
         if task_id is None:
             task_id = spec.new_task_id(self)
         elif task_id in tasks:
@@ -235,6 +249,12 @@ class Engine:
         full_scope = dict(spec.scope_defaults) if scope is None else {**spec.scope_defaults, **scope}
         overrides = self._render_fields(scenario, task_id, full_scope, facts)
         overrides.update(fields)
+        size = sum(len(value) for value in overrides.values() if isinstance(value, str))
+        if size > MAX_FIELD_CHARS:
+            raise TaskRefused(
+                413,
+                f"the task's fields hold {size:,} characters: a task keeps at most {MAX_FIELD_CHARS:,}",
+            )
         subtasks = tuple(
             Subtask(
                 spec.new_subtask_id(self, task_id, index),

@@ -59,5 +59,14 @@ class NotFound(EmulatorError):
     """A task, scenario or API asked for by name does not exist."""
 
 
+class TaskRefused(EmulatorError):
+    """A task the server will not make: it holds as many as its task limit allows (`status`
+    429), or the task's fields are larger than a task may keep (413)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
 class Conflict(EmulatorError):
     """The request would break a rule of the running state (a duplicate task id …)."""
