@@ -151,6 +151,7 @@ class Catalog:
     # Built-in scenarios a person's scenario of the same API and name replaced:
     # (the person's, the built-in one's source).
     replaced: tuple[tuple[Scenario, Source], ...] = ()
+    _routes: dict[tuple[str, str, str], list[Scenario]] | None = field(default=None, repr=False, compare=False)
 
     def get(self, api: str, name: str) -> Scenario | None:
         return self.scenarios.get((api, name))
@@ -162,17 +163,22 @@ class Catalog:
         self, api: str, method: str, path: str, facts: Mapping[str, str]
     ) -> Scenario | None:
         """The first scenario, in load order, whose trigger is this route and matches."""
-        for scenario in self.scenarios.values():
-            trigger = scenario.trigger
-            if (
-                scenario.api == api
-                and trigger is not None
-                and trigger.method == method
-                and trigger.path == path
-                and trigger.matches(facts)
-            ):
+        for scenario in self._by_route().get((api, method, path), ()):
+            if scenario.trigger is not None and scenario.trigger.matches(facts):
                 return scenario
         return None
+
+    def _by_route(self) -> dict[tuple[str, str, str], list[Scenario]]:
+        """The scenarios of each trigger route, in load order: a vendor request looks only
+        at those of its own route, however many scenarios are loaded."""
+        if self._routes is None:
+            routes: dict[tuple[str, str, str], list[Scenario]] = {}
+            for scenario in self.scenarios.values():
+                if scenario.trigger is not None:
+                    key = (scenario.api, scenario.trigger.method, scenario.trigger.path)
+                    routes.setdefault(key, []).append(scenario)
+            self._routes = routes
+        return self._routes
 
 
 def scenario_files(paths: Iterable[Path]) -> list[Path]:
