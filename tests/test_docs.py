@@ -20,7 +20,7 @@ import yaml
 from emulator.apis import API_CLASSES
 from emulator.app import EmulatorConfig, api_settings, load_schemas
 from emulator.lifecycle import Phase
-from emulator.scenario import load_catalog
+from emulator.scenario import load_catalog, scenario_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DOCS = ROOT / "docs" / "scenarios.md"
@@ -260,3 +260,65 @@ def test_serve_logs_a_replaced_builtin_as_the_docs_show(tmp_path: Path) -> None:
         reader.join(timeout=5)
     assert logged(), "".join(lines)
     assert "built-in" in shown and "(…/scenarios/traffic_ops/doc-example.yaml)" in shown
+
+
+EDITOR_DOCS = ROOT / "docs" / "editors.md"
+EDITOR_DOC_BLOCKS = {
+    "schema-command": "sh",                 # test_the_editor_docs_steps_work_for_a_user
+    "modeline-example": "yaml",
+    "vscode-settings": "json",
+    "vscode-settings-source-tree": "json",  # test_the_source_tree_settings_cover_every_scenario
+}
+
+
+def test_every_code_block_of_the_editor_docs_is_run_by_a_test() -> None:
+    blocks = code_blocks(EDITOR_DOCS)
+    assert {b.marker: b.lang for b in blocks} == EDITOR_DOC_BLOCKS
+    assert len(blocks) == len(EDITOR_DOC_BLOCKS)
+
+
+def test_the_editor_docs_steps_work_for_a_user(tmp_path: Path) -> None:
+    # `task-emulator schema > my-scenarios/scenario.schema.json`, in a project folder.
+    command, _, target = block(EDITOR_DOCS, "schema-command").text.strip().partition(" > ")
+    result = run_emulator(command, tmp_path)
+    assert result.returncode == 0, result.stderr
+    schema_file = tmp_path / target
+    schema_file.parent.mkdir(parents=True)
+    schema_file.write_text(result.stdout, encoding="utf-8")
+    assert result.stdout == (ROOT / "schemas" / "scenario.bundle.json").read_text(encoding="utf-8")
+
+    # The example scenario, where the docs put it: its modeline finds the schema.
+    scenario = block(EDITOR_DOCS, "modeline-example").text
+    where = re.search(r"; for `([^`]+)`:\n\n<!-- modeline-example -->", EDITOR_DOCS.read_text())
+    assert where, "the docs no longer say where the modeline example lives"
+    path = tmp_path / where.group(1)
+    path.write_text(scenario, encoding="utf-8")
+    modeline = scenario.splitlines()[0].removeprefix("# yaml-language-server: $schema=")
+    assert (path.parent / modeline).resolve() == schema_file.resolve()
+    schema = json.loads((path.parent / modeline).read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator(schema).validate(yaml.safe_load(scenario))
+    assert load_catalog([path], API_CLASSES, load_schemas()).get("traffic_ops", "nightly-renewal")
+    # `serve --scenarios my-scenarios` leaves the schema file alone.
+    assert scenario_files([path.parent]) == [path]
+
+    # The VS Code settings map that schema to that scenario.
+    settings = json.loads(block(EDITOR_DOCS, "vscode-settings").text)["yaml.schemas"]
+    ((schema_key, patterns),) = settings.items()
+    assert (tmp_path / schema_key).resolve() == schema_file.resolve()
+    assert any(path.relative_to(tmp_path).match(pattern) for pattern in patterns)
+
+
+def test_the_source_tree_settings_cover_every_scenario() -> None:
+    settings = json.loads(block(EDITOR_DOCS, "vscode-settings-source-tree").text)["yaml.schemas"]
+    ((schema_key, patterns),) = settings.items()
+    assert (ROOT / schema_key).resolve() == (ROOT / "schemas" / "scenario.bundle.json").resolve()
+    covered = {p for pattern in patterns for p in ROOT.glob(pattern)}
+    assert covered == set((ROOT / "scenarios").rglob("*.yaml")) and covered
+
+
+def test_the_editor_docs_give_the_schema_id_the_command_prints() -> None:
+    from emulator.editor_schema import BUNDLE_ID
+
+    text = EDITOR_DOCS.read_text(encoding="utf-8")
+    assert f"`{BUNDLE_ID}`" in text
+    assert run_emulator("task-emulator schema --id", ROOT).stdout == BUNDLE_ID + "\n"
