@@ -142,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  task-emulator openapi > openapi.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    schema = commands.add_parser(
+        "schema", help="print the scenario JSON Schema, for editors",
+        description="Print one JSON Schema that checks a scenario file of any API (the "
+        "checks `check` makes that a schema can express), for an editor's completion and "
+        "errors as you type: see docs/editors.md.",
+        epilog="example:\n  task-emulator schema > scenario.schema.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    schema.add_argument("--id", action="store_true", help="print only its $id (a name, not fetched)")
     return parser
 
 
@@ -231,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_health(args.url, args.timeout)
         if args.command == "openapi":
             return run_openapi()
+        if args.command == "schema":
+            from .editor_schema import run_schema
+
+            return run_schema(args.id)
         return run_serve(args)
     except ScenarioError as error:
         print("task-emulator: the scenarios have mistakes:", file=sys.stderr)

@@ -114,3 +114,25 @@ def test_the_sidecar_smoke_script_runs_against_an_emulator() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "emulator: ok" in result.stdout
     assert "SUCCEEDED: ACME renewal complete. 2 certs renewed, 0 errors." in result.stdout
+
+
+# `podman build`, `buildah build` or `buildah bud`, up to the end of the line or inline code.
+OTHER_BUILDERS = re.compile(r"\b(?:podman|buildah)\s+(?:build|bud)\b[^`\n]*")
+
+
+def test_podman_and_buildah_builds_keep_the_healthcheck() -> None:
+    """Both build OCI images by default, and an OCI image drops the HEALTHCHECK: every such
+    build the docs and examples show asks for Docker's image format."""
+    docs = (ROOT / "docs" / "docker.md").read_text(encoding="utf-8")
+    docker_build = re.search(r"^docker build -t task-emulator \.$", docs, re.MULTILINE)
+    assert docker_build, "docs/docker.md no longer shows the plain docker build"
+    for marker, tool in (("podman-build", "podman build"), ("buildah-build", "buildah build")):
+        shown = re.search(rf"<!-- {marker} -->\s*```sh\n(.*?)\n```", docs, re.DOTALL)
+        assert shown, f"docs/docker.md does not show how to build with {tool}"
+        assert shown.group(1) == f"{tool} --format docker -t task-emulator ."
+    commands = []
+    for path in [ROOT / "README.md", ROOT / "docs" / "docker.md", *sorted(CI.iterdir())]:
+        text = path.read_text(encoding="utf-8")
+        commands += [(path.name, command) for command in OTHER_BUILDERS.findall(text)]
+    assert len(commands) >= 3
+    assert [(name, c) for name, c in commands if "--format docker" not in c] == []

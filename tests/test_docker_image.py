@@ -1,9 +1,11 @@
 """The Dockerfile really builds, and the image's own HEALTHCHECK really passes.
 
-There is no Docker engine and no registry here, so the image is built the way the issue
-describes: `buildah bud --isolation chroot` on top of a base image this test makes itself
-(a minimal Debian from `debootstrap`, imported with `podman import`), passed in through the
-Dockerfile's BASE_IMAGE build argument. The server is then started inside the image, as its
+There is no Docker engine and no registry here, so the image is built with buildah, by the
+command docs/docker.md gives (`buildah build --format docker`: in the OCI format the
+HEALTHCHECK would be dropped), with `--isolation chroot`, on top of a base image this test
+makes itself (a minimal Debian from `debootstrap`, imported with `podman import`), passed in
+through the Dockerfile's BASE_IMAGE build argument. The image's configuration must carry the
+HEALTHCHECK the Dockerfile declares. The server is then started inside the image, as its
 ENTRYPOINT and CMD say, in a network namespace of its own (chroot isolation shares the
 caller's network, so `unshare --net` keeps port 8080 off this machine's addresses), and the
 image's HEALTHCHECK command is run next to it until it passes.
@@ -18,9 +20,10 @@ is a failure instead, since .ci/run installs them there.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -30,8 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from emulator.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ("buildah", "podman", "debootstrap", "unshare", "ip")
@@ -73,7 +74,9 @@ if _reason is not None:
 
 def run(args: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """Run a command, bounded in time; on failure show what it printed."""
-    result = subprocess.run(args, check=False, capture_output=True, text=True, timeout=timeout, **kwargs)
+    result = subprocess.run(
+        args, check=False, capture_output=True, text=True, timeout=timeout, **kwargs
+    )
     if result.returncode != 0:
         pytest.fail(
             f"`{' '.join(args[:4])} …` exited {result.returncode}\n"
@@ -89,7 +92,8 @@ def make_base_tarball(target: Path) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent, prefix="rootfs-") as work:
         rootfs = Path(work) / "rootfs"
         run(
-            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), MIRROR],
+            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE,
+             str(rootfs), MIRROR],
             timeout=900,
         )
         shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
@@ -117,33 +121,55 @@ def base_image() -> str:
         make_base_tarball(tarball)
     tag = f"{BASE_TAG}-{int(tarball.stat().st_mtime)}"  # a remade tarball gets a new image
     if subprocess.run(["podman", "image", "exists", tag], check=False, timeout=60).returncode != 0:
-        run(
-            [
-                "podman", "import",
-                "--change", f"ENV PATH={PATH}",
-                "--change", "ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
-                str(tarball), tag,
-            ],
-            timeout=300,
-        )
+        # podman reads the file twice (digest, then copy): a run next to this one that
+        # replaces the cached tarball in between would break the import. A link of our own
+        # keeps this run's file whatever the cache's name comes to point at.
+        own = tarball.with_name(f"{tarball.name}.{os.getpid()}.import")
+        os.link(tarball, own)
+        try:
+            run(
+                [
+                    "podman", "import",
+                    "--change", f"ENV PATH={PATH}",
+                    "--change", "ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt",
+                    str(own), tag,
+                ],
+                timeout=300,
+            )
+        finally:
+            own.unlink()
     return tag
+
+
+def documented_command(marker: str) -> list[str]:
+    """The command in the code block under `<!-- marker -->` in docs/docker.md."""
+    text = (ROOT / "docs" / "docker.md").read_text(encoding="utf-8")
+    match = re.search(re.escape(f"<!-- {marker} -->") + r"\s*```sh\n(.*?)\n```", text, re.DOTALL)
+    assert match, f"docs/docker.md has no {marker} block"
+    return shlex.split(match.group(1))
+
+
+def build_as_documented(context: Path, tag: str, *extra: str) -> None:
+    """Build `context` by the docs' buildah command, run the way this machine can run it."""
+    words = documented_command("buildah-build")
+    assert words[:2] == ["buildah", "build"] and words[-3:] == ["-t", "task-emulator", "."]
+    run(
+        [*words[:2], "--isolation", "chroot", "--pull=false", *extra, *words[2:-3],
+         "--tag", tag, str(context)],
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
 def image(base_image: str) -> Iterator[str]:
     tag = f"localhost/task-emulator-test:{uuid.uuid4().hex[:12]}"
-    # --format docker: the OCI image format has no HEALTHCHECK, buildah would drop it.
-    run(
-        [
-            "buildah", "bud", "--isolation", "chroot", "--format", "docker", "--pull=false",
-            "--build-arg", f"BASE_IMAGE={base_image}", "--tag", tag, str(ROOT),
-        ],
-        timeout=900,
-    )
+    build_as_documented(ROOT, tag, "--build-arg", f"BASE_IMAGE={base_image}")
     try:
         yield tag
     finally:
-        subprocess.run(["buildah", "rmi", "--force", tag], check=False, capture_output=True, timeout=120)
+        subprocess.run(
+            ["buildah", "rmi", "--force", tag], check=False, capture_output=True, timeout=120
+        )
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +177,27 @@ def config(image: str) -> dict[str, Any]:
     result = run(["buildah", "inspect", "--type", "image", image], timeout=60)
     docker_config: dict[str, Any] = json.loads(result.stdout)["Docker"]["config"]
     return docker_config
+
+
+def healthcheck_as_podman_shows_it(image: str) -> Any:
+    """What the docs' `podman image inspect` command prints for `image`, parsed."""
+    words = documented_command("healthcheck-inspect")
+    assert words[-1] == "task-emulator"
+    return json.loads(run([*words[:-1], image], timeout=60).stdout)
+
+
+def dockerfile_healthcheck() -> dict[str, str]:
+    """The HEALTHCHECK options of the Dockerfile (`--interval=10s` → {"interval": "10s"})."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    line = re.search(r"^HEALTHCHECK (.*?) CMD ", text, re.MULTILINE)
+    assert line, "the Dockerfile has no HEALTHCHECK"
+    return dict(re.findall(r"--([a-z-]+)=(\S+)", line.group(1)))
+
+
+def seconds(text: str) -> int:
+    """`10s` or `1m` as nanoseconds, as image configurations keep them."""
+    unit = {"s": 1, "m": 60, "h": 3600}[text[-1]]
+    return int(float(text[:-1]) * unit * 1_000_000_000)
 
 
 @pytest.fixture
@@ -176,9 +223,42 @@ def test_the_image_is_configured_as_documented(config: dict[str, Any]) -> None:
     assert command.startswith("task-emulator health --url ")
 
 
+def test_the_image_carries_the_healthcheck_the_dockerfile_declares(
+    image: str, config: dict[str, Any]
+) -> None:
+    declared = dockerfile_healthcheck()
+    healthcheck = config["Healthcheck"]
+    assert healthcheck["Interval"] == seconds(declared["interval"])
+    assert healthcheck["Timeout"] == seconds(declared["timeout"])
+    assert healthcheck["StartPeriod"] == seconds(declared["start-period"])
+    assert healthcheck["Retries"] == int(declared["retries"])
+    # The same, as podman reports it with the command docs/docker.md gives.
+    assert healthcheck_as_podman_shows_it(image) == healthcheck
+
+
+def test_only_the_docker_format_keeps_a_healthcheck(tmp_path: Path) -> None:
+    """Why the docs say `--format docker`: the same two lines, built in each format."""
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nHEALTHCHECK --retries=2 CMD true\n")
+    tag = f"localhost/task-emulator-format-test:{uuid.uuid4().hex[:12]}"
+    try:
+        build_as_documented(tmp_path, tag + "-docker")
+        assert healthcheck_as_podman_shows_it(tag + "-docker") == {
+            "Test": ["CMD-SHELL", "true"], "Retries": 2,
+        }
+        oci = run(["buildah", "build", "--isolation", "chroot", "--format", "oci", "--tag",
+                   tag + "-oci", str(tmp_path)], timeout=300)
+        assert "HEALTHCHECK is not supported for OCI image format" in oci.stderr
+        assert healthcheck_as_podman_shows_it(tag + "-oci") is None
+    finally:
+        for suffix in ("-docker", "-oci"):
+            subprocess.run(["buildah", "rmi", "--force", tag + suffix], check=False,
+                           capture_output=True, timeout=120)
+
+
 # Run inside the container as `sh -c SCRIPT sh ENTRYPOINT... CMD...`: start the server as the
 # image would, run the health command until it passes (or the server dies, or 30 s pass),
-# list the loaded scenarios, then stop the server with SIGTERM, which must end it with exit status 0.
+# list the loaded scenarios, then stop the server with SIGTERM, which must end it with exit
+# status 0.
 SCRIPT = """
 "$@" >/tmp/serve.log 2>&1 &
 server=$!
@@ -200,23 +280,8 @@ echo "--- health"; cat /tmp/health.log
 echo "--- server"; cat /tmp/serve.log
 """
 
-# Until `task-emulator health` exists (it is being added to the CLI separately), the same
-# check is made with the standard library; once the CLI has it, the image's own command runs.
-FALLBACK_HEALTH = (
-    "python3 -c \"import json, urllib.request; r = urllib.request.urlopen("
-    "'http://127.0.0.1:8080/_emulator/health', timeout=3); "
-    "assert r.status == 200 and json.load(r)['status'] == 'ok'\""
-)
-
-
-def cli_has_health_command() -> bool:
-    parser = build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return "health" in commands.choices
-
-
 def test_the_health_check_passes_in_the_container(container: str, config: dict[str, Any]) -> None:
-    health = config["Healthcheck"]["Test"][1] if cli_has_health_command() else FALLBACK_HEALTH
+    health = config["Healthcheck"]["Test"][1]
     command = [*config["Entrypoint"], *config["Cmd"]]
     result = run(
         [
