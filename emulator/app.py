@@ -152,8 +152,8 @@ def build_runtime(
     )
     for yours, builtin in catalog.replaced:
         log.info(
-            "scenario %s/%s from %s replaces the built-in one of that name (%s)",
-            yours.api, yours.name, yours.source, builtin.file,
+            "scenario %s/%s from %s replaces the built-in scenario %s/%s (%s)",
+            yours.api, yours.name, yours.source, builtin.api, builtin.name, builtin.source.file,
         )
     declared = [fault for scenario in catalog.scenarios.values() for fault in scenario.faults]
     runtime = Runtime(config, schemas, engine, Journal(config.journal_limit), faults=FaultSet(declared, config.seed))

@@ -148,9 +148,9 @@ class Catalog:
     """The loaded scenarios, and which one a vendor request starts."""
 
     scenarios: dict[tuple[str, str], Scenario] = field(default_factory=dict)
-    # Built-in scenarios a person's scenario of the same API and name replaced:
-    # (the person's, the built-in one's source).
-    replaced: tuple[tuple[Scenario, Source], ...] = ()
+    # Built-in scenarios a person's scenario replaced (same API and name, or the same
+    # preloaded task id): (the person's, the built-in one).
+    replaced: tuple[tuple[Scenario, Scenario], ...] = ()
     _routes: dict[tuple[str, str, str], list[Scenario]] | None = field(default=None, repr=False, compare=False)
 
     def get(self, api: str, name: str) -> Scenario | None:
@@ -249,7 +249,7 @@ class _ScenarioLoader:
         self.schemas = schemas
         self.scenarios: dict[tuple[str, str], Scenario] = {}
         self.problems: list[Problem] = []
-        self.replaced: list[tuple[Scenario, Source]] = []
+        self.replaced: list[tuple[Scenario, Scenario]] = []
         self._preloaded: dict[tuple[str, str], Source] = {}
         self._preloaded_by: dict[tuple[str, str], Scenario] = {}
 
@@ -304,7 +304,7 @@ class _ScenarioLoader:
                 if theirs is None:
                     kept.append(scenario)
                 else:
-                    self.replaced.append((theirs, scenario.source))
+                    self.replaced.append((theirs, scenario))
             parsed = kept
         for scenario in parsed:
             earlier = self.scenarios.get(scenario.key)

@@ -45,7 +45,7 @@ async def test_scenarios_lists_api_name_trigger_and_lifecycle(client: Client) ->
     acme = by_name[("traffic_ops", "acme-autorenew")]
     assert acme["trigger"] == {"method": "POST", "path": "/api/{version}/acme_autorenew", "when": {}}
     assert acme["lifecycle"] == "scheduled 5s → running 30s → running 25s → succeeded"
-    assert acme["source"].endswith("acme-autorenew.yaml:1")
+    assert acme["source"].endswith("acme-autorenew.yaml:2")  # after the editor modeline
     assert by_name[("traffic_ops", "doc-example")]["preload"] == ["1"]
 
 
