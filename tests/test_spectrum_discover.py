@@ -420,7 +420,7 @@ results:
     assert json.loads(await peek.read()) == {"status": "done"}
     text = (await (await client.get(STATUS_URL + task_id, headers=headers)).read()).decode()
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0][:4] == ["", "datasource", "operation", "origin"] and len(rows) == 4
+    assert rows[0][:6] == ["", "datasource", "operation", "ingesttype", "revision", "site"] and len(rows) == 4
     assert {row[1] for row in rows[1:]} == {"proj"}
     assert all(row[15].startswith("/proj/") for row in rows[1:])  # path follows the data source
     assert all(row[27] == f"proj.example.orgproj{row[8]}" for row in rows[1:])  # fkey
@@ -520,11 +520,21 @@ async def test_json_results_with_accept_application_json(client: Client) -> None
     response = await client.get(STATUS_URL + COMPLETE_ID, headers=headers)
     assert response.status == 200
     assert response.headers["Content-Type"] == "application/json"
-    rows = json.loads(await response.read())
+    body = (await response.read()).decode("ascii")
+    rows = json.loads(body)
     assert len(rows) == 50
-    assert rows[1]["filename"] == "chrLength.txt" and rows[1]["size"] == 412 and rows[1]["nodename"] is None
+    assert rows[1]["filename"] == "chrLength.txt" and rows[1]["size"] == 412 and rows[1]["site"] == ""
     violation = runtime_of(client).schemas.violation(f"{API}/results.schema.json", rows)
     assert violation is None
+    # IBM's JSON example of select * from metaocean: compact, its keys in this order.
+    assert body.startswith(
+        '[{"datasource":"reflib","operation":"INDEX","ingesttype":"SCAN","revision":"MO1","site":"",'
+        '"platform":"Spectrum Scale","cluster":"reflib.university.edu","inode":3067343,"owner":"root",'
+    )
+    assert '},{"datasource":"reflib",' in body and body.endswith("}]")
+    # One column list for both formats: the JSON keys are the CSV columns, in order.
+    names = [c.name for c in runtime_of(client).apis[API].columns]  # type: ignore[attr-defined]
+    assert all(list(row) == names for row in rows)
 
 
 async def test_results_are_the_same_whatever_the_read_order(make_client: MakeClient) -> None:

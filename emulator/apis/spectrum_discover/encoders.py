@@ -12,6 +12,7 @@ from typing import Any
 from .columns import Column
 
 ROWS_PER_CHUNK = 1000
+JSON_ROW = json.JSONEncoder(separators=(",", ":"))
 
 
 def _quoted_by_csv(char: str) -> bool:
@@ -91,13 +92,18 @@ def json_chunks(
     *,
     rows_per_chunk: int = ROWS_PER_CHUNK,
 ) -> Iterator[bytes]:
-    """A JSON array of row objects keyed by column name, in column order, a chunk at a time."""
+    """A JSON array of row objects keyed by column name, in column order, a chunk at a time.
+
+    Compact, as IBM's JSON example of `select * from metaocean` is written
+    (`{"datasource":"reflib","operation":"INDEX",...}`); non-ASCII characters escaped, as
+    Python's and pandas' JSON writers do by default [inf]."""
     names = [c.name for c in columns]
+    encode = JSON_ROW.encode
     parts: list[str] = ["["]
     first = True
     for row in rows:
-        text = json.dumps({name: row.get(name) for name in names})
-        parts.append(text if first else ", " + text)
+        text = encode({name: row.get(name) for name in names})
+        parts.append(text if first else "," + text)
         first = False
         if len(parts) >= rows_per_chunk:
             yield "".join(parts).encode()

@@ -27,7 +27,7 @@ def fkey(cluster: Any, datasource: Any, inode: Any) -> str:
 
 # Columns the generator fills; the rest (custom tags) stay null unless a scenario sets them.
 GENERATED = frozenset({
-    "datasource", "operation", "origin", "site", "nodename", "platform", "cluster", "inode",
+    "datasource", "operation", "ingesttype", "revision", "site", "platform", "cluster", "inode",
     "owner", "group", "permissions", "fileset", "uid", "gid", "path", "filename", "filetype",
     "state", "migloc", "mtime", "atime", "ctime", "inserttime", "pool", "size", "recordversion",
     "fkey",
@@ -73,7 +73,8 @@ class MetaoceanGenerator:
         cluster = str(fixed.get("cluster") or f"{datasource}.{fake.domain_name()}")
         self._datasource = datasource
         self._cluster = cluster
-        self._site = f"{fake.lexify('??').upper()}{rng.randint(1, 9)}"
+        # The doc example's revision is MO1; generated ones are shaped like it.
+        self._revision = f"{fake.lexify('??').upper()}{rng.randint(1, 9)}"
         self._filesets = ("root", "root", *(fake.word() for _ in range(3)))
         self._owners = _owners(fake, rng)
         self._dirs = tuple(_directory(fake, rng, datasource) for _ in range(40))
@@ -102,9 +103,9 @@ class MetaoceanGenerator:
         row: dict[str, Any] = {
             "datasource": self._datasource,
             "operation": "INDEX",
-            "origin": "SCAN",
-            "site": self._site,
-            "nodename": None,
+            "ingesttype": "SCAN",
+            "revision": self._revision,
+            "site": "",  # empty in IBM's examples (CSV and JSON)
             "platform": "Spectrum Scale",
             "cluster": self._cluster,
             "inode": inode,
@@ -173,8 +174,9 @@ class MetaoceanGenerator:
         if [c.name for c in columns if c.name in PER_ROW] != list(PER_ROW):
             return None
         unchanging: dict[str, Any] = {
-            "datasource": self._datasource, "operation": "INDEX", "origin": "SCAN", "site": self._site,
-            "nodename": None, "platform": "Spectrum Scale", "cluster": self._cluster, "pool": "system",
+            "datasource": self._datasource, "operation": "INDEX", "ingesttype": "SCAN",
+            "revision": self._revision, "site": "", "platform": "Spectrum Scale",
+            "cluster": self._cluster, "pool": "system",
             "recordversion": 1, **self._fixed,
         }
         fields = ["%s"]
