@@ -293,6 +293,7 @@ class OpsCenter(VendorApi):
                     "matched": counters.matched,
                 },
             )
+            self.holder.wake(task)  # a request held on it answers the abort now
         return self._reply(request, 200, {"aborted": aborted, "id": task.id}, "abort")
 
     # ---- rendering -----------------------------------------------------------------------

@@ -9,9 +9,10 @@ ends only after so many status reads cannot be waited past; the request sleeps t
 of its wait. The wait is in the emulator's seconds, like every time a scenario gives, so a
 clock running N times faster holds a request 1/N as long in real time.
 
-Every held request is let go at once by `release_all()`, which the server calls when it
-stops: a long wait never holds up a shutdown. A held request also ends, like any
-coroutine, when its task is cancelled.
+A request held on a query that is aborted meanwhile is woken by `wake(task)` and answers
+the abort. Every held request is let go at once by `release_all()`, which the server calls
+when it stops: a long wait never holds up a shutdown. A held request also ends, like any
+coroutine, when its asyncio task is cancelled.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class Holder:
 
     def __init__(self, time_scale: float) -> None:
         self.time_scale = time_scale
-        self._sleepers: set[asyncio.Future[None]] = set()
+        # Each sleeping request, with the task it waits on.
+        self._sleepers: dict[asyncio.Future[None], Task] = {}
         self._released = False
 
     @property
@@ -54,29 +56,34 @@ class Holder:
             wake_at = deadline if ends_at is None else min(ends_at, deadline)
             delay = wake_at - engine.clock.now()
             if delay > 0:
-                await self._sleep(delay / self.time_scale)
+                await self._sleep(task, delay / self.time_scale)
             view = engine.observe(task, count_read=False)
             if view.observed_at >= deadline:
                 break
         return view
 
+    def wake(self, task: Task) -> None:
+        """Let the requests held on `task` look again now: it was moved (aborted)."""
+        for sleeper, waited_on in self._sleepers.items():
+            if waited_on is task:
+                _wake(sleeper)
+
     def release_all(self) -> None:
         """End every hold now and every later one at once: the server is stopping."""
         self._released = True
         for sleeper in self._sleepers:
-            if not sleeper.done():
-                sleeper.set_result(None)
+            _wake(sleeper)
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, task: Task, seconds: float) -> None:
         loop = asyncio.get_running_loop()
         sleeper: asyncio.Future[None] = loop.create_future()
         timer = loop.call_later(seconds, _wake, sleeper)
-        self._sleepers.add(sleeper)
+        self._sleepers[sleeper] = task
         try:
             await sleeper
         finally:
             timer.cancel()
-            self._sleepers.discard(sleeper)
+            del self._sleepers[sleeper]
 
 
 def _wake(sleeper: asyncio.Future[None]) -> None:

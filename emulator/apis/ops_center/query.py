@@ -14,6 +14,7 @@ from .results import parse_time
 
 
 async def read_body(request: web.Request) -> Any:
+    """The request's body as JSON; the vendor's 400 when it is missing or not JSON."""
     raw = await request.read()
     if not raw.strip():
         raise missing("query")
