@@ -35,6 +35,15 @@ results: {total: 4, matched: 2}
 """
 
 
+def waiting(seconds: str) -> dict[str, str]:
+    return {**FRED, "x-waitTime": seconds}
+
+
+async def poll(client: Client, request_id: str, wait: str) -> Any:
+    """getStatus of `request_id` with `x-waitTime: <wait>`."""
+    return await client.get(status_url(request_id), headers=waiting(wait))
+
+
 def status_url(request_id: str) -> str:
     return f"/dbapi.do?action=getStatus&dataset=defaultDs&requestId={request_id}"
 
@@ -67,9 +76,12 @@ async def until_held(holder: Holder, count: int = 1) -> None:
     raise AssertionError(f"{count} request(s) never got held")
 
 
-async def query(client: Client, text: str = "vm[~memory]", wait: str | None = None) -> tuple[int, Any]:
+async def query(
+    client: Client, text: str = "vm[~memory]", wait: str | None = None
+) -> tuple[int, Any]:
     headers = dict(FRED) if wait is None else {**FRED, "x-waitTime": wait}
-    response = await client.post("/dbapi.do?action=query&dataset=defaultDs", json={"query": text}, headers=headers)
+    url = "/dbapi.do?action=query&dataset=defaultDs"
+    response = await client.post(url, json={"query": text}, headers=headers)
     return response.status, json.loads(await response.read())
 
 
@@ -138,7 +150,7 @@ async def test_get_status_is_held_too_and_counts_as_one_read(
     client = await real_client(make_client, tmp_path)
     _, body = await query(client, wait="0")
     naps = record_sleeps(ops_center(client).holder, monkeypatch)
-    response = await client.get(status_url(body["requestId"]), headers={**FRED, "x-waitTime": "3600"})
+    response = await client.get(status_url(body["requestId"]), headers=waiting("3600"))
     assert response.status == 200
     done = json.loads(await response.read())
     assert done["status"]["completed"] is True and "requestId" not in done
@@ -159,11 +171,11 @@ async def test_a_poll_of_a_finished_query_is_not_held(
 async def test_a_held_request_holds_up_no_other_and_ends_when_the_server_stops(
     make_client: MakeClient, tmp_path: Path
 ) -> None:
-    client = await make_client(clock="real", scenario_paths=(write(tmp_path, "polled.yaml", POLLED),))
+    client = await make_client(clock="real", scenario_paths=(write(tmp_path, "p.yaml", POLLED),))
     api = ops_center(client)
     _, body = await query(client, "polled one", wait="0")
     # A day's wait on a step no wait gets past.
-    held = asyncio.ensure_future(client.get(status_url(body["requestId"]), headers={**FRED, "x-waitTime": "86400"}))
+    held = asyncio.ensure_future(poll(client, body["requestId"], "86400"))
     await until_held(api.holder)
     # Meanwhile other requests are answered, another held one included.
     assert (await client.get(status_url("12344"), headers=FRED)).status == 200
@@ -171,8 +183,8 @@ async def test_a_held_request_holds_up_no_other_and_ends_when_the_server_stops(
     await until_held(api.holder, 2)
     assert not held.done() and not second.done()
     api.shutdown()
-    for waiting in (held, second):
-        response = await waiting
+    for answer in (held, second):
+        response = await answer
         assert response.status == 206
         assert json.loads(await response.read())["status"]["completed"] is False
     assert api.holder.holding == 0
@@ -183,12 +195,12 @@ async def test_a_held_request_holds_up_no_other_and_ends_when_the_server_stops(
 async def test_an_abort_answers_the_request_held_on_that_query(
     make_client: MakeClient, tmp_path: Path
 ) -> None:
-    client = await make_client(clock="real", scenario_paths=(write(tmp_path, "polled.yaml", POLLED),))
+    client = await make_client(clock="real", scenario_paths=(write(tmp_path, "p.yaml", POLLED),))
     api = ops_center(client)
     _, first = await query(client, "polled one", wait="0")
     _, other = await query(client, "polled two", wait="0")
-    held = asyncio.ensure_future(client.get(status_url(first["requestId"]), headers={**FRED, "x-waitTime": "86400"}))
-    kept = asyncio.ensure_future(client.get(status_url(other["requestId"]), headers={**FRED, "x-waitTime": "86400"}))
+    held = asyncio.ensure_future(poll(client, first["requestId"], "86400"))
+    kept = asyncio.ensure_future(poll(client, other["requestId"], "86400"))
     await until_held(api.holder, 2)
     abort = f"/dbapi.do?action=abortRequest&dataset=defaultDs&requestId={first['requestId']}"
     assert (await client.get(abort, headers=FRED)).status == 200

@@ -33,7 +33,9 @@ def run_query(emulator: TaskEmulator, session: requests.Session, dataset: str) -
     return request_id
 
 
-def get_status(emulator: TaskEmulator, session: requests.Session, dataset: str, request_id: str) -> Any:
+def get_status(
+    emulator: TaskEmulator, session: requests.Session, dataset: str, request_id: str
+) -> Any:
     """One getStatus; its status code and body agree with the phase the scenario has the
     query in (read without counting as a poll)."""
     phase = emulator.phase(request_id, API)

@@ -23,9 +23,8 @@ EXPIRED = {"reason": "Token has expired", "status": "error"}
 def login(emulator: TaskEmulator) -> requests.Session:
     """A session carrying a fresh token, as a script sets it up once at its start."""
     creds = emulator.credentials(API)
-    answer = requests.get(
-        f"{emulator.url}/auth/v1/token", auth=HTTPBasicAuth(creds["username"], creds["password"]), timeout=10
-    )
+    basic = HTTPBasicAuth(creds["username"], creds["password"])
+    answer = requests.get(f"{emulator.url}/auth/v1/token", auth=basic, timeout=10)
     assert answer.status_code == 200, answer.text
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {answer.headers['X-Auth-Token']}"
@@ -61,7 +60,9 @@ def poll(emulator: TaskEmulator, session: requests.Session, location: str) -> No
         assert status.json() == {"status": PEEK[phase]}
 
 
-def test_a_script_polls_across_a_clock_jump_with_one_token(emulator: TaskEmulator, jump: int) -> None:
+def test_a_script_polls_across_a_clock_jump_with_one_token(
+    emulator: TaskEmulator, jump: int
+) -> None:
     session = login(emulator)
     location = start_query(emulator, session)
     poll(emulator, session, location)  # at once: still scheduled or running

@@ -187,7 +187,8 @@ class Authenticator:
                 raise AuthFailure(401, INVALID)
             return user
         credentials = basic_credentials(authorization)
-        if credentials is not None and headers.get(ALLOW_BASIC_HEADER, "").strip().lower() == "true":
+        allowed = headers.get(ALLOW_BASIC_HEADER, "").strip().lower() == "true"
+        if credentials is not None and allowed:
             user = self.check_password(*credentials)
             if user is None:
                 raise AuthFailure(401, "Invalid username or password")
@@ -197,4 +198,5 @@ class Authenticator:
 
 def authorize(user: User, allowed: frozenset[str]) -> None:
     if not user.roles & allowed:
-        raise AuthFailure(403, f"User {user.username} does not have a role that may use this endpoint")
+        reason = f"User {user.username} does not have a role that may use this endpoint"
+        raise AuthFailure(403, reason)

@@ -42,7 +42,9 @@ def csv_field_problem(column: Column, text: str) -> str | None:
     if text == "":
         return None if column.nullable or column.type == "varchar" else f"{column.name}: empty"
     if column.type in ("integer", "bigint"):
-        return None if re.fullmatch(r"-?\d+", text) else f"{column.name}: {text!r} is not a whole number"
+        if re.fullmatch(r"-?\d+", text):
+            return None
+        return f"{column.name}: {text!r} is not a whole number"
     if column.type == "timestamp" and not TIMESTAMP.fullmatch(text):
         return f"{column.name}: {text!r} is not a YYYY-MM-DD HH:MM:SS time"
     return None

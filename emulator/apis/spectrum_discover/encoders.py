@@ -37,7 +37,8 @@ def csv_field(value: Any) -> str:
 
 
 def csv_header_line(columns: Sequence[Column]) -> str:
-    """The header `csv_chunks(header=True)` writes: an empty name over the index, then the columns."""
+    """The header `csv_chunks(header=True)` writes: an empty name over the index, then the
+    columns."""
     return ",".join(["", *(csv_field(c.name) for c in columns)]) + "\n"
 
 
