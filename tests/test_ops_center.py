@@ -557,3 +557,11 @@ async def test_the_control_api_refuses_a_task_in_a_dataset_the_server_does_not_h
         "scope.dataset: this server has no dataset 'nowhere' (it has: defaultDs)"
     )
     assert (await (await client.get("/_emulator/tasks?api=ops_center")).json())["tasks"] == before
+
+
+async def test_expiring_credentials_changes_nothing_and_head_is_refused(client: Client) -> None:
+    response = await client.post("/_emulator/credentials/expire", json={"api": "ops_center"})
+    assert response.status == 200 and (await response.json()) == {"expired": ["ops_center"]}
+    assert await answer(await client.get(status_url("12344"), headers=FRED)) == (200, DOC_EXAMPLE)
+    head = await client.head(status_url("12344"), headers=FRED)
+    assert head.status == 405 and head.headers["Allow"] == "GET,POST"

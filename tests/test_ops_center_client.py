@@ -5,6 +5,7 @@ virtual clock."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -67,7 +68,7 @@ def test_a_polling_client_sees_counters_and_results_grow_until_200(server: Emula
     statuses = [b["status"] for b in bodies]
 
     assert {s["total"] for s in statuses} == {20}
-    for earlier, later in zip(bodies, bodies[1:]):
+    for earlier, later in pairwise(bodies):
         assert later["status"]["processed"] >= earlier["status"]["processed"]
         assert later["status"]["matched"] >= earlier["status"]["matched"]
         # Each poll's result starts with everything the one before had.

@@ -17,7 +17,7 @@ from emulator.app import EmulatorConfig, build_runtime
 from emulator.errors import ConfigError
 
 from .conftest import MakeClient
-from .helpers import NOT_UTF8, Client, raw_status, runtime_of, write
+from .helpers import CLOCK_START, NOT_UTF8, Client, raw_status, runtime_of, write
 
 API = "spectrum_discover"
 TOKEN_URL = "/auth/v1/token"
@@ -128,27 +128,83 @@ async def test_basic_auth_with_the_allow_header_is_taken_instead_of_a_token(clie
     assert (await client.get(STATUS_URL + COMPLETE_ID + "/peek", headers=denied)).status == 403
 
 
-async def test_token_expires_on_the_emulator_clock(client: Client) -> None:
+class WallClock:
+    """A wall clock a test moves by hand, put in place of the server's."""
+
+    def __init__(self, now: float = CLOCK_START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fake_wall_clock(client: Client) -> WallClock:
+    clock = WallClock()
+    runtime_of(client).wall_clock = clock
+    return clock
+
+
+async def test_token_expires_on_the_wall_clock(client: Client) -> None:
+    wall = fake_wall_clock(client)
     headers = await token_for(client)
     url = STATUS_URL + COMPLETE_ID + "/peek"
-    advance(client, 3599)
+    wall.now += 3599
     assert (await client.get(url, headers=headers)).status == 200
-    advance(client, 1)
+    wall.now += 1
+    status, _, body = await error_of(await client.get(url, headers=headers))
+    assert status == 401 and body == {"reason": "Token has expired", "status": "error"}
+    # Still expired on the next call, and after other logins have come and gone.
+    fresh = await token_for(client)
     status, _, body = await error_of(await client.get(url, headers=headers))
     assert status == 401 and body == {"reason": "Token has expired", "status": "error"}
     # The client's way back: a new token works again.
-    assert (await client.get(url, headers=await token_for(client))).status == 200
+    assert (await client.get(url, headers=fresh)).status == 200
+
+
+async def test_a_clock_jump_does_not_expire_a_token(client: Client) -> None:
+    # Today's token, a query, two hours (twice the lifetime) on the emulator clock: the
+    # client would have kept polling all that time, so its token still works.
+    fake_wall_clock(client)
+    headers = await token_for(client)
+    task_id = await start_query(client, headers)
+    advance(client, 2 * 3600)
+    response = await client.get(STATUS_URL + task_id, headers=headers)
+    assert response.status == 200
+    assert response.headers["Location"].endswith(STATUS_URL + task_id)
 
 
 async def test_token_lifetime_and_users_come_from_settings(make_client: MakeClient) -> None:
     settings = {API: {"token_lifetime": "5m", "users": [{"username": "alice", "password": "s3cret", "roles": ["Admin", "Data user"]}]}}
     client = await make_client(api_settings=settings)
+    wall = fake_wall_clock(client)
     assert (await client.get(TOKEN_URL, headers=basic("sdadmin"))).status == 401
     headers = await token_for_user(client, "alice", "s3cret")
     url = STATUS_URL + COMPLETE_ID + "/peek"
     assert (await client.get(url, headers=headers)).status == 200  # one allowed role is enough
-    advance(client, 300)
+    wall.now += 299
+    assert (await client.get(url, headers=headers)).status == 200
+    wall.now += 1
     assert (await client.get(url, headers=headers)).status == 401
+
+
+@pytest.mark.parametrize("how", ["control API", "runtime"])
+async def test_expiring_credentials_expires_every_token_issued_so_far(client: Client, how: str) -> None:
+    url = STATUS_URL + COMPLETE_ID + "/peek"
+    first, second = await token_for(client), await token_for(client, "datauser")
+    if how == "control API":
+        response = await client.post("/_emulator/credentials/expire", json={"api": API})
+        assert response.status == 200 and (await response.json()) == {"expired": [API]}
+    else:
+        assert runtime_of(client).expire_credentials(API) == [API]
+    for headers in (first, second, first):
+        status, content_type, body = await error_of(await client.get(url, headers=headers))
+        assert (status, content_type) == (401, TEXT_HTML)
+        assert body == {"reason": "Token has expired", "status": "error"}
+    fresh = await token_for(client)
+    assert (await client.get(url, headers=fresh)).status == 200
+    # Basic credentials in a cluster are not a token: nothing of theirs expired.
+    cluster = {**basic("datauser"), "X-ALLOW-BASIC-AUTH-SD": "true"}
+    assert (await client.get(url, headers=cluster)).status == 200
 
 
 async def token_for_user(client: Client, username: str, password: str) -> dict[str, str]:
@@ -364,7 +420,7 @@ results:
     assert json.loads(await peek.read()) == {"status": "done"}
     text = (await (await client.get(STATUS_URL + task_id, headers=headers)).read()).decode()
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0][:4] == ["", "datasource", "operation", "origin"] and len(rows) == 4
+    assert rows[0][:6] == ["", "datasource", "operation", "ingesttype", "revision", "site"] and len(rows) == 4
     assert {row[1] for row in rows[1:]} == {"proj"}
     assert all(row[15].startswith("/proj/") for row in rows[1:])  # path follows the data source
     assert all(row[27] == f"proj.example.orgproj{row[8]}" for row in rows[1:])  # fkey
@@ -464,11 +520,21 @@ async def test_json_results_with_accept_application_json(client: Client) -> None
     response = await client.get(STATUS_URL + COMPLETE_ID, headers=headers)
     assert response.status == 200
     assert response.headers["Content-Type"] == "application/json"
-    rows = json.loads(await response.read())
+    body = (await response.read()).decode("ascii")
+    rows = json.loads(body)
     assert len(rows) == 50
-    assert rows[1]["filename"] == "chrLength.txt" and rows[1]["size"] == 412 and rows[1]["nodename"] is None
+    assert rows[1]["filename"] == "chrLength.txt" and rows[1]["size"] == 412 and rows[1]["site"] == ""
     violation = runtime_of(client).schemas.violation(f"{API}/results.schema.json", rows)
     assert violation is None
+    # IBM's JSON example of select * from metaocean: compact, its keys in this order.
+    assert body.startswith(
+        '[{"datasource":"reflib","operation":"INDEX","ingesttype":"SCAN","revision":"MO1","site":"",'
+        '"platform":"Spectrum Scale","cluster":"reflib.university.edu","inode":3067343,"owner":"root",'
+    )
+    assert '},{"datasource":"reflib",' in body and body.endswith("}]")
+    # One column list for both formats: the JSON keys are the CSV columns, in order.
+    names = [c.name for c in runtime_of(client).apis[API].columns]  # type: ignore[attr-defined]
+    assert all(list(row) == names for row in rows)
 
 
 async def test_results_are_the_same_whatever_the_read_order(make_client: MakeClient) -> None:
@@ -613,3 +679,40 @@ async def test_basic_credentials_that_are_not_ascii_are_refused_not_a_crash(clie
     # Found by an odd-input probe: base64 of a non-ASCII str raised ValueError (a 500).
     status = await raw_status(client, "GET", "/auth/v1/token", {"Authorization": b"Basic " + NOT_UTF8})
     assert status == 401
+
+
+# ---- HEAD: answered as Flask answers it, but never a status read ----------------------------------
+
+
+async def test_head_shows_what_get_would_without_moving_the_task(client: Client) -> None:
+    headers = await token_for(client)
+    # The in-progress doc task says "work scheduled" for three reads: HEADs are not reads.
+    for suffix in ("", "/peek", "", "/peek", ""):
+        response = await client.head(STATUS_URL + IN_PROGRESS_ID + suffix, headers=headers)
+        assert response.status == (303 if suffix == "" else 200)
+        assert response.headers["Content-Type"] == TEXT_HTML
+        assert await response.read() == b""
+    task = runtime_of(client).engine.get(API, IN_PROGRESS_ID)
+    assert task.reads == 0
+    peek = await client.get(STATUS_URL + IN_PROGRESS_ID + "/peek", headers=headers)
+    assert json.loads(await peek.read()) == {"status": "work scheduled"}
+    assert task.reads == 1
+    entries = (await (await client.get("/_emulator/requests", params={"task": IN_PROGRESS_ID})).json())["requests"]
+    assert [e["method"] for e in entries] == ["HEAD"] * 5 + ["GET"]
+
+
+async def test_head_on_a_complete_task_gives_the_results_headers_without_rows(client: Client) -> None:
+    headers = await token_for(client)
+    for accept, content_type in ((None, "text/csv; charset=utf-8"), ("application/json", "application/json")):
+        sent = {**headers, **({"Accept": accept} if accept else {})}
+        head = await client.head(STATUS_URL + COMPLETE_ID, headers=sent)
+        get = await client.get(STATUS_URL + COMPLETE_ID, headers=sent)
+        assert head.status == get.status == 200
+        assert head.headers["Location"] == get.headers["Location"]
+        assert head.headers["Content-Type"] == get.headers["Content-Type"] == content_type
+        assert await head.read() == b""
+
+
+async def test_head_is_refused_like_get_without_a_token(client: Client) -> None:
+    response = await client.head(STATUS_URL + COMPLETE_ID)
+    assert response.status == 401 and await response.read() == b""

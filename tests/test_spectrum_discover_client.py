@@ -117,7 +117,12 @@ def test_the_clients_relogin_path_after_the_token_expires(server: EmulatorServer
     token = get_token(server)
     url = f"{server.url}{STATUS_URL}9c0db090-bd33-41c5-969f-a1603ddf49ab/peek"
     assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
-    server.call(lambda: server.runtime.engine.advance_clock(3600))
+    # An hour on the emulator clock is an hour the client kept polling: no expiry.
+    advance_clock(server, 3600)
+    assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    # An hour of wall time is: the token's lifetime is over.
+    start = server.runtime.wall_clock()
+    server.call(lambda: setattr(server.runtime, "wall_clock", lambda: start + 3600))
     response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert response.status_code == 401
     assert response.json() == {"reason": "Token has expired", "status": "error"}

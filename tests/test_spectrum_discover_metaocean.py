@@ -49,7 +49,8 @@ def test_the_column_list_and_the_row_schemas_agree() -> None:
 def test_the_column_list_matches_the_doc_example_width() -> None:
     # The doc's rows have the index, 27 system fields and 16 empty tag fields.
     assert len(COLUMNS) == 43
-    assert [c.name for c in COLUMNS][:3] == ["datasource", "operation", "origin"]
+    # The first names as IBM's JSON example of select * from metaocean shows them.
+    assert [c.name for c in COLUMNS][:6] == ["datasource", "operation", "ingesttype", "revision", "site", "platform"]
     assert COLUMNS[-17].name == "fkey"
 
 
@@ -94,7 +95,7 @@ def test_literal_rows_come_first_over_generated_ones() -> None:
 
 
 def test_csv_quotes_awkward_values_and_starts_with_the_row_index() -> None:
-    awkward = {"path": '/lab/Q3, 2024 "final"/', "filename": "Größe_データ.csv", "nodename": None}
+    awkward = {"path": '/lab/Q3, 2024 "final"/', "filename": "Größe_データ.csv", "site": None}
     spec = ResultSpec.from_scenario({"rows": [awkward]})
     text = b"".join(csv_chunks(iter_rows(spec, 1, CLOCK_START), COLUMNS)).decode("utf-8")
     assert '"/lab/Q3, 2024 ""final""/"' in text
@@ -125,6 +126,8 @@ def test_json_chunks_join_into_one_array() -> None:
     assert len(chunks) == 3
     parsed = json.loads(b"".join(chunks))
     assert [list(row) for row in parsed] == [[c.name for c in COLUMNS]] * 25
+    # Compact, as IBM's example: no space after a comma or a colon anywhere outside values.
+    assert b"".join(chunks) == json.dumps(parsed, separators=(",", ":")).encode()
     assert json.loads(b"".join(json_chunks([], COLUMNS))) == []
 
 
@@ -188,8 +191,8 @@ def test_the_direct_path_covers_awkward_names_quotes_and_commas() -> None:
 
 
 def test_scenario_fields_and_literal_rows_keep_their_bytes() -> None:
-    awkward = {"path": '/lab/Q3, 2024 "final"/', "filename": "a\rb\nc.txt", "nodename": 'n"1', "size": 5}
-    fixed = {"datasource": "lab, 2", "cluster": 'c"1%s', "tag_01": "gold", "site": 7, "pool": None}
+    awkward = {"path": '/lab/Q3, 2024 "final"/', "filename": "a\rb\nc.txt", "site": 'n"1', "size": 5}
+    fixed = {"datasource": "lab, 2", "cluster": 'c"1%s', "tag_01": "gold", "revision": 7, "pool": None}
     # The second fixes a column that changes every row: those results go through dicts.
     for fields in (fixed, {**fixed, "owner": "amy"}):
         spec = ResultSpec.from_scenario({"count": 1500, "rows": [awkward, {}, {"inode": 3}], "fields": fields})

@@ -7,15 +7,19 @@ dataset it ran in. Facts and sources: API-NOTES.md section 2 and the vendor's "G
 request status", "Running the MQL query", "Asynchronous request processing" and "Stopping
 an API request" pages. Behaviour the docs leave open is marked [inf].
 
-The server never sleeps. Where the real one waits up to `x-waitTime` seconds for a query,
-the emulator answers at once with what the real one would have answered after waiting, and
-books the query as started that much earlier, so later getStatus calls agree with it.
+The real server holds a query or getStatus request up to `x-waitTime` seconds for the query
+to finish. On a real clock the emulator holds it too (`hold.py`). On a virtual clock, which
+moves only when a test moves it, a query is answered at once with what the real one would
+have answered after waiting, booked as started that much earlier so later getStatus calls
+agree with it; getStatus answers at once.
+
+Credentials are HTTP Basic, checked on every call: nothing expires (`expire_credentials` has
+nothing to do).
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,8 +30,28 @@ from aiohttp import web
 from ...errors import shown
 from ...lifecycle import Phase, Position
 from ..base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi, basic_credentials
+from .codes import (
+    ABORT_ALREADY_ABORTED,
+    ABORT_MISSING_PARAMETER,
+    ABORT_NOT_IN_CACHE,
+    CONTENT_TYPE,
+    INTERNAL_ERROR,
+    NOT_AUTHORIZED,
+    NOT_IN_CACHE,
+    TEXT_AUTHORIZATION,
+    TEXT_INTERNAL,
+    TEXT_LICENSE,
+    TEXT_NOT_IN_CACHE,
+    UNKNOWN_DATASET,
+    DbApiError,
+    encode_json,
+    invalid,
+    missing,
+)
+from .hold import Holder
 from .progress import Counters, frozen_counters, seconds_to_end, step_counters, wait_seconds
-from .results import ResultSpec, error_body, parse_time, result_rows, status_block, window
+from .query import query_fields, read_body
+from .results import ResultSpec, error_body, result_rows, status_block, window
 
 if TYPE_CHECKING:
     from ...engine import Engine, Task, TaskView
@@ -35,55 +59,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("task_emulator.ops_center")
 
 PATH = "/dbapi.do"
-# Jetty sets the charset it encodes with beside the servlet's JSON type [inf].
-CONTENT_TYPE = "application/json;charset=utf-8"
 DATASET = re.compile(r"^[A-Za-z0-9_-]{2,32}$")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# Response codes and texts. [doc] from the getStatus and abortRequest pages; HTTP statuses
-# for them as API-NOTES.md maps them.
-MISSING_PARAMETER = "72020008"  # "Mandatory parameter {requestId} not specified." [doc]
-NOT_IN_CACHE = "720600E6"
-NOT_AUTHORIZED = "720000E9"  # both "Authorization needed." and "License is not valid."
-INTERNAL_ERROR = "720600E2"
-ABORT_MISSING_PARAMETER = "B5020008"
-ABORT_NOT_IN_CACHE = "B5040016"
-ABORT_ALREADY_ABORTED = "B5040018"
-# Not documented: a value that breaks a parameter's rule, and a dataset the server does
-# not have. The codes are the emulator's own, in the family of the documented ones [inf].
-INVALID_PARAMETER = "72020009"
-UNKNOWN_DATASET = "720600E8"
-
-TEXT_AUTHORIZATION = "Authorization needed."
-TEXT_LICENSE = "License is not valid."
-TEXT_NOT_IN_CACHE = "Response is not present in the cache for the given requestId."
-TEXT_INTERNAL = "Application encountered an internal error."
-
 ActionHandler = Callable[[web.Request, str], Awaitable[web.Response]]
-
-
-class DbApiError(Exception):
-    """One vendor error answer: its HTTP status and `{"code", "error"}` body."""
-
-    def __init__(self, status: int, code: str, text: str) -> None:
-        super().__init__(text)
-        self.status = status
-        self.code = code
-        self.text = text
-
-
-def missing(name: str) -> DbApiError:
-    # The doc gives the text for requestId; other parameters are worded alike [inf].
-    return DbApiError(400, MISSING_PARAMETER, f"Mandatory parameter {{{name}}} not specified.")
-
-
-def invalid(name: str, value: object) -> DbApiError:
-    return DbApiError(400, INVALID_PARAMETER, f"Invalid value '{value}' for parameter {{{name}}}.")
-
-
-def encode_json(value: Any) -> bytes:
-    """Compact JSON, non-ASCII as is, as a Java JSON writer sends it."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class OpsCenter(VendorApi):
@@ -116,6 +95,9 @@ class OpsCenter(VendorApi):
             "getStatus": self.get_status,
             "abortRequest": self.abort_request,
         }
+        # x-waitTime is waited out for real only on a real clock (see the module docstring).
+        self._real_clock = runtime.config.clock == "real"
+        self.holder = Holder(runtime.config.time_scale)
         # Bodies of finished queries, for getStatus and for a query answered after waiting.
         self._finished: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
         self._finished_accepted: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
@@ -141,6 +123,14 @@ class OpsCenter(VendorApi):
     def reset(self) -> None:
         self._finished.clear()
         self._finished_accepted.clear()
+
+    def expire_credentials(self) -> None:
+        """Nothing to expire: every call carries HTTP Basic credentials, checked as it comes,
+        and the vendor documents nothing time-based about them."""
+
+    def shutdown(self) -> None:
+        """The server is stopping: every request held for its x-waitTime is answered now."""
+        self.holder.release_all()
 
     def status_path(self, task: Task) -> str:
         dataset = task.scope.get("dataset", self.scope_defaults["dataset"])
@@ -225,8 +215,8 @@ class OpsCenter(VendorApi):
         if request.method != "POST":
             # A query is a POST with a body; without one there is no query [inf].
             raise missing("query")
-        body = await _read_body(request)
-        fields = _query_fields(body, request.query)
+        body = await read_body(request)
+        fields = query_fields(body, request.query)
         process_sync = fields["processSync"]
         facts = {"body.query": fields["query"], "dataset": dataset, "processSync": str(process_sync).lower()}
         engine = self.runtime.engine
@@ -238,17 +228,23 @@ class OpsCenter(VendorApi):
             )
         now = engine.clock.now()
         wait = wait_seconds(request.headers.get("x-waitTime"))
-        to_end = seconds_to_end(scenario.lifecycle, Position(0, now, 0), now)
-        waited = to_end if to_end is not None and to_end <= wait else wait
+        if self._real_clock:
+            created_at = now  # and the request is held below
+        else:
+            # Answered at once as if after the wait: booked as started that much earlier.
+            to_end = seconds_to_end(scenario.lifecycle, Position(0, now, 0), now)
+            created_at = now - (to_end if to_end is not None and to_end <= wait else wait)
         task = engine.create_task(
             scenario,
             fields=fields,
             scope={"dataset": dataset},
             facts={"body": body, "query": dict(request.query), "header": dict(request.headers)},
-            created_at=now - waited,
+            created_at=created_at,
         )
         request[JOURNAL_TASK] = task.id
         view = engine.observe(task, count_read=False)
+        if self._real_clock and wait > 0:
+            view = await self.holder.until_over(engine, task, view, wait)
         return self._status(request, view, request_id=not view.phase.is_terminal)
 
     async def get_status(self, request: web.Request, dataset: str) -> web.Response:
@@ -257,7 +253,14 @@ class OpsCenter(VendorApi):
         task = self._task(request, dataset)
         if task is None:
             raise DbApiError(404, NOT_IN_CACHE, TEXT_NOT_IN_CACHE)
-        view = self.runtime.engine.observe(task, count_read=True)
+        engine = self.runtime.engine
+        view = engine.observe(task, count_read=True)
+        # A poll of a query still running waits for it on a real clock; the other polls
+        # (a virtual clock, a query over) pay for this one test.
+        if self._real_clock and not view.phase.is_terminal:
+            wait = wait_seconds(request.headers.get("x-waitTime"))
+            if wait > 0:
+                view = await self.holder.until_over(engine, task, view, wait)
         request[OBSERVED] = view
         return self._status(request, view, request_id=False)
 
@@ -290,6 +293,7 @@ class OpsCenter(VendorApi):
                     "matched": counters.matched,
                 },
             )
+            self.holder.wake(task)  # a request held on it answers the abort now
         return self._reply(request, 200, {"aborted": aborted, "id": task.id}, "abort")
 
     # ---- rendering -----------------------------------------------------------------------
@@ -364,43 +368,3 @@ class OpsCenter(VendorApi):
 
 def _encoded(data: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     return data, encode_json(data)
-
-
-async def _read_body(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw.strip():
-        raise missing("query")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
-        raise DbApiError(400, INVALID_PARAMETER, "Request body is not valid JSON.") from None
-
-
-def _query_fields(body: Any, query: Mapping[str, str]) -> dict[str, Any]:
-    """What a task keeps of the query request, each value checked as the doc describes it."""
-    if not isinstance(body, dict):
-        raise DbApiError(400, INVALID_PARAMETER, "Request body is not a JSON object.")
-    text = body.get("query")
-    if not isinstance(text, str) or not text.strip():
-        raise missing("query")
-    fields: dict[str, Any] = {"query": text}
-    for name in ("startTime", "endTime"):
-        value = body.get(name)
-        if value is None:
-            continue
-        try:
-            parse_time(value)
-        except (TypeError, ValueError):
-            raise invalid(name, value) from None
-        fields[name] = value
-    if "startTime" in fields and "endTime" in fields:
-        if parse_time(fields["endTime"]) < parse_time(fields["startTime"]):
-            raise invalid("endTime", fields["endTime"])
-    max_results = body.get("maxResults")
-    if max_results is not None:
-        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-            raise invalid("maxResults", max_results)
-        fields["maxResults"] = max_results
-    # Java's Boolean.parseBoolean: "true" in any case is true, anything else false [inf].
-    fields["processSync"] = query.get("processSync", "false").strip().lower() == "true"
-    return fields

@@ -29,7 +29,14 @@ from ...errors import shown
 from ...lifecycle import Phase, parse_duration
 from ..base import JOURNAL_TASK, OBSERVED, TriggerRoute, VendorApi
 from .auth import TASK_ROLES, Authenticator, AuthFailure, User, authorize, users_from_settings
-from .metaocean import COLUMNS_FILE, ResultSpec, iter_rows, json_chunks, load_columns, result_csv_chunks
+from .metaocean import (
+    COLUMNS_FILE,
+    ResultSpec,
+    iter_rows,
+    json_chunks,
+    load_columns,
+    result_csv_chunks,
+)
 
 if TYPE_CHECKING:
     from ...engine import Engine, Task, TaskView
@@ -122,6 +129,10 @@ class SpectrumDiscover(VendorApi):
     def reset(self) -> None:
         self.auth.clear()
 
+    def expire_credentials(self) -> None:
+        """Every token issued so far answers 401 "Token has expired" from now on."""
+        self.auth.tokens.expire_all()
+
     def credentials(self) -> dict[str, str]:
         """A user whose role may read task statuses (HTTP Basic for GET /auth/v1/token)."""
         for user in self.auth.users.values():
@@ -146,6 +157,8 @@ class SpectrumDiscover(VendorApi):
             web.get(QUERY_PATH, self._guarded(self.query_get)),
             web.post(QUERY_PATH, self._guarded(self.query_post)),
             # aiohttp tries both status routes in this order: the poll, far more frequent, first.
+            # HEAD is answered, as Flask answers it for every GET route, but is not a status
+            # read: it shows what a GET would, without moving the task (see `_look`).
             web.get(STATUS_PREFIX + "{id}", self._guarded(self.task_status)),
             web.get(STATUS_PREFIX + "{id}/peek", self._guarded(self.peek)),
         ]
@@ -153,7 +166,7 @@ class SpectrumDiscover(VendorApi):
     def _guarded(self, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
             try:
-                user = self.auth.authenticate(request.headers, self.runtime.engine.clock.now())
+                user = self.auth.authenticate(request.headers, self.wall_time())
                 authorize(user, TASK_ROLES)
             except AuthFailure as failure:
                 return self._error(request, failure.status, failure.reason)
@@ -165,7 +178,7 @@ class SpectrumDiscover(VendorApi):
 
     async def token(self, request: web.Request) -> web.Response:
         try:
-            token = self.auth.login(request.headers, self.runtime.engine.clock.now())
+            token = self.auth.login(request.headers, self.wall_time())
         except AuthFailure as failure:
             return self._error(request, failure.status, failure.reason)
         response = web.Response(status=200, body=b"", headers={"X-Auth-Token": token})
@@ -210,17 +223,19 @@ class SpectrumDiscover(VendorApi):
         task = self._task(request)
         if isinstance(task, web.StreamResponse):
             return task
-        view = self.runtime.engine.observe(task, count_read=True)
-        request[OBSERVED] = view
+        view = self._look(request, task)
         return self._reply(request, 200, {"status": peek_status(view)}, "status")
 
     async def task_status(self, request: web.Request) -> web.StreamResponse:
         task = self._task(request)
         if isinstance(task, web.StreamResponse):
             return task
-        view = self.runtime.engine.observe(task, count_read=True)
-        request[OBSERVED] = view
+        view = self._look(request, task)
         if view.phase is Phase.SUCCEEDED:
+            if request.method == "HEAD":
+                # What the GET would send, without making the rows aiohttp would not send.
+                found = {"Location": self._url(request, task), "Content-Type": _result_type(request)}
+                return web.Response(status=200, headers=found)
             return await self._results(request, task)
         if view.phase is Phase.FAILED:
             status = int(view.fields.get("status_code", DEFAULT_FAILURE_STATUS))
@@ -249,18 +264,28 @@ class SpectrumDiscover(VendorApi):
             )
             if checked.status != 200:
                 return checked
-        want_json = JSON_TYPE in request.headers.get("Accept", "")
-        if want_json:
+        content_type = _result_type(request)
+        if content_type == JSON_TYPE:
             chunks = json_chunks(chain(head, rows), self.columns)
         else:
             # The checked rows as dicts, the rest written straight to CSV by the generator.
             header = bool(task.scenario.options.get("csv_header"))
             chunks = result_csv_chunks(head, rows, self.columns, header=header)
         # No Content-Length: chunked encoding. A client that stops reading stops the rows.
-        headers = {"Location": self._url(request, task), "Content-Type": JSON_TYPE if want_json else CSV_TYPE}
+        headers = {"Location": self._url(request, task), "Content-Type": content_type}
         return web.Response(status=200, body=_streamed(chunks), headers=headers)
 
     # ---- helpers -------------------------------------------------------------------------
+
+    def _look(self, request: web.Request, task: Task) -> TaskView:
+        """The task as this request sees it. A GET is a status read: it counts (a step may
+        end after so many reads) and fault rules about tasks see it. A HEAD only looks, so
+        a client or proxy probing the URL never moves the task on."""
+        if request.method == "HEAD":
+            return self.runtime.engine.observe(task, count_read=False)
+        view = self.runtime.engine.observe(task, count_read=True)
+        request[OBSERVED] = view
+        return view
 
     def _task(self, request: web.Request) -> Task | web.StreamResponse:
         raw = request.match_info["id"]
@@ -299,6 +324,11 @@ class SpectrumDiscover(VendorApi):
             request, status, data, schema=schema, encode=encode_json, content_type=TEXT_HTML,
             headers=headers, body=_encoded_small(data),
         )
+
+
+def _result_type(request: web.Request) -> str:
+    """CSV unless the request's Accept names JSON."""
+    return JSON_TYPE if JSON_TYPE in request.headers.get("Accept", "") else CSV_TYPE
 
 
 def _encoded_small(data: dict[str, Any]) -> bytes:
