@@ -197,10 +197,19 @@ def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = N
             web.RouteDef(r.method, r.path, journaled(runtime, api.name, r.handler), r.kwargs) for r in api.routes()
         )
     app.add_subapp(CONTROL_PREFIX, control_app(runtime))
+    # aiohttp sends on_shutdown before it waits for the requests in flight.
+    app.on_shutdown.append(functools.partial(_stop_holding, runtime))
     # Last, so it only gets what no vendor or control route takes: still journaled, and
     # still hit by faults that match every request.
     app.router.add_route("*", "/{tail:.*}", journaled(runtime, None, no_route))
     return app
+
+
+async def _stop_holding(runtime: Runtime, app: web.Application) -> None:
+    """Requests an API holds (Ops Center's x-waitTime) are answered at once, not after
+    their wait (or aiohttp's shutdown timeout)."""
+    for api in runtime.apis.values():
+        api.shutdown()
 
 
 async def no_route(request: web.Request) -> web.StreamResponse:

@@ -187,6 +187,10 @@ class VendorApi(ABC):
         use gets exactly the answer the vendor gives an expired one. An API whose credentials
         never expire (a fixed password, an AK/SK pair) has nothing to do."""
 
+    def shutdown(self) -> None:
+        """The server is stopping: answer now whatever requests this API holds (a wait for a
+        task), so that none of them holds up the shutdown."""
+
     def wall_time(self) -> float:
         """Now on the wall clock: what credential lifetimes and signature dates are judged by."""
         return self.runtime.wall_clock()
