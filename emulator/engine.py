@@ -367,8 +367,10 @@ class Engine:
         fields: Mapping[str, Any] | None = None,
     ) -> TaskView:
         """Force `task` into `phase` from now on, whatever its lifecycle said. The fields of
-        the step it was in carry over; `message` replaces the message, and `fields` (what an
-        API wants frozen into the new step, e.g. progress at an abort) are laid over them."""
+        the step it was in carry over; `message` goes wherever the API shows one (its
+        `forced_fields`), and `fields` (what an API wants frozen into the new step, e.g.
+        progress at an abort) are laid over them. Subtasks follow a parent forced to an end
+        as the vendor's would: all succeed with it, or those still going fail with it."""
         now = self.clock.now()
         task.settle(now)
         step_fields: dict[str, Any] = {}
@@ -376,14 +378,26 @@ class Engine:
             step_fields.update(task.lifecycle.steps[task.position.index].fields)
         if fields:
             step_fields.update(fields)
+        shown_message: Mapping[str, Any] = {}
         if message is not None:
-            step_fields["message"] = message
-        forced = set(fields or ()) | ({"message"} if message is not None else set())
+            shown_message = self.apis[task.api].forced_fields(phase, message, step_fields)
+            step_fields.update(shown_message)
+        forced = set(fields or ()) | set(shown_message)
         if forced & set(task.overrides):
             # What is forced now wins over the values the task was made with.
             task.overrides = MappingProxyType({k: v for k, v in task.overrides.items() if k not in forced})
         task.lifecycle = Lifecycle((Step(phase, fields=MappingProxyType(step_fields)),))
         task.position = Position(0, now, task.reads)
+        if phase.is_terminal:
+            for sub in task.subtasks:
+                current = sub.lifecycle.steps[sub.position.index]
+                if current.phase.is_terminal:
+                    continue
+                sub_fields = dict(current.fields)
+                if phase is Phase.FAILED and message is not None:
+                    sub_fields.update(self.apis[task.api].forced_fields(phase, message, sub_fields))
+                sub.lifecycle = Lifecycle((Step(phase, fields=MappingProxyType(sub_fields)),))
+                sub.position = Position(0, now, task.reads)
         return self.observe(task, count_read=False)
 
     def advance_clock(self, seconds: float) -> float:

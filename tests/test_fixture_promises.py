@@ -272,3 +272,34 @@ def test_your_scenario_replaces_the_built_in_one_of_that_name(tmp_path: Path) ->
     with TaskEmulator.start(EmulatorConfig(clock="virtual", scenario_paths=(tmp_path,))) as emu:
         task = emu.create_task("traffic_ops", "acme-autorenew")
         assert task.phase == "failed"
+
+
+def test_a_forced_outcome_shows_its_message_wherever_the_vendor_has_a_place() -> None:
+    with TaskEmulator.start() as emu:
+        http = requests.Session()
+        sd = emu.credentials("spectrum_discover")
+        token = http.get(emu.url + "/auth/v1/token", auth=(sd["username"], sd["password"]), timeout=5).headers["X-Auth-Token"]
+        query = emu.create_task("spectrum_discover", "sql-query")
+        emu.fail(query, "the warehouse went away")
+        answer = http.get(query.status_url, headers={"Authorization": "Bearer " + token}, timeout=5, allow_redirects=False)
+        assert answer.json() == {"reason": "the warehouse went away", "status": "error"}
+
+        oc = emu.credentials("ops_center")
+        request = emu.create_task("ops_center", "vm-metrics")
+        emu.transition(request, "failed", message="the collector is down")
+        answer = http.get(request.status_url, auth=(oc["username"], oc["password"]), timeout=5)
+        assert answer.json()["error"] == "the collector is down"
+
+        da = emu.credentials("dataarts")
+        job = emu.create_task("dataarts", "import-jobs-one-fails")
+        emu.fail(job, "OBS access denied")
+        body = http.get(job.status_url, headers={"X-Auth-Token": da["token"]}, timeout=5).json()
+        assert (body["status"], body["message"]) == ("FAILED", "OBS access denied")
+        assert all(sub["status"] in ("SUCCESSFUL", "FAILED") for sub in body["subtasks"])
+        assert any(sub["status"] == "FAILED" and sub["message"] == "OBS access denied" for sub in body["subtasks"])
+
+        done = emu.create_task("dataarts", "import-job")
+        emu.complete(done)
+        body = http.get(done.status_url, headers={"X-Auth-Token": da["token"]}, timeout=5).json()
+        assert body["status"] == "SUCCESSFUL"
+        assert [sub["status"] for sub in body["subtasks"]] == ["SUCCESSFUL"] * len(body["subtasks"])

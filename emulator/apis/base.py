@@ -22,6 +22,7 @@ from ..scenario import EMPTY
 if TYPE_CHECKING:
     from ..app import Runtime
     from ..engine import Engine, Task, TaskView
+    from ..lifecycle import Phase
 
 log = logging.getLogger("task_emulator.validation")
 
@@ -74,6 +75,8 @@ class ApiSpec(Protocol):
     def new_subtask_id(self, engine: Engine, parent_id: str, index: int) -> str: ...
 
     def default_facts(self, engine: Engine) -> Mapping[str, Any]: ...
+
+    def forced_fields(self, phase: Phase, message: str, current: Mapping[str, Any]) -> Mapping[str, Any]: ...
 
 
 class RenderCache(Generic[Rendered]):
@@ -149,6 +152,13 @@ class VendorApi(ABC):
         """Mistakes in `settings` (already valid against the settings schema) that a schema
         cannot see, such as a user's role that no role defines: (key path, message) each."""
         return []
+
+    @classmethod
+    def forced_fields(cls, phase: Phase, message: str, current: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The fields that show `message` on a task forced into `phase` (a transition, a
+        `fail` with a message), laid over the fields of its current step `current`. Most
+        APIs show it as `message`; one with another place for it says so here."""
+        return {"message": message}
 
     @classmethod
     def default_facts(cls, engine: Engine) -> Mapping[str, Any]:

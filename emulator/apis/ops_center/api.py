@@ -105,6 +105,14 @@ class OpsCenter(VendorApi):
     # ---- the spec ------------------------------------------------------------------------
 
     @classmethod
+    def forced_fields(cls, phase: Phase, message: str, current: Mapping[str, Any]) -> Mapping[str, Any]:
+        # A failed query answers its error body: the message is that body's `error`. An
+        # unfinished or successful one has no place for a message [doc].
+        if phase is Phase.FAILED:
+            return {"error": {**(current.get("error") or {}), "message": message}}
+        return {}
+
+    @classmethod
     def check_task_id(cls, raw: object) -> str:
         text = str(raw).strip()
         if isinstance(raw, bool) or not REQUEST_ID.fullmatch(text):

@@ -110,6 +110,12 @@ class SpectrumDiscover(VendorApi):
     # ---- the spec ------------------------------------------------------------------------
 
     @classmethod
+    def forced_fields(cls, phase: Phase, message: str, current: Mapping[str, Any]) -> Mapping[str, Any]:
+        # A failed task's status read answers the error body, whose text is its `reason`;
+        # peek and an unfinished status show only the status words [doc].
+        return {"reason": message} if phase is Phase.FAILED else {}
+
+    @classmethod
     def check_task_id(cls, raw: object) -> str:
         text = str(raw).strip()
         if isinstance(raw, bool) or not UUID_TEXT.fullmatch(text):
