@@ -15,7 +15,7 @@ from aiohttp import web
 
 from . import __version__
 from .apis import API_CLASSES, VendorApi
-from .apis.base import JOURNAL_TASK, JOURNAL_VIOLATION
+from .requestkeys import JOURNAL_TASK, JOURNAL_VIOLATION
 from .clock import ClockMode, make_clock
 from .engine import Engine
 from .errors import ConfigError, SettingsError, TaskRefused

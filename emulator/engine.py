@@ -20,7 +20,7 @@ from .randomness import RandomSource
 from .scenario import EMPTY, Catalog, FieldTemplate, Scenario
 
 if TYPE_CHECKING:
-    from .apis.base import ApiSpec
+    from .vendor import ApiSpec
 
 # A task's fields (its messages, a query it was made with …) are kept until a reset: a
 # client's request may fill them, so they are bounded (64 KiB of text), well past any real
@@ -291,6 +291,12 @@ class Engine:
             name: FieldTemplate(scenario.fields[name]).safe_substitute(values)
             for name in scenario.templated
         }
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def taken(self, api: str, task_id: str) -> bool:
+        return task_id in self._tasks[api]
 
     def find(self, api: str, task_id: str) -> Task | None:
         return self._tasks[api].get(task_id)

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 
-from .apis.base import OBSERVED
+from .requestkeys import OBSERVED
 from .faults import (
     CLOSED_STATUS,
     FAULT_HEADER,

@@ -35,7 +35,7 @@ from .yamlsource import (
 if TYPE_CHECKING:
     import jsonschema
 
-    from .apis.base import ApiSpec
+    from .vendor import ApiSpec
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 SCENARIO_SCHEMA = "scenario.schema.json"

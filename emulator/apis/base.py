@@ -12,39 +12,22 @@ import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from aiohttp import BasicAuth, web
 
+from ..requestkeys import JOURNAL_VIOLATION
 from ..scenario import EMPTY
+from ..vendor import IdSource, TriggerRoute
 
 if TYPE_CHECKING:
     from ..app import Runtime
-    from ..engine import Engine, Task, TaskView
+    from ..engine import Task, TaskView
     from ..lifecycle import Phase
 
 log = logging.getLogger("task_emulator.validation")
 
-# What the journal is told about the request being answered (the API it knows: it wraps
-# each API's routes itself).
-JOURNAL_TASK = web.RequestKey("task_emulator_task", str)
-JOURNAL_VIOLATION = web.RequestKey("task_emulator_violation", str)
-# A status read's view of its task, set by the handler that counted the read: what fault
-# rules scoped to a task or a lifecycle step match on (see faults.py).
-OBSERVED: web.RequestKey[TaskView] = web.RequestKey("task_emulator_observed")
-
 Rendered = TypeVar("Rendered")
-
-
-@dataclass(frozen=True, slots=True)
-class TriggerRoute:
-    """A vendor request that creates a task. `path` is written as scenarios write it;
-    `match_keys` are the request facts a scenario's `when:` may test."""
-
-    method: str
-    path: str
-    match_keys: frozenset[str] = frozenset()
 
 
 @functools.lru_cache(maxsize=256)
@@ -56,27 +39,6 @@ def basic_credentials(authorization: str) -> tuple[str, str] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return auth.login, auth.password
-
-
-class ApiSpec(Protocol):
-    """What the scenario loader and the engine need to know about an API."""
-
-    name: str
-    title: str
-    triggers: tuple[TriggerRoute, ...]
-    scope_defaults: Mapping[str, str]
-
-    def trigger_route(self, method: str, path: str) -> TriggerRoute | None: ...
-
-    def check_task_id(self, raw: object) -> str: ...
-
-    def new_task_id(self, engine: Engine) -> str: ...
-
-    def new_subtask_id(self, engine: Engine, parent_id: str, index: int) -> str: ...
-
-    def default_facts(self, engine: Engine) -> Mapping[str, Any]: ...
-
-    def forced_fields(self, phase: Phase, message: str, current: Mapping[str, Any]) -> Mapping[str, Any]: ...
 
 
 class RenderCache(Generic[Rendered]):
@@ -140,11 +102,11 @@ class VendorApi(ABC):
 
     @classmethod
     @abstractmethod
-    def new_task_id(cls, engine: Engine) -> str:
+    def new_task_id(cls, ids: IdSource) -> str:
         """A fresh id, drawn from the engine's seeded source or sequence."""
 
     @classmethod
-    def new_subtask_id(cls, engine: Engine, parent_id: str, index: int) -> str:
+    def new_subtask_id(cls, ids: IdSource, parent_id: str, index: int) -> str:
         return f"{parent_id}-{index + 1}"
 
     @classmethod
@@ -161,7 +123,7 @@ class VendorApi(ABC):
         return {"message": message}
 
     @classmethod
-    def default_facts(cls, engine: Engine) -> Mapping[str, Any]:
+    def default_facts(cls, ids: IdSource) -> Mapping[str, Any]:
         """Request facts (`body`, `query` …) that fill the ${...} placeholders of a task made
         without a vendor request (control API, preload). None by default: they render empty."""
         return EMPTY

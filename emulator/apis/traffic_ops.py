@@ -32,7 +32,9 @@ from aiohttp import web
 
 from ..errors import shown
 from ..lifecycle import Phase
-from .base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
+from ..requestkeys import JOURNAL_TASK, OBSERVED
+from ..vendor import IdSource, TriggerRoute
+from .base import RenderCache, VendorApi
 
 if TYPE_CHECKING:
     from ..engine import Engine, Task, TaskView
@@ -181,8 +183,8 @@ class TrafficOps(VendorApi):
         return str(int(text))
 
     @classmethod
-    def new_task_id(cls, engine: Engine) -> str:
-        return str(engine.next_serial(cls.name))
+    def new_task_id(cls, ids: IdSource) -> str:
+        return str(ids.next_serial(cls.name))
 
     def status_path(self, task: Task) -> str:
         return f"{ASYNC_ENDPOINT}{task.id}"

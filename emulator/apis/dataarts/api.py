@@ -23,7 +23,9 @@ from weakref import WeakKeyDictionary
 from aiohttp import web
 
 from ...errors import shown
-from ..base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
+from ..base import RenderCache, VendorApi
+from ...requestkeys import JOURNAL_TASK, OBSERVED
+from ...vendor import IdSource, TriggerRoute
 from . import render
 from .bodies import (
     PARAMETER_MISSING,
@@ -127,26 +129,26 @@ class DataArts(VendorApi):
         return text
 
     @classmethod
-    def new_task_id(cls, engine: Engine) -> str:
-        prefix = _PREFIXES.get(engine)
+    def new_task_id(cls, ids: IdSource) -> str:
+        prefix = _PREFIXES.get(ids)
         if prefix is None:
-            prefix = _PREFIXES[engine] = render.server_prefix(engine.random.seed)
-        created_ms = render.millis(engine.clock.now())
+            prefix = _PREFIXES[ids] = render.server_prefix(ids.random.seed)
+        created_ms = render.millis(ids.now())
         while True:
             # The serial counts every id drawn (tasks and subtasks share the counter, as the
             # doc's ids do); the loop only guards against an id a person chose.
-            task_id = render.hex_task_id(prefix, created_ms, engine.next_serial(cls.name) - 1)
-            if engine.find(cls.name, task_id) is None:
+            task_id = render.hex_task_id(prefix, created_ms, ids.next_serial(cls.name) - 1)
+            if not ids.taken(cls.name, task_id):
                 return task_id
 
     @classmethod
-    def new_subtask_id(cls, engine: Engine, parent_id: str, index: int) -> str:
-        return cls.new_task_id(engine)
+    def new_subtask_id(cls, ids: IdSource, parent_id: str, index: int) -> str:
+        return cls.new_task_id(ids)
 
     @classmethod
-    def default_facts(cls, engine: Engine) -> Mapping[str, Any]:
+    def default_facts(cls, ids: IdSource) -> Mapping[str, Any]:
         """A task made without an import request still has an OBS path, from the seeded Faker."""
-        fake = engine.random.faker
+        fake = ids.random.faker
         return {"body": {"path": f"obs://{fake.word()}-{fake.word()}/{fake.file_name(extension='zip')}"}}
 
     def status_path(self, task: Task) -> str:

@@ -29,7 +29,9 @@ from aiohttp import web
 
 from ...errors import shown
 from ...lifecycle import Phase, Position
-from ..base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi, basic_credentials
+from ..base import RenderCache, VendorApi, basic_credentials
+from ...requestkeys import JOURNAL_TASK, OBSERVED
+from ...vendor import IdSource, TriggerRoute
 from .codes import (
     ABORT_ALREADY_ABORTED,
     ABORT_MISSING_PARAMETER,
@@ -123,10 +125,10 @@ class OpsCenter(VendorApi):
         return text
 
     @classmethod
-    def new_task_id(cls, engine: Engine) -> str:
+    def new_task_id(cls, ids: IdSource) -> str:
         # Shaped like the doc's "316829382_14" [inf: what the parts mean is not documented].
-        serial = engine.next_serial(cls.name)
-        return f"{engine.random.random.randrange(100_000_000, 1_000_000_000)}_{serial}"
+        serial = ids.next_serial(cls.name)
+        return f"{ids.random.random.randrange(100_000_000, 1_000_000_000)}_{serial}"
 
     def reset(self) -> None:
         self._finished.clear()

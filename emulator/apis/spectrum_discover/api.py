@@ -27,7 +27,9 @@ from aiohttp import web
 
 from ...errors import shown
 from ...lifecycle import Phase, parse_duration
-from ..base import JOURNAL_TASK, OBSERVED, TriggerRoute, VendorApi
+from ..base import VendorApi
+from ...requestkeys import JOURNAL_TASK, OBSERVED
+from ...vendor import IdSource, TriggerRoute
 from .auth import TASK_ROLES, Authenticator, AuthFailure, User, authorize, users_from_settings
 from .metaocean import (
     COLUMNS_FILE,
@@ -123,10 +125,10 @@ class SpectrumDiscover(VendorApi):
         return text.lower()
 
     @classmethod
-    def new_task_id(cls, engine: Engine) -> str:
+    def new_task_id(cls, ids: IdSource) -> str:
         while True:
-            task_id = engine.random.uuid4()
-            if engine.find(cls.name, task_id) is None:
+            task_id = ids.random.uuid4()
+            if not ids.taken(cls.name, task_id):
                 return task_id
 
     def status_path(self, task: Task) -> str:
