@@ -264,10 +264,15 @@ class _Guarded(RequestHandler):
         self._body: StreamReader | None = None  # of a request whose head is in, not its body
         self._heard = False  # whether the request being received has sent anything
         self._message: Any = None  # the last request's head, to name it in the log
+        # Counted from here, not from connection_made: a loop may accept several connections
+        # (calling the factory for each) before any of them is told it is connected.
+        listener._opened(self)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._listener._opened(self)
+        if self._listener._stopping:  # accepted just before the listening socket closed
+            self.force_close()
+            return
         self._arm(heard=False)
 
     def connection_lost(self, exc: BaseException | None) -> None:
