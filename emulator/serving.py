@@ -273,7 +273,7 @@ class _Guarded(RequestHandler):
         if self._listener._stopping:  # accepted just before the listening socket closed
             self.force_close()
             return
-        self._arm(heard=False)
+        self._arm()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._timer is not None:
@@ -296,16 +296,17 @@ class _Guarded(RequestHandler):
             else:
                 self._body = body
                 if not self._deadline:
-                    self._arm(heard=True)
+                    self._arm()
         elif self._body is not None:
             if self._body.is_eof():
                 self._deadline = 0.0
                 self._body = None
-        elif not self._deadline and data:
-            self._arm(heard=True)
+        elif data:  # part of a head
+            self._heard = True
+            if not self._deadline:
+                self._arm()
 
-    def _arm(self, *, heard: bool) -> None:
-        self._heard = heard
+    def _arm(self) -> None:
         self._deadline = self._loop.time() + self._listener.limits.read_timeout
         if self._timer is None:
             self._timer = self._loop.call_at(self._deadline, self._expire)
@@ -320,6 +321,7 @@ class _Guarded(RequestHandler):
             return
         self._deadline = 0.0
         body, self._body = self._body, None
+        heard, self._heard = self._heard, False
         limit = self._listener.limits.read_timeout
         self._listener.timeouts(
             logging.INFO, "closed a connection whose request did not come in whole within %gs (--read-timeout)", limit
@@ -335,7 +337,7 @@ class _Guarded(RequestHandler):
         elif self._request_in_progress or self._messages:
             self.close()  # a pipelined request half sent: none after the one in progress
         else:
-            if self._heard:
+            if heard:
                 self.transport.write(REQUEST_TIMEOUT)
             self.force_close()
 

@@ -39,15 +39,15 @@ except ImportError:  # not installed on Windows
 
 TASK = "0b1e2c3d-0000-4000-8000-000000000001"
 ROWS = 50_000
-BIG_RESULT = f"""\
+BIG_RESULT = """\
 api: spectrum_discover
 name: big-result
 lifecycle:
   - phase: succeeded
 results:
-  count: {ROWS}
+  count: {rows}
 preload:
-  - id: {TASK}
+  - id: {task}
 """
 # sdadmin:Passw0rd, with the header that lets Basic credentials through in a cluster.
 AUTH = {"Authorization": "Basic c2RhZG1pbjpQYXNzdzByZA==", "X-ALLOW-BASIC-AUTH-SD": "true"}
@@ -73,8 +73,8 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start `task-emulator serve` with the big result, and `args` and `env` added."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Served:
-        scenario = write(tmp_path, "big.yaml", BIG_RESULT)
+    def start(*args: str, env: dict[str, str] | None = None, rows: int = ROWS) -> Served:
+        scenario = write(tmp_path, "big.yaml", BIG_RESULT.format(rows=rows, task=TASK))
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
