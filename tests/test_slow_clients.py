@@ -193,7 +193,7 @@ def test_truncating_a_long_result_stream_reads_only_its_start(make_server: MakeS
 @pytest.mark.xfail(
     strict=True, reason="needs a yield between chunks where Spectrum Discover streams its result rows"
 )
-def test_a_fast_download_does_not_hold_up_other_requests(serve: Serve) -> None:
+def test_a_fast_download_does_not_hold_up_other_requests(serve: Serve) -> None:  # noqa: F811 (the fixture)
     served = serve(rows=100_000)  # about 33 MB: a second or more of work for the server
     port = int(served.url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
