@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from emulator.app import EmulatorConfig
+from emulator.cli import build_parser, main
 from emulator.server import EmulatorServer, LoopThread
 from emulator.serving import ServeLimits
 
@@ -209,3 +210,36 @@ def test_a_fast_download_does_not_hold_up_other_requests(serve: Serve) -> None: 
     order = [line for line in log.splitlines() if "aiohttp.access" in line][1:]  # after start-up's
     # The access log has a line per answer, when it is done: health's came first.
     assert "/_emulator/health" in order[0] and f"/task_status/{TASK}" in order[1], order
+
+
+# ---- the options -----------------------------------------------------------------------------
+
+
+def test_the_limits_default_and_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = build_parser().parse_args(["serve"])
+    assert (args.max_connections, args.read_timeout, args.idle_timeout, args.shutdown_grace) == (1000, 15, 75, 5)
+    monkeypatch.setenv("TASK_EMULATOR_SHUTDOWN_GRACE", "0")
+    monkeypatch.setenv("TASK_EMULATOR_MAX_CONNECTIONS", "20")
+    args = build_parser().parse_args(["serve"])
+    assert (args.shutdown_grace, args.max_connections) == (0, 20)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--max-connections", "0"], {}, "argument --max-connections: invalid"),
+        (["--read-timeout", "0"], {}, "argument --read-timeout: invalid"),
+        ([], {"TASK_EMULATOR_IDLE_TIMEOUT": "-1"}, "argument --idle-timeout: invalid"),
+        (["--shutdown-grace", "-1"], {}, "argument --shutdown-grace: invalid"),
+        (["--shutdown-grace", "inf"], {}, "argument --shutdown-grace: invalid"),
+    ],
+)
+def test_bad_limits_are_usage_errors(
+    argv: list[str], env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", *argv])
+    assert exited.value.code == 2 and message in capsys.readouterr().err
