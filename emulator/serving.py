@@ -113,6 +113,7 @@ class Listener:
         self._connections: set[_Guarded] = set()
         self._refusing = 0
         self._stopping = False
+        self._hurried = False
         self._drained: asyncio.Future[None] | None = None
         self.refusals = Throttled()
         self.timeouts = Throttled()
@@ -143,6 +144,8 @@ class Listener:
             await self._site.stop()
             self._site = None
         self._drained = asyncio.get_running_loop().create_future()
+        if self._hurried:
+            self._drained.set_result(None)
         for connection in list(self._connections):
             connection.finish_up()
         if self._connections and not self._drained.done():
@@ -155,7 +158,8 @@ class Listener:
         return cut
 
     def hurry(self) -> None:
-        """End the grace period of a `stop()` under way now."""
+        """End the grace period of a `stop()` now, or make the next one have none."""
+        self._hurried = True
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
 
@@ -171,8 +175,8 @@ class Listener:
 
     def _closed(self, connection: _Guarded) -> None:
         self._connections.discard(connection)
-        if not self._connections:
-            self.hurry()
+        if not self._connections and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
 
 
 class _Site(web.BaseSite):
