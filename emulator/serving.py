@@ -31,8 +31,8 @@ log = logging.getLogger("task_emulator")
 
 # Refused connections kept open for a moment after their 503 (see _Refused), at most this
 # many at once: past that a refusal is a bare reset, so refusing costs no more descriptors.
-MAX_REFUSING = 64
-REFUSED_LINGER = 1.0
+MAX_REFUSING = 128
+REFUSED_LINGER = 0.5
 # Descriptors the process needs besides its connections (listening sockets, files, pipes).
 SPARE_FILES = 64
 # How long aiohttp's own clean-up may wait for a handler once its connection is cut.
