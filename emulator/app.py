@@ -19,7 +19,7 @@ from .requestkeys import JOURNAL_TASK, JOURNAL_VIOLATION
 from .clock import ClockMode, make_clock
 from .engine import Engine
 from .errors import ConfigError, SettingsError, TaskRefused
-from .fault_http import serve_with_faults
+from .fault_http import end_delays, serve_with_faults
 from .faults import FaultSet
 from .journal import Journal
 from .options import VALIDATION_MODES, ValidationMode
@@ -109,6 +109,7 @@ class Runtime:
         self.engine.reset()
         self.journal.clear()
         self.faults.reset()
+        end_delays(self.faults)
         for api in self.apis.values():
             api.reset()
 
@@ -319,8 +320,9 @@ async def _with_faults(
 
 
 async def _body(request: web.Request) -> bytes:
-    """The request's body as the journal keeps it."""
-    if not request.body_exists:
+    """The request's body as the journal keeps it. Not read for a method that takes none: a
+    client that sends one anyway (and then stalls) holds neither the answer nor memory."""
+    if not request.body_exists or request.method in ("GET", "HEAD"):
         return b""
     try:
         return await request.read()  # cached by aiohttp when the handler read it

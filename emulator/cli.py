@@ -34,10 +34,12 @@ from .app import (
 )
 from .control import ControlApi, control_routes
 from .errors import ConfigError, EmulatorError, ScenarioError
+from .fault_http import end_delays
 from .openapi import build_document
 from .options import VALIDATION_MODES, parse_clock_start
 from .resources import builtin_scenarios
 from .scenario import check_files, scenario_files
+from .serving import Listener, ServeLimits, raise_open_file_limit
 from .settings_file import load_settings
 
 ENV_PREFIX = "TASK_EMULATOR_"
@@ -101,6 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--loop", choices=LOOPS, default=_env("LOOP", "auto"),
                        help="event loop: uvloop (installed with the 'fast' extra) is faster; auto uses "
                        "it when installed [TASK_EMULATOR_LOOP] (default: %(default)s)")
+    serve.add_argument("--max-connections", type=_positive_int, default=_env("MAX_CONNECTIONS", "1000"),
+                       help="connections served at once; one more is answered 503 "
+                       "[TASK_EMULATOR_MAX_CONNECTIONS] (default: %(default)s)")
+    serve.add_argument("--read-timeout", type=_positive_float, default=_env("READ_TIMEOUT", "15"),
+                       help="seconds a request (head and body) has to come in whole, from its first byte "
+                       "[TASK_EMULATOR_READ_TIMEOUT] (default: %(default)s)")
+    serve.add_argument("--idle-timeout", type=_positive_float, default=_env("IDLE_TIMEOUT", "75"),
+                       help="seconds a kept-alive connection may wait for its next request "
+                       "[TASK_EMULATOR_IDLE_TIMEOUT] (default: %(default)s)")
+    serve.add_argument("--shutdown-grace", type=_grace, default=_env("SHUTDOWN_GRACE", "5"),
+                       help="on SIGTERM or SIGINT, seconds the answers in flight get to finish before "
+                       "they are cut [TASK_EMULATOR_SHUTDOWN_GRACE] (default: %(default)s)")
     serve.add_argument("--log-format", choices=("text", "json"), default=_env("LOG_FORMAT", "text"),
                        help="[TASK_EMULATOR_LOG_FORMAT] (default: %(default)s)")
     serve.add_argument("--log-level", choices=LOG_LEVELS, default=_env("LOG_LEVEL", "info"),
@@ -212,6 +226,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _grace(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise ValueError(text)
+    return value
+
+
 def _scenario_paths(args: argparse.Namespace) -> list[Path]:
     from_env = [Path(p) for p in _env("SCENARIOS", "").split(":") if p]
     paths = from_env + (args.scenarios or [])
@@ -298,10 +319,14 @@ def run_serve(args: argparse.Namespace) -> int:
         task_limit=args.task_limit,
         api_settings=load_settings(args.config),
     )
+    limits = ServeLimits(
+        max_connections=args.max_connections, read_timeout=args.read_timeout,
+        idle_timeout=args.idle_timeout, shutdown_grace=args.shutdown_grace,
+    )
     run = event_loop_runner(args.loop)
     runtime = build_runtime(config)
     app = create_app(runtime=runtime)
-    return run(_serve(app, args.host, args.port, runtime, loop_name(run)))
+    return run(_serve(app, args.host, args.port, runtime, loop_name(run), limits))
 
 
 class LoopRunner(Protocol):
@@ -422,26 +447,25 @@ def setup_logging(level: str, log_format: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
-async def _serve(app: web.Application, host: str, port: int, runtime: Any, loop_kind: str) -> int:
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
+async def _serve(
+    app: web.Application, host: str, port: int, runtime: Any, loop_kind: str, limits: ServeLimits
+) -> int:
+    raise_open_file_limit(limits.max_connections)
+    listener = Listener(app, limits)
     try:
-        await site.start()
+        await listener.start(host, port)
     except OSError as error:
-        await runner.cleanup()
         raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     log = logging.getLogger("task_emulator")
     signals: list[int] = []  # received, in order
     stop = asyncio.Event()
-    cleanup: list[asyncio.Task[None]] = []
 
     def on_signal(signum: int) -> None:
         signals.append(signum)
         if len(signals) == 1:
             stop.set()
-        elif cleanup:  # a second signal: a person who will not wait for the requests
-            cleanup[0].cancel()
+        else:  # a second signal: a person who will not wait for the requests
+            listener.hurry()
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -453,20 +477,24 @@ async def _serve(app: web.Application, host: str, port: int, runtime: Any, loop_
             "create, move and reset tasks through /_emulator", host
         )
     await stop.wait()
-    # Stop accepting, let in-flight requests finish (aiohttp gives them up to a minute),
-    # then exit 0.
     log.info(
-        "%s: no new connections; finishing the requests in flight (send it again to stop at once)",
-        signal.Signals(signals[0]).name,
+        "%s: no new connections; finishing the requests in flight (for up to %gs; send it again "
+        "to stop at once)", signal.Signals(signals[0]).name, limits.shutdown_grace,
     )
-    cleanup.append(asyncio.ensure_future(runner.cleanup()))
+    # Answers held back by a latency fault or dribbled by a slow_body one would outlast any
+    # grace period: they end now (a 503, or a reset mid-body).
+    end_delays(runtime.faults)
     if len(signals) > 1:  # the second came before this coroutine woke up from the first
-        cleanup[0].cancel()
-    try:
-        await cleanup[0]
-    except asyncio.CancelledError:
+        listener.hurry()
+    cut = await listener.stop()
+    if len(signals) > 1:
         log.warning("%s again: stopped at once, requests in flight cut short", signal.Signals(signals[-1]).name)
         return 1
+    if cut:
+        log.warning(
+            "the grace period (%gs) is over: %d answer(s) cut short, their clients saw a reset: %s",
+            limits.shutdown_grace, len(cut), ", ".join(cut[:10]) + (" …" if len(cut) > 10 else ""),
+        )
     log.info("stopped")
     return 0
 

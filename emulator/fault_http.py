@@ -1,5 +1,9 @@
 """Fault injection's I/O edge: a fault that `faults.FaultSet` decided, applied to an aiohttp
 request and its answer (see faults.py for when each kind is decided and what it does).
+
+Every delay (a latency, a slow body's pauses) is registered with its server's fault set
+while it runs, so that a reset or a stop ends it at once (`end_delays`) instead of holding
+the reset, the stop or a test's tear-down for as long as the fault said.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import struct
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
@@ -36,6 +41,50 @@ if TYPE_CHECKING:
     from .apis.base import VendorApi
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# How much of a streamed body (unknown length) a truncation reads ahead to find where to
+# cut: a stream that ends within it is cut at `fraction` of its length, a longer one at
+# `fraction` of what was read, so a result of any size costs at most this much memory.
+TRUNCATE_LOOKAHEAD = 1024 * 1024
+
+# The delays in progress, by fault set (one per server): each a future that its timer
+# settles True, or `end_delays` False.
+_delays: WeakKeyDictionary[FaultSet, set[asyncio.Future[bool]]] = WeakKeyDictionary()
+
+
+def end_delays(faults: FaultSet) -> int:
+    """End every delay in progress under `faults` now: a held-back answer becomes a 503 (the
+    connection closed after it), a dribbled body is cut with a reset. Returns how many."""
+    waiting = list(_delays.get(faults, ()))
+    for waiter in waiting:
+        _settle(waiter, False)
+    return len(waiting)
+
+
+async def _hold(faults: FaultSet, seconds: float) -> bool:
+    """Wait `seconds` (at least one turn of the loop); False when `end_delays` ended it."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[bool] = loop.create_future()
+    timer = loop.call_later(max(seconds, 0.0), _settle, waiter, True)
+    waiting = _delays.setdefault(faults, set())
+    waiting.add(waiter)
+    try:
+        return await waiter
+    finally:
+        timer.cancel()
+        waiting.discard(waiter)
+
+
+def _settle(waiter: asyncio.Future[bool], ran_its_course: bool) -> None:
+    if not waiter.done():
+        waiter.set_result(ran_its_course)
+
+
+class _Ended(Exception):
+    """A dribble whose pause `end_delays` ended."""
+
+
+class _Enough(Exception):
+    """A stream read as far as a truncation needs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +116,8 @@ async def serve_with_faults(
     if decision is not None:
         effect = decision.fault.effect
         if isinstance(effect, Latency):
-            await asyncio.sleep(decision.delay)
+            if not await _hold(faults, decision.delay):
+                return _ended(request, decision.fault, apis.get(api) if api else None)
             try:
                 response = await handler(request)
             except web.HTTPException as error:
@@ -82,7 +132,7 @@ async def serve_with_faults(
         decision = faults.on_answer(facts, task, _has_body(request, response))
         if decision is not None:
             owner = api if task is None else task.api
-            return await _on_answer(request, response, decision, apis.get(owner) if owner else None)
+            return await _on_answer(request, response, decision, faults, apis.get(owner) if owner else None)
     return Outcome(response, response.status)
 
 
@@ -102,18 +152,20 @@ async def _instead(request: web.Request, fault: Fault, api: VendorApi | None) ->
 
 
 async def _on_answer(
-    request: web.Request, response: web.StreamResponse, decision: Decision, api: VendorApi | None
+    request: web.Request, response: web.StreamResponse, decision: Decision, faults: FaultSet,
+    api: VendorApi | None,
 ) -> Outcome:
     """A fault applied to the handler's unsent answer.
 
     A streamed body (an async iterable, of unknown length) keeps its chunked encoding: a
-    slow one is dribbled as it is made; a truncated one is read whole first (a fraction
-    needs the length), then sent in part without the last chunk, so the client sees an
-    incomplete body however short it is."""
+    slow one is dribbled as it is made; a truncated one is read ahead at most
+    TRUNCATE_LOOKAHEAD bytes (a fraction needs a length), then sent in part without the
+    last chunk, so the client sees an incomplete body however short it is."""
     fault = decision.fault
     effect = fault.effect
     if isinstance(effect, Latency):
-        await asyncio.sleep(decision.delay)
+        if not await _hold(faults, decision.delay):
+            return _ended(request, fault, api)
         return Outcome(_marked(response, fault), response.status, fault)
     if isinstance(effect, (ErrorStatus, Reset, Empty)):
         return await _instead(request, fault, api)
@@ -131,26 +183,31 @@ async def _on_answer(
     try:
         await stream.prepare(request)
         if isinstance(effect, Truncate):
-            whole = await _read_payload(body) if isinstance(body, Payload) else body
-            await stream.write(whole[: effect.cut(len(whole))])
+            ahead = await _read_ahead(body, TRUNCATE_LOOKAHEAD) if isinstance(body, Payload) else body
+            await stream.write(ahead[: effect.cut(len(ahead))])
             _close(request, abortive=False)
         else:
-            await _dribble(stream, body, effect)
+            await _dribble(stream, body, effect, faults)
             await stream.write_eof()
     except ConnectionError:
         pass  # the client gave up; the journal still says what was meant
+    except _Ended:
+        _close(request, abortive=True)  # headers gone out, body not: the client must see an error
     return Outcome(stream, response.status, fault)
 
 
-async def _dribble(stream: web.StreamResponse, body: bytes | Payload, effect: SlowBody) -> None:
-    """Write `body` `effect.chunk_bytes` at a time, `effect.interval` between writes."""
+async def _dribble(
+    stream: web.StreamResponse, body: bytes | Payload, effect: SlowBody, faults: FaultSet
+) -> None:
+    """Write `body` `effect.chunk_bytes` at a time, `effect.interval` between writes; _Ended
+    when `end_delays` ends a pause."""
     first = True
 
     async def send(data: bytes) -> None:
         nonlocal first
         for start in range(0, len(data), effect.chunk_bytes):
-            if not first:
-                await asyncio.sleep(effect.interval)
+            if not first and not await _hold(faults, effect.interval):
+                raise _Ended
             first = False
             await stream.write(data[start : start + effect.chunk_bytes])
 
@@ -160,13 +217,24 @@ async def _dribble(stream: web.StreamResponse, body: bytes | Payload, effect: Sl
         await send(body)
 
 
-async def _read_payload(body: Payload) -> bytes:
+async def _read_ahead(body: Payload, limit: int) -> bytes:
+    """The payload's first bytes: all of them, or the first `limit` and a little more (the
+    rest of the chunk that reached it); the rest is never made."""
     parts: list[bytes] = []
+    size = 0
 
     async def keep(data: bytes) -> None:
+        nonlocal size
         parts.append(data)
+        size += len(data)
+        if size >= limit:
+            raise _Enough
+        await asyncio.sleep(0)  # a stream can take long to make: let other requests in
 
-    await body.write(_Relay(keep))
+    try:
+        await body.write(_Relay(keep))
+    except _Enough:
+        pass
     return b"".join(parts)
 
 
@@ -208,6 +276,19 @@ def _as_response(error: web.HTTPException) -> web.Response:
     """The answer aiohttp makes of a raised HTTPException, as a response to return (returning
     the exception itself is deprecated)."""
     return web.Response(status=error.status, reason=error.reason, body=error.body, headers=error.headers)
+
+
+def _ended(request: web.Request, fault: Fault, api: VendorApi | None) -> Outcome:
+    """The answer to a request whose delay a reset or a stop ended: 503 at once, in the
+    vendor's error shape, and no further request on the connection."""
+    if api is None:
+        response: web.StreamResponse = web.json_response(
+            {"error": "the emulator was reset or is stopping"}, status=503
+        )
+    else:
+        response = api.error_response(request, 503, None)
+    response.force_close()
+    return Outcome(_marked(response, fault), response.status, fault)
 
 
 def _marked(response: web.StreamResponse, fault: Fault) -> web.StreamResponse:

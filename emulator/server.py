@@ -6,6 +6,9 @@ it, which is how the pytest plugin gives every test a fresh server without start
 per test. A server binds port 0 on 127.0.0.1 and reads the real port back, so parallel runs
 never race for a port. `call()` runs a function on the server's loop, so the calling thread
 never touches the engine while a request is being answered.
+
+It is served by `serving.Listener`, as `task-emulator serve` is, and stopping it ends every
+delayed or dribbled answer at once: a test's tear-down never waits out an injected latency.
 """
 
 from __future__ import annotations
@@ -19,16 +22,22 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .app import RUNTIME, EmulatorConfig, Runtime, create_app
+from .fault_http import end_delays
+from .serving import Listener, ServeLimits
 
 T = TypeVar("T")
 TIMEOUT = 30.0
+# What answers still in flight get when a server stops, well under TIMEOUT.
+STOP_GRACE = 5.0
 
 
 class LoopThread:
     """An asyncio event loop running on a daemon thread until `stop()`."""
 
-    def __init__(self, name: str = "task-emulator") -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(
+        self, name: str = "task-emulator", loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    ) -> None:
+        self.loop = (loop_factory or asyncio.new_event_loop)()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -74,6 +83,7 @@ class EmulatorServer:
         *,
         app: web.Application | None = None,
         loop_thread: LoopThread | None = None,
+        limits: ServeLimits | None = None,
     ) -> None:
         self.app = app if app is not None else create_app(config or EmulatorConfig())
         self.host = host
@@ -81,7 +91,8 @@ class EmulatorServer:
         self.port: int | None = None
         self._loop_thread = loop_thread
         self._owns_loop = loop_thread is None
-        self._runner: web.AppRunner | None = None
+        self._limits = limits or ServeLimits(shutdown_grace=STOP_GRACE)
+        self._listener: Listener | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -94,7 +105,7 @@ class EmulatorServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> EmulatorServer:
-        if self._runner is not None:
+        if self._listener is not None:
             return self
         if self._loop_thread is None:
             self._loop_thread = LoopThread()
@@ -102,11 +113,11 @@ class EmulatorServer:
         return self
 
     async def _start(self) -> int:
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
+        listener = Listener(self.app, self._limits, access_log=False)
         sock = socket.create_server((self.host, self._requested_port))
-        await web.SockSite(self._runner, sock).start()
-        return int(sock.getsockname()[1])
+        port = await listener.start(sock=sock)
+        self._listener = listener
+        return port
 
     def call(self, function: Callable[[], T]) -> T:
         """Run `function` on the server's loop (where the engine lives) and return its result."""
@@ -115,16 +126,23 @@ class EmulatorServer:
         return self._loop_thread.call(function)
 
     def stop(self) -> None:
-        """Stop the server; in-flight requests finish first. Calling it twice is harmless."""
-        runner, loop_thread = self._runner, self._loop_thread
-        if runner is None or loop_thread is None:
+        """Stop the server: delayed and dribbled answers end at once, other requests in flight
+        get STOP_GRACE seconds to finish. Calling it twice is harmless."""
+        listener, loop_thread = self._listener, self._loop_thread
+        if listener is None or loop_thread is None:
             return
-        self._runner = None
+        self._listener = None
         self.port = None
-        loop_thread.run(runner.cleanup())
+        loop_thread.run(self._stop(listener))
         if self._owns_loop:
             loop_thread.stop()
             self._loop_thread = None
+
+    async def _stop(self, listener: Listener) -> None:
+        runtime = self.app.get(RUNTIME)
+        if runtime is not None:
+            end_delays(runtime.faults)
+        await listener.stop()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
