@@ -69,7 +69,9 @@ def baseline_app(with_traffic_ops_headers: bool = False) -> web.Application:
 def emulator_app(preload: int, scenario: str) -> tuple[web.Application, dict[str, float]]:
     """The app `task-emulator serve` runs (its defaults: real clock, strict validation,
     journal on), with `preload` extra Traffic Ops tasks made through the engine."""
-    from emulator.app import EmulatorConfig, build_runtime, create_app
+    from emulator.app import create_app
+from emulator.config import EmulatorConfig
+from emulator.state import build_runtime
 
     runtime = build_runtime(EmulatorConfig())
     engine = runtime.engine

@@ -1,194 +1,32 @@
-"""The aiohttp application: configuration in, a server's worth of state, vendor routes and
-the control API out. `create_app(config)` is the one way in, for the CLI and for tests."""
+"""The aiohttp application: a server's state (`emulator.state`) in, vendor routes and the
+control API out, every vendor request journaled and open to injected faults.
+`create_app(config)` is the one way in, for the CLI, the test fixtures and the benchmark."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from . import __version__
-from .apis import API_CLASSES, VendorApi
+from .config import EmulatorConfig
+from .control import control_app
+from .errors import TaskRefused
+from .fault_http import serve_with_faults
 from .requestkeys import JOURNAL_TASK, JOURNAL_VIOLATION
-from .clock import ClockMode, make_clock
-from .engine import Engine
-from .errors import ConfigError, SettingsError, TaskRefused
-from .fault_http import end_delays, serve_with_faults
-from .faults import FaultSet
-from .journal import Journal
-from .options import VALIDATION_MODES, ValidationMode
-from .resources import builtin_scenarios, builtin_schemas
-from .scenario import EMPTY, Catalog, explain_schema_error, load_catalog
-from .schemas import SchemaSet
-from .yamlsource import format_path
+from .routing import CONTROL_PREFIX, no_route
+from .state import RUNTIME, Runtime, build_runtime
 
-CONTROL_PREFIX = "/_emulator"
 # Requests bigger than this are refused before any handler reads them.
 MAX_BODY_BYTES = 1024 * 1024
-# A real clock this much faster than real time runs into year 9999 (see clock.LATEST) in
-# days rather than in minutes.
-MAX_TIME_SCALE = 1_000_000.0
 
 log = logging.getLogger("task_emulator")
-
-
-@dataclass(frozen=True)
-class EmulatorConfig:
-    """Everything a server is started with. The defaults are `task-emulator serve`'s."""
-
-    scenario_paths: tuple[Path, ...] = ()
-    builtin_scenarios: bool = True
-    seed: int | None = None
-    clock: ClockMode = "real"
-    time_scale: float = 1.0
-    # Where a virtual clock starts (epoch seconds); default: the time the server starts.
-    clock_start: float | None = None
-    validate: ValidationMode = "strict"
-    journal_limit: int = 10_000
-    # Tasks a server holds at most (every task is kept until a reset); None: no limit.
-    task_limit: int | None = 100_000
-    # Per-API settings (users, roles …) replacing the built-in ones key by key.
-    api_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    admin_token: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.validate not in VALIDATION_MODES:
-            raise ConfigError(f"unknown validation mode {self.validate!r}: use strict, warn or off")
-        if self.clock not in ("real", "virtual"):
-            raise ConfigError(f"unknown clock {self.clock!r}: use real or virtual")
-        if not 0 < self.time_scale <= MAX_TIME_SCALE:
-            raise ConfigError(
-                f"the time scale must be a positive number up to {MAX_TIME_SCALE:g}, not {self.time_scale!r}"
-            )
-        if self.task_limit is not None and self.task_limit < 1:
-            raise ConfigError(f"the task limit must be at least 1, not {self.task_limit!r}")
-        if self.journal_limit < 1:
-            raise ConfigError(f"the journal limit must be at least 1, not {self.journal_limit!r}")
-        unknown = sorted(set(self.api_settings) - set(API_CLASSES), key=str)
-        if unknown:
-            raise ConfigError(
-                f"settings for unknown API {unknown[0]!r}: use one of {', '.join(API_CLASSES)}"
-            )
-        for name, settings in self.api_settings.items():
-            if not isinstance(settings, Mapping):
-                raise ConfigError(f"settings {name}: a mapping of setting names to values, not {settings!r}")
-
-    def scenario_sources(self) -> list[Path]:
-        # User scenarios first: their triggers win over the built-in ones.
-        return [*self.scenario_paths, *([builtin_scenarios()] if self.builtin_scenarios else [])]
-
-
-@dataclass
-class Runtime:
-    """One server's state: what handlers reach through `request.app[RUNTIME]`."""
-
-    config: EmulatorConfig
-    schemas: SchemaSet
-    engine: Engine
-    journal: Journal
-    apis: dict[str, VendorApi] = field(default_factory=dict)
-    # Injected faults: the scenarios' and those added at run time (empty: no cost per request).
-    faults: FaultSet = field(default_factory=FaultSet)
-    # What every credential is judged by (token and cookie lifetimes, a signature's date):
-    # the wall clock, as the real systems do, never the emulator clock. A jump of a virtual
-    # clock stands for time in which a real client would have kept its session alive, so it
-    # must not expire a credential by itself (`expire_credentials` does that on purpose).
-    wall_clock: Callable[[], float] = time.time
-
-    @property
-    def validate(self) -> ValidationMode:
-        return self.config.validate
-
-    def reset(self) -> None:
-        self.engine.reset()
-        self.journal.clear()
-        self.faults.reset()
-        end_delays(self.faults)
-        for api in self.apis.values():
-            api.reset()
-
-    def expire_credentials(self, api: str | None = None) -> list[str]:
-        """Expire every credential issued so far by `api` (None: by every API), so that its
-        next use gets the vendor's own "expired" answer and a client's re-login path runs.
-        Credentials issued afterwards are valid as usual. Returns the APIs it was done for."""
-        names = sorted(self.apis) if api is None else [api]
-        for name in names:
-            self.apis[name].expire_credentials()
-        return names
-
-
-RUNTIME = web.AppKey("task_emulator_runtime", Runtime)
-
-
-def load_schemas() -> SchemaSet:
-    return SchemaSet(builtin_schemas())
-
-
-def load_scenarios(config: EmulatorConfig, schemas: SchemaSet) -> Catalog:
-    """The scenarios `config` names; raises ScenarioError listing every mistake."""
-    return load_catalog(config.scenario_sources(), API_CLASSES, schemas, shipped=[builtin_scenarios()])
-
-
-def build_runtime(
-    config: EmulatorConfig, *, schemas: SchemaSet | None = None, catalog: Catalog | None = None
-) -> Runtime:
-    """A server's state. `schemas` and `catalog`, when given, are used as they are (both are
-    immutable, so servers of one test session can share what was loaded once)."""
-    if schemas is None:
-        schemas = load_schemas()
-    if catalog is None:
-        catalog = load_scenarios(config, schemas)
-    engine = Engine(
-        catalog,
-        API_CLASSES,
-        lambda: make_clock(config.clock, time_scale=config.time_scale, start=config.clock_start),
-        seed=config.seed,
-        task_limit=config.task_limit,
-    )
-    for yours, builtin in catalog.replaced:
-        log.info(
-            "scenario %s/%s from %s replaces the built-in scenario %s/%s (%s)",
-            yours.api, yours.name, yours.source, builtin.api, builtin.name, builtin.source.file,
-        )
-    declared = [fault for scenario in catalog.scenarios.values() for fault in scenario.faults]
-    runtime = Runtime(config, schemas, engine, Journal(config.journal_limit), faults=FaultSet(declared, config.seed))
-    for name, api_class in API_CLASSES.items():
-        settings = api_settings(api_class, config.api_settings.get(name, EMPTY), schemas)
-        runtime.apis[name] = api_class(runtime, settings)
-    return runtime
-
-
-def api_settings(
-    api_class: type[VendorApi], overrides: Mapping[str, Any], schemas: SchemaSet
-) -> Mapping[str, Any]:
-    """`api_class`'s built-in settings with `overrides` in their place, checked against the
-    API's settings schema and its own rules. SettingsError says where and what is wrong."""
-    settings = {**api_class.default_settings, **overrides}
-    if not overrides:  # the built-in settings are checked by a test
-        return settings
-    schema = f"{api_class.name}/settings.schema.json"
-    if schema in schemas:
-        for error in sorted(schemas.errors(schema, settings), key=lambda e: list(map(str, e.absolute_path))):
-            path, message = explain_schema_error(error)
-            key_path = (api_class.name, *path)
-            raise SettingsError(key_path, f"settings {format_path(key_path)}: {message}")
-    for path, message in api_class.settings_problems(settings):
-        key_path = (api_class.name, *path)
-        raise SettingsError(key_path, f"settings {format_path(key_path)}: {message}")
-    return settings
 
 
 def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = None) -> web.Application:
     """The emulator as an aiohttp application. Raises ScenarioError or ConfigError when the
     scenarios or settings are wrong, so a server never starts half-loaded."""
-    from .control import control_app
-
     if runtime is None:
         runtime = build_runtime(config or EmulatorConfig())
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -211,24 +49,6 @@ async def _stop_holding(runtime: Runtime, app: web.Application) -> None:
     their wait (or aiohttp's shutdown timeout)."""
     for api in runtime.apis.values():
         api.shutdown()
-
-
-async def no_route(request: web.Request) -> web.StreamResponse:
-    """aiohttp's own 404, or its 405 when the path is a route's with other methods."""
-    allowed = await methods_elsewhere(request)
-    if allowed:
-        raise web.HTTPMethodNotAllowed(request.method, allowed)
-    raise web.HTTPNotFound()
-
-
-async def methods_elsewhere(request: web.Request) -> set[str]:
-    """The methods the other routes of the request's router allow on its path (the router
-    passes over a route whose path fits but whose method does not, to reach a fallback)."""
-    allowed: set[str] = set()
-    for resource in request.app.router.resources():
-        if resource is not request.match_info.route.resource and not isinstance(resource, web.PrefixedSubAppResource):
-            allowed |= (await resource.resolve(request))[1]
-    return allowed
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -350,4 +170,4 @@ def _record(
     )
 
 
-__all__ = ["RUNTIME", "EmulatorConfig", "Runtime", "__version__", "build_runtime", "create_app"]
+__all__ = ["RUNTIME", "EmulatorConfig", "Runtime", "build_runtime", "create_app"]

@@ -24,23 +24,19 @@ from aiohttp import web
 
 from . import __version__
 from .apis import API_CLASSES
-from .app import (
-    CONTROL_PREFIX,
-    EmulatorConfig,
-    build_runtime,
-    create_app,
-    load_scenarios,
-    load_schemas,
-)
+from .app import create_app
+from .config import EmulatorConfig
 from .control import ControlApi, control_routes
 from .errors import ConfigError, EmulatorError, ScenarioError
 from .fault_http import end_delays
 from .openapi import build_document
 from .options import VALIDATION_MODES, parse_clock_start
 from .resources import builtin_scenarios
+from .routing import CONTROL_PREFIX
 from .scenario import check_files, scenario_files
 from .serving import Listener, ServeLimits, raise_open_file_limit
 from .settings_file import load_settings
+from .state import build_runtime, load_scenarios, load_schemas
 
 ENV_PREFIX = "TASK_EMULATOR_"
 

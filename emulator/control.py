@@ -34,7 +34,8 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__
-from .app import Runtime, methods_elsewhere
+from .routing import methods_elsewhere
+from .state import Runtime
 from .engine import TaskView
 from .errors import Conflict, NotFound, TaskRefused, shown
 from .faults import Fault, FaultError, parse_fault

@@ -33,7 +33,8 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__
-from .app import CONTROL_PREFIX, Runtime
+from .routing import CONTROL_PREFIX
+from .state import Runtime
 from .errors import ConfigError
 from .schemas import SCHEMA_SUFFIX
 

@@ -44,7 +44,7 @@ import pytest
 from .options import CLOCK_MODES, VALIDATION_MODES, parse_clock_start, parse_seed
 
 if TYPE_CHECKING:
-    from .app import EmulatorConfig
+    from .config import EmulatorConfig
     from .scenario import Catalog
     from .schemas import SchemaSet
     from .server import EmulatorServer, LoopThread
@@ -197,14 +197,14 @@ class _Loaded:
         self._catalogs: dict[tuple[tuple[Path, ...], bool], Catalog] = {}
 
     def schemas(self) -> SchemaSet:
-        from .app import load_schemas
+        from .state import load_schemas
 
         if self._schemas is None:
             self._schemas = load_schemas()
         return self._schemas
 
     def catalog(self, config: EmulatorConfig) -> Catalog:
-        from .app import load_scenarios
+        from .state import load_scenarios
 
         key = (config.scenario_paths, config.builtin_scenarios)
         if key not in self._catalogs:
@@ -212,7 +212,8 @@ class _Loaded:
         return self._catalogs[key]
 
     def server(self, config: EmulatorConfig, loop_thread: LoopThread) -> EmulatorServer:
-        from .app import build_runtime, create_app
+        from .app import create_app
+        from .state import build_runtime
         from .server import EmulatorServer
 
         runtime = build_runtime(config, schemas=self.schemas(), catalog=self.catalog(config))
@@ -245,7 +246,7 @@ def _or_fail(make: Callable[[], T]) -> T:
 
 
 def _config(settings: dict[str, Any]) -> EmulatorConfig:
-    from .app import EmulatorConfig
+    from .config import EmulatorConfig
 
     return _or_fail(lambda: EmulatorConfig(**settings))
 

@@ -21,7 +21,9 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .app import RUNTIME, EmulatorConfig, Runtime, create_app
+from .app import create_app
+from .config import EmulatorConfig
+from .state import RUNTIME, Runtime
 from .fault_http import end_delays
 from .serving import Listener, ServeLimits
 

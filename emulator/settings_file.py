@@ -69,7 +69,7 @@ def _check(path: Path, document: Document) -> None:
     file and its line (a server would find it too, but could not say where)."""
     # Here, not at the top: only a run that has a settings file loads the API classes.
     from .apis import API_CLASSES
-    from .app import api_settings, load_schemas
+    from .state import api_settings, load_schemas
 
     unknown = [api for api in document.data if api not in API_CLASSES]
     if unknown:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .apis import VendorApi
-from .app import EmulatorConfig
+from .config import EmulatorConfig
 from .control import ControlError, check_new_task, fault_from_json
 from .engine import Task as EngineTask
 from .faults import FaultKind

@@ -5,7 +5,9 @@ from typing import Any, Awaitable, Callable, Mapping
 
 import pytest
 
-from emulator.app import EmulatorConfig, build_runtime, create_app, load_scenarios, load_schemas
+from emulator.app import create_app
+from emulator.config import EmulatorConfig
+from emulator.state import build_runtime, load_scenarios, load_schemas
 from emulator.scenario import Catalog
 from emulator.schemas import SchemaSet
 

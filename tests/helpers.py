@@ -8,7 +8,7 @@ import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from emulator.app import RUNTIME, Runtime
+from emulator.state import RUNTIME, Runtime
 from emulator.server import EmulatorServer
 
 # A fixed moment for the virtual clock, so rendered times are stable: 2026-01-02T03:04:05Z.

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from emulator.apis import API_CLASSES
-from emulator.app import EmulatorConfig, load_schemas
+from emulator.config import EmulatorConfig
+from emulator.state import load_schemas
 from emulator.cli import load_settings
 from emulator.errors import ConfigError
 from emulator.scenario import check_files, load_catalog

@@ -18,7 +18,7 @@ import pytest
 
 from emulator.apis import API_CLASSES
 from emulator.apis.dataarts import DataArts, render, signing
-from emulator.app import load_schemas
+from emulator.state import load_schemas
 from emulator.scenario import check_files
 
 from .conftest import MakeClient

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from emulator.app import EmulatorConfig
+from emulator.config import EmulatorConfig
 from emulator.server import EmulatorServer
 
 PROJECT = "b384b9e9ab9b4ee8994c8633aabc9505"

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from emulator.app import EmulatorConfig
+from emulator.config import EmulatorConfig
 from emulator.cli import build_parser
 from emulator.testing import TaskEmulator
 

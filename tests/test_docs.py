@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from emulator.apis import API_CLASSES
-from emulator.app import EmulatorConfig, api_settings, load_schemas
+from emulator.config import EmulatorConfig
+from emulator.state import api_settings, load_schemas
 from emulator.lifecycle import Phase
 from emulator.scenario import load_catalog, scenario_files
 

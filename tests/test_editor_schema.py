@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from emulator.apis import API_CLASSES
-from emulator.app import load_schemas
+from emulator.state import load_schemas
 from emulator.editor_schema import BUNDLE_FILE, BUNDLE_ID, build_bundle, render_bundle
 from emulator.errors import ConfigError
 from emulator.scenario import check_files

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from emulator.apis import API_CLASSES
-from emulator.app import load_schemas
+from emulator.state import load_schemas
 from emulator.clock import RealClock, VirtualClock
 from emulator.apis.base import RenderCache
 from emulator.engine import Engine, TaskView, derived_phase

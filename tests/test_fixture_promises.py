@@ -267,7 +267,7 @@ def test_your_scenario_replaces_the_built_in_one_of_that_name(tmp_path: Path) ->
     )
     check = subprocess.run([sys.executable, "-m", "emulator", "check", str(tmp_path)], capture_output=True, text=True)
     assert check.returncode == 0
-    from emulator.app import EmulatorConfig
+    from emulator.config import EmulatorConfig
 
     with TaskEmulator.start(EmulatorConfig(clock="virtual", scenario_paths=(tmp_path,))) as emu:
         task = emu.create_task("traffic_ops", "acme-autorenew")

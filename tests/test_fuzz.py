@@ -23,7 +23,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CheckContext, response_schema_conformance
 
-from emulator.app import EmulatorConfig
+from emulator.config import EmulatorConfig
 from emulator.server import EmulatorServer
 
 from .helpers import CLOCK_START

@@ -12,7 +12,7 @@ import pytest
 
 from emulator.apis import API_CLASSES
 from emulator.apis.ops_center.progress import seconds_to_end, step_counters, wait_seconds
-from emulator.app import load_schemas
+from emulator.state import load_schemas
 from emulator.lifecycle import Lifecycle, Phase, Position, Step
 from emulator.scenario import check_files
 
@@ -534,7 +534,7 @@ async def test_the_docs_scenario_example_runs(make_client: MakeClient, tmp_path:
 def test_the_docs_config_example_is_valid() -> None:
     import yaml
 
-    from emulator.app import api_settings
+    from emulator.state import api_settings
 
     settings = yaml.safe_load(_block("Replace them with `--config`"))
     merged = api_settings(API_CLASSES["ops_center"], settings["ops_center"], SCHEMAS)

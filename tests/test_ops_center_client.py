@@ -12,7 +12,7 @@ import pytest
 import requests
 from requests.auth import HTTPBasicAuth
 
-from emulator.app import EmulatorConfig
+from emulator.config import EmulatorConfig
 from emulator.server import EmulatorServer
 
 from .helpers import advance_over_http as advance

@@ -16,7 +16,9 @@ from aiohttp import web
 
 from emulator.apis.ops_center import OpsCenter
 from emulator.apis.ops_center.hold import Holder
-from emulator.app import EmulatorConfig, build_runtime, create_app
+from emulator.app import create_app
+from emulator.config import EmulatorConfig
+from emulator.state import build_runtime
 
 from .conftest import MakeClient
 from .helpers import Client, runtime_of, write

@@ -8,7 +8,8 @@ import pytest
 
 from emulator.apis import API_CLASSES
 from emulator.resources import builtin_scenarios
-from emulator.app import EmulatorConfig, build_runtime, load_schemas
+from emulator.config import EmulatorConfig
+from emulator.state import build_runtime, load_schemas
 from emulator.errors import ScenarioError
 from emulator.lifecycle import Phase
 from emulator.scenario import check_files, load_catalog

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.app import EmulatorConfig
+from emulator.config import EmulatorConfig
 from emulator.cli import build_parser, main
 from emulator.server import EmulatorServer, LoopThread
 from emulator.serving import ServeLimits

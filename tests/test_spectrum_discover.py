@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from emulator.app import EmulatorConfig, build_runtime
+from emulator.config import EmulatorConfig
+from emulator.state import build_runtime
 from emulator.errors import ConfigError
 
 from .conftest import MakeClient
@@ -554,7 +555,7 @@ async def test_results_are_the_same_whatever_the_read_order(make_client: MakeCli
 
 async def test_a_bad_literal_row_is_caught_when_the_scenario_loads(tmp_path: Path) -> None:
     from emulator.apis import API_CLASSES
-    from emulator.app import load_schemas
+    from emulator.state import load_schemas
     from emulator.scenario import check_files
 
     path = write(tmp_path, "bad.yaml", """\

@@ -15,7 +15,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 
 from emulator.apis.spectrum_discover.metaocean import COLUMNS_FILE, csv_field_problem, load_columns
-from emulator.app import EmulatorConfig
+from emulator.config import EmulatorConfig
 from emulator.resources import builtin_schemas
 from emulator.server import EmulatorServer
 

@@ -8,7 +8,7 @@ import pytest
 from trafficops import TOSession
 from trafficops.restapi import OperationError
 
-from emulator.app import EmulatorConfig
+from emulator.config import EmulatorConfig
 from emulator.server import EmulatorServer
 
 from .helpers import advance_over_http as advance

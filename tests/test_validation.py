@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from emulator.app import EmulatorConfig, build_runtime, create_app
+from emulator.app import create_app
+from emulator.config import EmulatorConfig
+from emulator.state import build_runtime
 from emulator.resources import builtin_schemas
 from emulator.schemas import SchemaSet
 

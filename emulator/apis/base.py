@@ -21,7 +21,7 @@ from ..scenario import EMPTY
 from ..vendor import IdSource, TriggerRoute
 
 if TYPE_CHECKING:
-    from ..app import Runtime
+    from ..state import Runtime
     from ..engine import Task, TaskView
     from ..lifecycle import Phase
 

@@ -1,0 +1,129 @@
+"""A server's state and how it is built from a configuration: the engine and its tasks, the
+journal, the faults, the vendor APIs with their settings. Routing is `emulator.app`'s; the
+control API and the OpenAPI builder read this state, never the application."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from .apis import API_CLASSES, VendorApi
+from .clock import make_clock
+from .config import EmulatorConfig
+from .engine import Engine
+from .errors import SettingsError
+from .fault_http import end_delays
+from .faults import FaultSet
+from .journal import Journal
+from .options import ValidationMode
+from .resources import builtin_scenarios, builtin_schemas
+from .scenario import EMPTY, Catalog, explain_schema_error, load_catalog
+from .schemas import SchemaSet
+from .yamlsource import format_path
+
+log = logging.getLogger("task_emulator")
+
+
+@dataclass
+class Runtime:
+    """One server's state: what handlers reach through `request.app[RUNTIME]`."""
+
+    config: EmulatorConfig
+    schemas: SchemaSet
+    engine: Engine
+    journal: Journal
+    apis: dict[str, VendorApi] = field(default_factory=dict)
+    # Injected faults: the scenarios' and those added at run time (empty: no cost per request).
+    faults: FaultSet = field(default_factory=FaultSet)
+    # What every credential is judged by (token and cookie lifetimes, a signature's date):
+    # the wall clock, as the real systems do, never the emulator clock. A jump of a virtual
+    # clock stands for time in which a real client would have kept its session alive, so it
+    # must not expire a credential by itself (`expire_credentials` does that on purpose).
+    wall_clock: Callable[[], float] = time.time
+
+    @property
+    def validate(self) -> ValidationMode:
+        return self.config.validate
+
+    def reset(self) -> None:
+        self.engine.reset()
+        self.journal.clear()
+        self.faults.reset()
+        end_delays(self.faults)
+        for api in self.apis.values():
+            api.reset()
+
+    def expire_credentials(self, api: str | None = None) -> list[str]:
+        """Expire every credential issued so far by `api` (None: by every API), so that its
+        next use gets the vendor's own "expired" answer and a client's re-login path runs.
+        Credentials issued afterwards are valid as usual. Returns the APIs it was done for."""
+        names = sorted(self.apis) if api is None else [api]
+        for name in names:
+            self.apis[name].expire_credentials()
+        return names
+
+
+RUNTIME = web.AppKey("task_emulator_runtime", Runtime)
+
+
+def load_schemas() -> SchemaSet:
+    return SchemaSet(builtin_schemas())
+
+
+def load_scenarios(config: EmulatorConfig, schemas: SchemaSet) -> Catalog:
+    """The scenarios `config` names; raises ScenarioError listing every mistake."""
+    return load_catalog(config.scenario_sources(), API_CLASSES, schemas, shipped=[builtin_scenarios()])
+
+
+def build_runtime(
+    config: EmulatorConfig, *, schemas: SchemaSet | None = None, catalog: Catalog | None = None
+) -> Runtime:
+    """A server's state. `schemas` and `catalog`, when given, are used as they are (both are
+    immutable, so servers of one test session can share what was loaded once)."""
+    if schemas is None:
+        schemas = load_schemas()
+    if catalog is None:
+        catalog = load_scenarios(config, schemas)
+    engine = Engine(
+        catalog,
+        API_CLASSES,
+        lambda: make_clock(config.clock, time_scale=config.time_scale, start=config.clock_start),
+        seed=config.seed,
+        task_limit=config.task_limit,
+    )
+    for yours, builtin in catalog.replaced:
+        log.info(
+            "scenario %s/%s from %s replaces the built-in scenario %s/%s (%s)",
+            yours.api, yours.name, yours.source, builtin.api, builtin.name, builtin.source.file,
+        )
+    declared = [fault for scenario in catalog.scenarios.values() for fault in scenario.faults]
+    runtime = Runtime(config, schemas, engine, Journal(config.journal_limit), faults=FaultSet(declared, config.seed))
+    for name, api_class in API_CLASSES.items():
+        settings = api_settings(api_class, config.api_settings.get(name, EMPTY), schemas)
+        runtime.apis[name] = api_class(runtime, settings)
+    return runtime
+
+
+def api_settings(
+    api_class: type[VendorApi], overrides: Mapping[str, Any], schemas: SchemaSet
+) -> Mapping[str, Any]:
+    """`api_class`'s built-in settings with `overrides` in their place, checked against the
+    API's settings schema and its own rules. SettingsError says where and what is wrong."""
+    settings = {**api_class.default_settings, **overrides}
+    if not overrides:  # the built-in settings are checked by a test
+        return settings
+    schema = f"{api_class.name}/settings.schema.json"
+    if schema in schemas:
+        for error in sorted(schemas.errors(schema, settings), key=lambda e: list(map(str, e.absolute_path))):
+            path, message = explain_schema_error(error)
+            key_path = (api_class.name, *path)
+            raise SettingsError(key_path, f"settings {format_path(key_path)}: {message}")
+    for path, message in api_class.settings_problems(settings):
+        key_path = (api_class.name, *path)
+        raise SettingsError(key_path, f"settings {format_path(key_path)}: {message}")
+    return settings
