@@ -50,6 +50,10 @@ class Runtime:
     def validate(self) -> ValidationMode:
         return self.config.validate
 
+    @property
+    def time_scale(self) -> float:
+        return self.config.time_scale if self.config.clock == "real" else 1.0
+
     def reset(self) -> None:
         self.engine.reset()
         self.journal.clear()

@@ -12,7 +12,7 @@ import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from aiohttp import BasicAuth, web
 
@@ -21,13 +21,37 @@ from ..scenario import EMPTY
 from ..vendor import IdSource, TriggerRoute
 
 if TYPE_CHECKING:
-    from ..state import Runtime
+    from ..engine import Engine
+    from ..options import ValidationMode
+    from ..schemas import SchemaSet
     from ..engine import Task, TaskView
     from ..lifecycle import Phase
 
 log = logging.getLogger("task_emulator.validation")
 
 Rendered = TypeVar("Rendered")
+
+
+class VendorContext(Protocol):
+    """What a vendor API sees of the server it runs in: the tasks and their clock, the
+    schemas its answers are checked against, the wall clock its credentials are judged by.
+    Not the server itself: an API cannot reach the journal, the faults or other APIs."""
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def schemas(self) -> SchemaSet: ...
+
+    @property
+    def validate(self) -> ValidationMode: ...
+
+    @property
+    def time_scale(self) -> float:
+        """How much faster than real time a real clock runs (1 on a virtual clock)."""
+        ...
+
+    def wall_clock(self) -> float: ...
 
 
 @functools.lru_cache(maxsize=256)
@@ -82,7 +106,7 @@ class VendorApi(ABC):
     # Where a client of this API points its base URL (an SDK's endpoint, a session's root).
     base_path: ClassVar[str] = "/"
 
-    def __init__(self, runtime: Runtime, settings: Mapping[str, Any]) -> None:
+    def __init__(self, runtime: VendorContext, settings: Mapping[str, Any]) -> None:
         self.runtime = runtime
         self.settings = settings
 

@@ -98,8 +98,8 @@ class OpsCenter(VendorApi):
             "abortRequest": self.abort_request,
         }
         # x-waitTime is waited out for real only on a real clock (see the module docstring).
-        self._real_clock = runtime.config.clock == "real"
-        self.holder = Holder(runtime.config.time_scale)
+        self._real_clock = runtime.engine.clock.mode == "real"
+        self.holder = Holder(runtime.time_scale)
         # Bodies of finished queries, for getStatus and for a query answered after waiting.
         self._finished: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
         self._finished_accepted: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
