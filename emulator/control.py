@@ -43,7 +43,8 @@ from .faults import Fault, FaultError, parse_fault
 from .lifecycle import Lifecycle, Phase
 from .openapi import build_document
 from .scenario import Scenario, explain_schema_error
-from .ui import add_ui_routes
+from .ui import PATHS as UI_PATHS
+from .ui import ui_routes
 from .yamlsource import format_path
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -62,11 +63,12 @@ def control_app(runtime: Runtime) -> web.Application:
     the application makes aiohttp run a middleware chain for every vendor request too."""
     app = web.Application()
     guard = _guard(runtime.config.admin_token)
-    app.add_routes(web.RouteDef(r.method, r.path, guard(r.handler), r.kwargs) for r in control_routes(ControlApi(runtime)))
-    # The dashboard's page and files: unguarded (they hold no state; the page asks for the
-    # token and sends it on its control API calls), and below /_emulator so the vendor
-    # routes' resolution does not change.
-    add_ui_routes(app)
+    # The dashboard's page and files stay open, like health: they hold no state, and the
+    # page asks for the token and sends it on its control API calls.
+    app.add_routes(
+        web.RouteDef(r.method, r.path, r.handler if r.path in UI_PATHS else guard(r.handler), r.kwargs)
+        for r in control_routes(ControlApi(runtime))
+    )
     app.router.add_route("*", "/{tail:.*}", guard(no_route))
     return app
 
@@ -91,6 +93,7 @@ def control_routes(api: ControlApi) -> list[web.RouteDef]:
         web.delete("/faults", api.clear_faults),
         web.delete("/faults/{id}", api.remove_fault),
         web.get("/openapi.json", api.openapi),
+        *ui_routes(),
     ]
 
 

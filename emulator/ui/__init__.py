@@ -21,7 +21,6 @@ CONTENT_TYPES: Mapping[str, str] = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
-    ".svg": "image/svg+xml",
 }
 # Same-origin scripts and styles only, no framing, no referrer: the page talks to the
 # emulator that served it and to nothing else.
@@ -56,10 +55,14 @@ def load_static(folder: Path = STATIC) -> dict[str, StaticFile]:
     return files
 
 
-def add_ui_routes(app: web.Application, files: Mapping[str, StaticFile] | None = None) -> None:
-    """GET /ui (redirects to /ui/), /ui/ (the page) and /ui/<file> on `app`, the control
-    sub-application mounted at /_emulator."""
-    served = dict(load_static() if files is None else files)
+# The routes below /_emulator (the control sub-application), open without the admin token.
+PATHS = frozenset({"/ui", "/ui/", "/ui/{name}"})
+
+
+def ui_routes(files: Mapping[str, StaticFile] | None = None) -> list[web.RouteDef]:
+    """GET /ui (redirects to /ui/), /ui/ (the page) and /ui/<script or style sheet>, for
+    the control sub-application mounted at /_emulator."""
+    served = dict(_shipped() if files is None else files)
 
     async def redirect(request: web.Request) -> web.StreamResponse:
         raise web.HTTPMovedPermanently(request.path + "/")
@@ -68,14 +71,25 @@ def add_ui_routes(app: web.Application, files: Mapping[str, StaticFile] | None =
         return _answer(request, served["index.html"])
 
     async def asset(request: web.Request) -> web.StreamResponse:
-        found = served.get(request.match_info["name"])
+        # A script or the style sheet, by the name of one of the files read at start-up:
+        # nothing from the URL reaches the file system.
+        name = request.match_info["name"]
+        found = served.get(name) if name.endswith((".js", ".css")) else None
         if found is None:
             return web.json_response({"error": f"no dashboard file {request.path}"}, status=404)
         return _answer(request, found)
 
-    app.router.add_get("/ui", redirect)
-    app.router.add_get("/ui/", page)
-    app.router.add_get("/ui/{name}", asset)
+    return [web.get("/ui", redirect), web.get("/ui/", page), web.get("/ui/{name}", asset)]
+
+
+_loaded: dict[str, StaticFile] = {}
+
+
+def _shipped() -> dict[str, StaticFile]:
+    # Read once per process: the files ship with the package and do not change under it.
+    if not _loaded:
+        _loaded.update(load_static())
+    return _loaded
 
 
 def _answer(request: web.Request, file: StaticFile) -> web.Response:
@@ -87,4 +101,4 @@ def _answer(request: web.Request, file: StaticFile) -> web.Response:
     return web.Response(body=file.body, headers={**headers, "Content-Type": file.content_type})
 
 
-__all__ = ["STATIC", "StaticFile", "add_ui_routes", "load_static"]
+__all__ = ["PATHS", "STATIC", "StaticFile", "load_static", "ui_routes"]
