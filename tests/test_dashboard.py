@@ -102,6 +102,7 @@ def traffic_ops_session(emu: TaskEmulator) -> requests.Session:
 
 def shoot(page: Any, name: str, **options: Any) -> None:
     if SCREENSHOTS:
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(DOCS / f"dashboard-{name}.png"), **options)
 
 
@@ -138,13 +139,12 @@ def test_a_task_lifecycle_driven_from_the_page(page: Any, emulator: TaskEmulator
     expect(rows.nth(0)).to_contain_text("(time)")
     expect(rows.nth(1)).to_have_class(re.compile("current"))
 
-    # A preset: an hour later it has succeeded, and its lane ends in the succeeded phase.
-    page.get_by_role("button", name="+1h").click()
+    # A preset: a minute later it has succeeded, and its lane ends in the succeeded phase.
+    page.get_by_role("button", name="+1m").click()
     expect(detail.locator(".facts .badge").first).to_have_text("succeeded")
     expect(detail.locator("svg.timeline:not(.polls) rect.seg.current.phase-succeeded")).to_have_count(1)
     item = page.locator(f'.task-item[data-key="traffic_ops/{task_id}"]')
     expect(item.locator(".badge")).to_have_text("succeeded")
-    shoot(page, "tasks")
 
     # A fault injected from the page hits the next read, and the journal shows it.
     page.get_by_role("link", name=re.compile("^Faults")).click()
@@ -165,6 +165,26 @@ def test_a_task_lifecycle_driven_from_the_page(page: Any, emulator: TaskEmulator
     # Back on the task, the fault is marked on its timeline.
     faulted.first.get_by_role("button", name=task_id).click()
     expect(detail.locator("svg.timeline path.mark-fault")).to_have_count(1)
+    expect(page.locator("#view-tasks")).to_be_visible()
+    shoot(page, "tasks")
+
+
+def test_an_outside_reset_is_noticed(page: Any, emulator: TaskEmulator) -> None:
+    # Ids are given again after a reset: the new task 2 must not inherit the old one's reads.
+    from playwright.sync_api import expect
+
+    task = emulator.create_task("traffic_ops", "acme-autorenew")
+    client = traffic_ops_session(emulator)
+    for _ in range(2):
+        client.get(task.status_url, timeout=10).raise_for_status()
+    open_dashboard(page, emulator)
+    row = page.locator(f'.task-item[data-key="traffic_ops/{task.id}"]')
+    expect(row.locator("line.mark-read")).to_have_count(2)
+    control(emulator, "POST", "reset")
+    again = emulator.create_task("traffic_ops", "acme-autorenew")
+    assert again.id == task.id
+    expect(row).to_contain_text("0 reads")
+    expect(row.locator("line.mark-read")).to_have_count(0)
 
 
 def test_the_token_is_asked_for_and_never_put_in_a_url(page: Any, emulator: TaskEmulator) -> None:
@@ -277,6 +297,14 @@ def test_scenarios_are_drawn_like_timelines(page: Any, emulator: TaskEmulator) -
     expect(page.locator("#detail-heading")).to_have_text(re.compile("spectrum_discover task"))
     page.get_by_role("link", name="Scenarios").click()
     shoot(page, "scenarios")
+
+
+def test_the_docs_show_screenshots_taken_by_these_tests() -> None:
+    text = (DOCS / "dashboard.md").read_text(encoding="utf-8")
+    for name in ("tasks", "journal", "faults", "scenarios", "phone"):
+        png = DOCS / f"dashboard-{name}.png"
+        assert f"(dashboard-{name}.png)" in text
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
 
 
 def test_the_timeline_replays_reads_as_the_engine_does(page: Any, emulator: TaskEmulator) -> None:

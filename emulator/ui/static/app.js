@@ -174,20 +174,22 @@ async function loadTasks() {
 }
 
 async function loadJournal() {
-  const fresh = (await get("requests", { after: state.lastSeq, limit: JOURNAL_PAGE })).requests;
+  // Asks from the newest entry the page has (included), so it can tell whether that entry
+  // is still there: when it is not, the journal was cleared or reset (or the server
+  // started again), and the page starts over from the newest page of entries.
+  const from = state.lastSeq;
+  const fresh = (await get("requests", { after: Math.max(from - 1, 0), limit: JOURNAL_PAGE })).requests;
+  if (from) {
+    if (fresh.length && fresh[0].seq === from) {
+      fresh.shift();
+    } else {
+      state.journal = [];
+      state.lastSeq = 0; // a server started again counts from 1: the next refresh takes all
+    }
+  }
   if (fresh.length) {
     state.journal = state.journal.concat(fresh).slice(-JOURNAL_KEEP);
     state.lastSeq = fresh[fresh.length - 1].seq;
-    return;
-  }
-  if (!state.journal.length && !state.lastSeq) return;
-  // Nothing new: was the journal cleared, or the server started again?
-  const [latest] = (await get("requests", { limit: 1 })).requests;
-  if (!latest || latest.seq < state.lastSeq || latest.seq < state.journal[state.journal.length - 1]?.seq) {
-    state.journal = [];
-    if (latest && latest.seq < state.lastSeq) state.lastSeq = 0; // a new server: seqs start again
-  } else if (!state.journal.some((e) => e.seq === latest.seq) && state.journal.length) {
-    state.journal = [];
   }
 }
 
@@ -441,7 +443,7 @@ function scenarioLane(steps) {
   let t = 0;
   const segments = steps.map((step, index) => {
     const width = step.for ?? (index === steps.length - 1 ? total * 0.25 : total * 0.2);
-    const segment = { index, phase: step.phase, start: t, end: index === steps.length - 1 ? null : t + width, by: null, state: "expected" };
+    const segment = { index, phase: step.phase, start: t, end: t + width, by: null, state: "planned" };
     t += width;
     return segment;
   });

@@ -194,7 +194,9 @@ export function renderTimeline(model, { label, compact = false, hideNow = false 
     const until = s.end === null || s.end === undefined ? "on" : formatTime(s.end);
     rect.append(el("title", {}, `${s.forced ? "forced " : ""}${s.phase} (${s.state}) ${formatTime(s.start)} – ${until}${s.by ? `, ended by ${s.by}` : ""}`));
     svg.append(rect);
-    if (!compact && to - from > 9) svg.append(el("text", { x: pct(from + 0.6), y: top + band / 2 + 4, class: "seg-label" }, s.phase));
+    if (!compact && to - from > 9) {
+      svg.append(el("text", { x: pct(from + 0.6), y: top + band / 2 + 4, class: `seg-label${s.state === "expected" ? " on-light" : ""}` }, s.phase));
+    }
   }
   for (const read of model.reads) {
     const at = x(read.entry.time);
