@@ -104,24 +104,33 @@ function setupToken() {
 
 let timer = null;
 let running = null;
+let lastTook = 0;
 
 function schedule() {
   clearTimeout(timer);
-  if (state.live && !state.blocked && !document.hidden) timer = setTimeout(() => refresh(), REFRESH_MS);
+  // A refresh that made the server work long (a phase filter over a million tasks looks at
+  // every one) is followed by a longer pause: the page keeps the server busy a fifth of
+  // the time at most.
+  const delay = Math.max(REFRESH_MS, 4 * lastTook);
+  if (state.live && !state.blocked && !document.hidden) timer = setTimeout(() => refresh(), delay);
 }
 
 async function refresh({ force = false, all = false } = {}) {
   if (running) {
-    await running;
+    while (running) await running;
     if (!force) return;
   }
+  const started = performance.now();
   running = (async () => {
     try {
       if (all || !state.scenarios.length) await loadScenarios();
       await Promise.all([loadHealth(), loadTasks(), loadJournal(), loadFaults()]);
       if (state.selected) await loadDetail();
       state.blocked = false;
-      if ($("error").dataset.fromRefresh) showError("");
+      if ($("error").dataset.fromRefresh) {
+        delete $("error").dataset.fromRefresh;
+        showError("");
+      }
       draw();
     } catch (error) {
       if (!(error instanceof AuthNeeded)) $("error").dataset.fromRefresh = "1";
@@ -132,6 +141,7 @@ async function refresh({ force = false, all = false } = {}) {
     await running;
   } finally {
     running = null;
+    lastTook = performance.now() - started;
     schedule();
   }
 }
