@@ -3,20 +3,21 @@
     GET    /health                          is the server up
     GET    /scenarios                       the loaded scenarios
     POST   /tasks                           create a task from a scenario
-    GET    /tasks                           tasks (filters: api, phase; limit)
+    GET    /tasks                           tasks (filters: api, phase, scenario; limit, offset)
     GET    /tasks/{api}/{id}                one task
     POST   /tasks/{api}/{id}/transition     force a task into a phase
     GET    /clock                           the emulator's time
     POST   /clock/advance                   move the clock forward
     POST   /reset                           back to the loaded scenarios and preloaded tasks
     POST   /credentials/expire              expire the credentials issued so far (all, or one API's)
-    GET    /requests                        the request journal (filters: api, task)
+    GET    /requests                        the request journal (filters: api, task; after, limit)
     DELETE /requests                        clear the journal
     GET    /faults                          the injected faults, with how often each applied
     POST   /faults                          inject a fault
     DELETE /faults                          remove every fault (a reset restores the scenarios')
     DELETE /faults/{id}                     remove one fault
     GET    /openapi.json                    the OpenAPI 3.1 document of every route
+    GET    /ui                              the dashboard (emulator/ui): static files only
 
 Request bodies are checked against schemas/control/*.schema.json. Every error is a 4xx with
 `{"error": "<what is wrong>"}`, and a refused request changes nothing.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -39,9 +41,11 @@ from .state import Runtime
 from .engine import TaskView
 from .errors import Conflict, NotFound, TaskRefused, shown
 from .faults import Fault, FaultError, parse_fault
-from .lifecycle import Phase
+from .lifecycle import Lifecycle, Phase
 from .openapi import build_document
 from .scenario import Scenario, explain_schema_error
+from .ui import PATHS as UI_PATHS
+from .ui import ui_routes
 from .yamlsource import format_path
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -60,7 +64,12 @@ def control_app(runtime: Runtime) -> web.Application:
     the application makes aiohttp run a middleware chain for every vendor request too."""
     app = web.Application()
     guard = _guard(runtime.config.admin_token)
-    app.add_routes(web.RouteDef(r.method, r.path, guard(r.handler), r.kwargs) for r in control_routes(ControlApi(runtime)))
+    # The dashboard's page and files stay open, like health: they hold no state, and the
+    # page asks for the token and sends it on its control API calls.
+    app.add_routes(
+        web.RouteDef(r.method, r.path, r.handler if r.path in UI_PATHS else guard(r.handler), r.kwargs)
+        for r in control_routes(ControlApi(runtime))
+    )
     app.router.add_route("*", "/{tail:.*}", guard(no_route))
     return app
 
@@ -85,6 +94,7 @@ def control_routes(api: ControlApi) -> list[web.RouteDef]:
         web.delete("/faults", api.clear_faults),
         web.delete("/faults/{id}", api.remove_fault),
         web.get("/openapi.json", api.openapi),
+        *ui_routes(),
     ]
 
 
@@ -186,15 +196,31 @@ class ControlApi:
                 phase = Phase.parse(request.query["phase"])
             except ValueError as error:
                 raise ControlError(400, f"phase: {error}") from None
+        scenario = request.query.get("scenario")
         limit = self._int_query(request, "limit", DEFAULT_TASK_LIMIT, minimum=1)
-        found = []
-        for task in self.engine.tasks(api):
+        # A page of a long list (the dashboard's): skip `offset` matching tasks. Unfiltered,
+        # skipped tasks are not even looked at, so a late page of a million tasks is cheap.
+        offset = self._int_query(request, "offset", 0, minimum=0)
+        tasks = self.engine.tasks(api)
+        if scenario is not None:
+            tasks = (task for task in tasks if task.scenario.name == scenario)
+        skip = offset
+        if phase is None:
+            tasks, skip = itertools.islice(tasks, offset, None), 0
+        found: list[dict[str, Any]] = []
+        next_offset = None
+        for task in tasks:
             view = self.engine.observe(task, count_read=False)
-            if phase is None or view.phase is phase:
+            if phase is not None and view.phase is not phase:
+                continue
+            if skip:
+                skip -= 1
+            elif len(found) == limit:  # one past the page: there is a next one
+                next_offset = offset + limit
+                break
+            else:
                 found.append(self._task_json(request, view))
-                if len(found) >= limit:
-                    break
-        return web.json_response({"tasks": found})
+        return web.json_response({"tasks": found, "next_offset": next_offset})
 
     async def get_task(self, request: web.Request) -> web.Response:
         view = self.engine.observe(self._task(request), count_read=False)
@@ -230,7 +256,15 @@ class ControlApi:
         api = request.query.get("api")
         if api is not None:
             self._api(api)
-        entries = self.runtime.journal.entries(api=api, task=request.query.get("task"))
+        task = request.query.get("task")
+        if "after" in request.query or "limit" in request.query:
+            # The newest `limit` entries past seq `after`: what a live view asks for each
+            # second, built without building the rest of the journal.
+            after = self._int_query(request, "after", 0, minimum=0)
+            limit = self._int_query(request, "limit", len(self.runtime.journal) or 1, minimum=1)
+            entries = self.runtime.journal.latest(limit, after=after, api=api, task=task)
+        else:
+            entries = self.runtime.journal.entries(api=api, task=task)
         return web.json_response({"requests": [entry.to_json() for entry in entries]})
 
     async def clear_requests(self, request: web.Request) -> web.Response:
@@ -320,6 +354,11 @@ class ControlApi:
             "changed_at": view.entered_at,
             "created_at": task.created_at,
             "reads": task.reads,
+            # Where the current step began (time, read count) and whether a transition
+            # replaced the scenario's lifecycle: what the dashboard's timeline is laid from.
+            "step_entered_at": task.position.entered_at,
+            "step_reads_at": task.position.reads_at_entry,
+            "forced": task.lifecycle is not task.scenario.lifecycle,
             "fields": _plain(view.fields),
             "scope": dict(task.scope),
             "status_path": status_path,
@@ -396,12 +435,21 @@ def scenario_json(scenario: Scenario) -> dict[str, Any]:
         "description": scenario.description,
         "source": str(scenario.source),
         "lifecycle": scenario.summary(),
+        "steps": steps_json(scenario.lifecycle),
+        "subtasks": [{"name": sub.name, "steps": steps_json(sub.lifecycle)} for sub in scenario.subtasks],
         "trigger": None
         if trigger is None
         else {"method": trigger.method, "path": trigger.path, "when": dict(trigger.when)},
         "preload": [p.id for p in scenario.preload],
         "faults": [fault.to_json() for fault in scenario.faults],
     }
+
+
+def steps_json(lifecycle: Lifecycle | None) -> list[dict[str, Any]]:
+    """A lifecycle's steps as data: phase, `for` (seconds) and `polls`, None when unbounded."""
+    if lifecycle is None:
+        return []
+    return [{"phase": s.phase.value, "for": s.duration, "polls": s.polls} for s in lifecycle.steps]
 
 
 def _plain(fields: Any) -> dict[str, Any]:

@@ -132,6 +132,19 @@ class Journal:
             if (api is None or r.api == api) and (task is None or r.task == task)
         ]
 
+    def latest(
+        self, limit: int, *, after: int = 0, api: str | None = None, task: str | None = None
+    ) -> list[JournalEntry]:
+        """The newest `limit` entries (oldest first) with a seq above `after`: only those
+        are built, so a reader that asks for what is new pays for what is new."""
+        found: list[_Recorded] = []
+        for r in reversed(self._recorded):
+            if r.seq <= after or len(found) >= limit:
+                break
+            if (api is None or r.api == api) and (task is None or r.task == task):
+                found.append(r)
+        return [r.entry() for r in reversed(found)]
+
     def clear(self) -> None:
         self._recorded.clear()
 

@@ -39,6 +39,9 @@ def test_the_wheel_carries_scenarios_and_schemas(wheel: Path) -> None:
     assert "emulator/_data/scenarios/traffic_ops/acme-autorenew.yaml" in names
     assert "emulator/_data/schemas/scenario.schema.json" in names
     assert "emulator/py.typed" in names
+    # The dashboard's page, scripts and style sheet ship as package files.
+    for name in ("index.html", "app.js", "api.js", "dom.js", "journal.js", "timeline.js", "style.css"):
+        assert f"emulator/ui/static/{name}" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "task-emulator = emulator.cli:main" in text
