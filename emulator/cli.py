@@ -510,6 +510,7 @@ def banner(host: str, port: int, runtime: Any, loop: str = "asyncio") -> str:
     secrets = configured_secrets(runtime.config.api_settings)
     for api in runtime.apis.values():
         lines.append(f"  {api.title}: {_masked(api.describe(), secrets)}")
+    lines.append(f"  dashboard: {base}{CONTROL_PREFIX}/ui/")
     lines.append(f"  control API: {base}/_emulator/")
     for route in control_routes(ControlApi(runtime)):
         lines.append(f"    {route.method:<6} {CONTROL_PREFIX}{route.path}")
