@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from aiohttp import BasicAuth, web
 
-from ..requestkeys import JOURNAL_VIOLATION
+from ..requestkeys import JOURNAL_TASK, JOURNAL_VIOLATION, OBSERVED
 from ..scenario import EMPTY
 from ..vendor import IdSource, TriggerRoute
 
 if TYPE_CHECKING:
-    from ..engine import Engine
-    from ..options import ValidationMode
-    from ..schemas import SchemaSet
-    from ..engine import Task, TaskView
+    from ..engine import Engine, Task, TaskView
     from ..lifecycle import Phase
+    from ..options import ValidationMode
+    from ..scenario import Scenario
+    from ..schemas import SchemaSet
 
 log = logging.getLogger("task_emulator.validation")
 
@@ -174,6 +174,44 @@ class VendorApi(ABC):
         """What is wrong with a task scope given through the control API (a place this
         server does not have, so the task could never be reached), or None."""
         return None
+
+    # ---- the steps every vendor route takes, in one place --------------------------------
+    # A route that reads a status or starts a task goes through these: the journal files the
+    # request under its task, fault rules scoped to a task or a step see the read, and no
+    # vendor can forget a step.
+
+    def find_task(self, task_id: str) -> Task | None:
+        """This API's task with `task_id`, or None. Only a lookup: nothing is counted."""
+        return self.runtime.engine.find(self.name, task_id)
+
+    def concerns(self, request: web.Request, task: Task) -> None:
+        """`request` is about `task`: the journal files it under the task."""
+        request[JOURNAL_TASK] = task.id
+
+    def read_status(self, request: web.Request, task: Task, *, count: bool = True) -> TaskView:
+        """A client's status read of `task`, as of now: counted (a step may end after so
+        many reads; reading may move the task on) and shown to fault rules scoped to a task
+        or a step. `count=False` only looks (a HEAD, a creator's first answer)."""
+        request[JOURNAL_TASK] = task.id
+        view = self.runtime.engine.observe(task, count_read=count)
+        if count:
+            request[OBSERVED] = view
+        return view
+
+    def read_again(self, request: web.Request, view: TaskView) -> None:
+        """The counted read's answer is rendered from `view`, a later look (after a wait
+        for the task, say): fault rules see what the client is shown."""
+        request[OBSERVED] = view
+
+    def trigger_scenario(self, method: str, path: str, facts: Mapping[str, Any]) -> Scenario | None:
+        """The scenario a request to this trigger route with these facts starts, or None."""
+        return self.runtime.engine.catalog.for_trigger(self.name, method, path, facts)
+
+    def start_task(self, request: web.Request, scenario: Scenario, **create: Any) -> Task:
+        """A task of `scenario`, made by `request` (the engine's `create_task` keywords)."""
+        task = self.runtime.engine.create_task(scenario, **create)
+        request[JOURNAL_TASK] = task.id
+        return task
 
     def reset(self) -> None:
         """Forget sessions and other per-run state (tasks are the engine's)."""

@@ -37,7 +37,7 @@ from ..vendor import IdSource, TriggerRoute
 from .base import RenderCache, VendorApi
 
 if TYPE_CHECKING:
-    from ..engine import Engine, Task, TaskView
+    from ..engine import Task, TaskView
 
 # Versions the server knows; async routes exist from 4.0 on (routing.go, routes.go).
 KNOWN_VERSIONS = ("3.0", "3.1", "4.0", "4.1", "5.0")

@@ -24,7 +24,6 @@ from aiohttp import web
 
 from ...errors import shown
 from ..base import RenderCache, VendorApi
-from ...requestkeys import JOURNAL_TASK, OBSERVED
 from ...vendor import IdSource, TriggerRoute
 from . import render
 from .bodies import (
@@ -50,7 +49,7 @@ from .gateway import (
 from .iam import Iam, IamRefusal
 
 if TYPE_CHECKING:
-    from ...engine import Engine, Task
+    from ...engine import Task
 
 DOC_PROJECT = "b384b9e9ab9b4ee8994c8633aabc9505"
 IMPORT_PATH = "/v1/{project_id}/jobs/import"
@@ -205,13 +204,10 @@ class DataArts(VendorApi):
         refused = await self._admit(request, project_id, request_id)
         if refused is not None:
             return refused
-        engine = self.runtime.engine
-        task = engine.find(self.name, request.match_info["task_id"])
+        task = self.find_task(request.match_info["task_id"])
         if task is None or task.scope != self._scope(request, project_id):
             return self._dlf(request, 400, dlf_error(*TASK_NOT_FOUND), "dlf_error", request_id)
-        request[JOURNAL_TASK] = task.id
-        view = engine.observe(task, count_read=True)
-        request[OBSERVED] = view
+        view = self.read_status(request, task)
         data, body = self._statuses.get(view, lambda: _encoded(render.system_task_body(view, task.scenario.options)))
         return self._dlf(request, 200, data, "system_task", request_id, body=body)
 
@@ -239,8 +235,7 @@ class DataArts(VendorApi):
                 if isinstance(body.get(key), (str, int, float)) and not isinstance(body.get(key), bool)
             },
         }
-        engine = self.runtime.engine
-        scenario = engine.catalog.for_trigger(self.name, "POST", IMPORT_PATH, facts)
+        scenario = self.trigger_scenario("POST", IMPORT_PATH, facts)
         if scenario is None:
             # Not the service's answer: the emulator's own, in the service's shape.
             text = (
@@ -249,13 +244,13 @@ class DataArts(VendorApi):
             )
             return self._dlf(request, 500, dlf_error("DLF.0000", text), "dlf_error", request_id)
         fields = {} if "name" in scenario.fields else {"path": body["path"]}
-        task = engine.create_task(
+        task = self.start_task(
+            request,
             scenario,
             scope=scope,
             facts={"body": body, "header": {"workspace": scope["workspace"]}},
             fields=fields,
         )
-        request[JOURNAL_TASK] = task.id
         return self._dlf(request, 200, {"taskId": task.id}, "import_job", request_id)
 
     async def issue_token(self, request: web.Request) -> web.Response:

@@ -30,7 +30,6 @@ from aiohttp import web
 from ...errors import shown
 from ...lifecycle import Phase, Position
 from ..base import RenderCache, VendorApi, basic_credentials
-from ...requestkeys import JOURNAL_TASK, OBSERVED
 from ...vendor import IdSource, TriggerRoute
 from .codes import (
     ABORT_ALREADY_ABORTED,
@@ -56,7 +55,7 @@ from .query import query_fields, read_body
 from .results import ResultSpec, error_body, result_rows, status_block, window
 
 if TYPE_CHECKING:
-    from ...engine import Engine, Task, TaskView
+    from ...engine import Task, TaskView
 
 log = logging.getLogger("task_emulator.ops_center")
 
@@ -213,10 +212,10 @@ class OpsCenter(VendorApi):
     def _task(self, request: web.Request, dataset: str) -> Task | None:
         """The request named by `requestId`, if it belongs to `dataset`: another dataset's
         requests are not in this dataset's cache."""
-        task = self.runtime.engine.find(self.name, request.query["requestId"])
+        task = self.find_task(request.query["requestId"])
         if task is None or task.scope.get("dataset") != dataset:
             return None
-        request[JOURNAL_TASK] = task.id
+        self.concerns(request, task)
         return task
 
     # ---- actions -------------------------------------------------------------------------
@@ -230,7 +229,7 @@ class OpsCenter(VendorApi):
         process_sync = fields["processSync"]
         facts = {"body.query": fields["query"], "dataset": dataset, "processSync": str(process_sync).lower()}
         engine = self.runtime.engine
-        scenario = engine.catalog.for_trigger(self.name, "POST", PATH, facts)
+        scenario = self.trigger_scenario("POST", PATH, facts)
         if scenario is None or scenario.lifecycle is None:
             log.error("no ops_center scenario has the trigger POST %s for %r", PATH, facts)
             raise DbApiError(
@@ -244,15 +243,15 @@ class OpsCenter(VendorApi):
             # Answered at once as if after the wait: booked as started that much earlier.
             to_end = seconds_to_end(scenario.lifecycle, Position(0, now, 0), now)
             created_at = now - (to_end if to_end is not None and to_end <= wait else wait)
-        task = engine.create_task(
+        task = self.start_task(
+            request,
             scenario,
             fields=fields,
             scope={"dataset": dataset},
             facts={"body": body, "query": dict(request.query), "header": dict(request.headers)},
             created_at=created_at,
         )
-        request[JOURNAL_TASK] = task.id
-        view = engine.observe(task, count_read=False)
+        view = self.read_status(request, task, count=False)
         if self._real_clock and wait > 0:
             view = await self.holder.until_over(engine, task, view, wait)
         return self._status(request, view, request_id=not view.phase.is_terminal)
@@ -263,15 +262,14 @@ class OpsCenter(VendorApi):
         task = self._task(request, dataset)
         if task is None:
             raise DbApiError(404, NOT_IN_CACHE, TEXT_NOT_IN_CACHE)
-        engine = self.runtime.engine
-        view = engine.observe(task, count_read=True)
+        view = self.read_status(request, task)
         # A poll of a query still running waits for it on a real clock; the other polls
         # (a virtual clock, a query over) pay for this one test.
         if self._real_clock and not view.phase.is_terminal:
             wait = wait_seconds(request.headers.get("x-waitTime"))
             if wait > 0:
-                view = await self.holder.until_over(engine, task, view, wait)
-        request[OBSERVED] = view
+                view = await self.holder.until_over(self.runtime.engine, task, view, wait)
+                self.read_again(request, view)
         return self._status(request, view, request_id=False)
 
     async def abort_request(self, request: web.Request, dataset: str) -> web.Response:

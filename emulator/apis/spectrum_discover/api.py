@@ -30,7 +30,6 @@ from aiohttp import web
 from ...errors import shown
 from ...lifecycle import Phase, parse_duration
 from ..base import VendorApi
-from ...requestkeys import JOURNAL_TASK, OBSERVED
 from ...vendor import IdSource, TriggerRoute
 from .auth import TASK_ROLES, Authenticator, AuthFailure, User, authorize, users_from_settings
 from .metaocean import (
@@ -43,7 +42,7 @@ from .metaocean import (
 )
 
 if TYPE_CHECKING:
-    from ...engine import Engine, Task, TaskView
+    from ...engine import Task, TaskView
 
 QUERY_PATH = "/db2whrest/v1/sql_query_async"
 STATUS_PREFIX = "/db2whrest/v1/task_status/"
@@ -216,15 +215,14 @@ class SpectrumDiscover(VendorApi):
         # The SQL decides, not the verb: a scenario triggered by GET also serves POST when no
         # POST trigger matches, and the other way round.
         other = "POST" if request.method == "GET" else "GET"
-        scenario = engine.catalog.for_trigger(self.name, request.method, QUERY_PATH, facts) or (
-            engine.catalog.for_trigger(self.name, other, QUERY_PATH, facts)
+        scenario = self.trigger_scenario(request.method, QUERY_PATH, facts) or (
+            self.trigger_scenario(other, QUERY_PATH, facts)
         )
         if scenario is None:
             return self._error(
                 request, 500, f"task-emulator: no {self.name} scenario has a trigger matching this query"
             )
-        task = engine.create_task(scenario, facts={"query": {"sql": sql}})
-        request[JOURNAL_TASK] = task.id
+        task = self.start_task(request, scenario, facts={"query": {"sql": sql}})
         return self._reply(
             request, 202, {"status": "work scheduled"}, "status", {"Location": self._url(request, task)}
         )
@@ -291,11 +289,7 @@ class SpectrumDiscover(VendorApi):
         """The task as this request sees it. A GET is a status read: it counts (a step may
         end after so many reads) and fault rules about tasks see it. A HEAD only looks, so
         a client or proxy probing the URL never moves the task on."""
-        if request.method == "HEAD":
-            return self.runtime.engine.observe(task, count_read=False)
-        view = self.runtime.engine.observe(task, count_read=True)
-        request[OBSERVED] = view
-        return view
+        return self.read_status(request, task, count=request.method != "HEAD")
 
     def _task(self, request: web.Request) -> Task | web.StreamResponse:
         raw = request.match_info["id"]
@@ -303,10 +297,10 @@ class SpectrumDiscover(VendorApi):
             task_id = self.check_task_id(raw)
         except ValueError:
             return self._error(request, 400, f"Invalid task id: {raw}")  # [inf] wording
-        task = self.runtime.engine.find(self.name, task_id)
+        task = self.find_task(task_id)
         if task is None:
             return self._error(request, 404, f"Task {task_id} not found")  # [inf] wording
-        request[JOURNAL_TASK] = task.id
+        self.concerns(request, task)
         return task
 
     def _url(self, request: web.Request, task: Task) -> str:
