@@ -210,7 +210,6 @@ class SpectrumDiscover(VendorApi):
     def _start(self, request: web.Request, sql: str) -> web.StreamResponse:
         if not sql.strip():
             return self._error(request, 400, "No SQL query was given")  # [inf]
-        engine = self.runtime.engine
         facts = sql_facts(sql)
         # The SQL decides, not the verb: a scenario triggered by GET also serves POST when no
         # POST trigger matches, and the other way round.
