@@ -9,6 +9,7 @@ body or at a named header, so a report says exactly where a provider drifted.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -44,11 +45,15 @@ def json_path(parts: Iterable[str | int]) -> str:
     return text
 
 
-def check_status(status: int | None, allowed: Iterable[int], error: str | None = None) -> list[Violation]:
+def check_status(
+    status: int | None, allowed: Iterable[int], error: str | None = None
+) -> list[Violation]:
     expected = sorted(set(allowed))
     wanted = " or ".join(map(str, expected))
     if status is None:
-        return [Violation("status", "status", wanted, f"no answer ({error or 'connection closed'})")]
+        return [
+            Violation("status", "status", wanted, f"no answer ({error or 'connection closed'})")
+        ]
     if status not in expected:
         return [Violation("status", "status", wanted, str(status))]
     return []
@@ -65,7 +70,11 @@ def check_content_type(value: str | None, expected: str) -> list[Violation]:
     """The media type must be `expected`; parameters (charset) are the vendor's own business
     and clients ignore them, so they are not compared."""
     if media_type(value) != expected.lower():
-        return [Violation("header", "header Content-Type", expected, shown(value) if value else "absent")]
+        return [
+            Violation(
+                "header", "header Content-Type", expected, shown(value) if value else "absent"
+            )
+        ]
     return []
 
 
@@ -74,7 +83,9 @@ def parse_json(body: bytes) -> tuple[Any, Violation | None]:
         return json.loads(body), None
     except (ValueError, RecursionError):
         text = body[:SHOWN_CHARS].decode("utf-8", "replace")
-        return None, Violation("body", "$", "a JSON document", shown(text) if body else "an empty body")
+        return None, Violation(
+            "body", "$", "a JSON document", shown(text) if body else "an empty body"
+        )
 
 
 def check_body(schemas: SchemaSet, schema: str, value: Any) -> list[Violation]:
@@ -90,13 +101,20 @@ def check_body(schemas: SchemaSet, schema: str, value: Any) -> list[Violation]:
 
 
 def _leaf_errors(errors: Iterable[Any]) -> Iterable[Any]:
-    """The errors themselves, and for a `oneOf`/`anyOf` that failed, the reasons of its
-    branch that came closest (jsonschema's own choice), where the drift actually is."""
-    from jsonschema.exceptions import best_match
-
+    """The errors themselves, and for a `oneOf`/`anyOf` that failed, the reasons of the branch
+    that came closest (one the value's type fits, with the fewest errors): the drift is there."""
     for error in errors:
         if error.validator in ("oneOf", "anyOf") and error.context:
-            yield best_match(error.context)
+            branches: dict[Any, list[Any]] = {}
+            for sub in error.context:
+                branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+
+            def cost(found: Iterable[Any]) -> tuple[bool, int]:
+                listed = list(found)
+                wrong_type = any(e.validator == "type" and not e.relative_path for e in listed)
+                return wrong_type, len(listed)
+
+            yield from _leaf_errors(min(branches.values(), key=cost))
         else:
             yield error
 
@@ -105,21 +123,29 @@ def _violation(error: Any) -> Violation:
     path = list(error.absolute_path)
     validator, expected, instance = error.validator, error.validator_value, error.instance
     if validator == "required":
+        # One error per missing key, its name in the message ('x' is a required property).
+        named = re.match(r"^'(.+)' is a required property$", error.message)
         missing = [name for name in expected if isinstance(instance, dict) and name not in instance]
-        name = missing[0] if missing else str(expected)
+        name = named.group(1) if named else (missing[0] if missing else str(expected))
         return Violation("body", json_path([*path, name]), "present (required)", "missing")
     if validator == "additionalProperties" or validator == "propertyNames":
         return Violation("body", json_path(path), "only the keys the schema names", error.message)
     if validator == "type":
         wanted = expected if isinstance(expected, str) else " or ".join(expected)
-        return Violation("body", json_path(path), f"type {wanted}", f"{_json_type(instance)} {shown(instance)}")
+        return Violation(
+            "body", json_path(path), f"type {wanted}", f"{_json_type(instance)} {shown(instance)}"
+        )
     if validator == "enum":
-        return Violation("body", json_path(path), "one of " + ", ".join(map(shown, expected)), shown(instance))
+        return Violation(
+            "body", json_path(path), "one of " + ", ".join(map(shown, expected)), shown(instance)
+        )
     if validator == "const":
         return Violation("body", json_path(path), shown(expected), shown(instance))
     if validator == "not" and isinstance(expected, Mapping) and expected.get("required"):
         # The `then: not required` of a schema: a field that must be absent in this state.
-        return Violation("body", json_path([*path, *expected["required"][:1]]), "absent here", "present")
+        return Violation(
+            "body", json_path([*path, *expected["required"][:1]]), "absent here", "present"
+        )
     return Violation("body", json_path(path), f"{validator} {shown(expected)}", shown(instance))
 
 
@@ -151,29 +177,47 @@ def check_sequence(observations: Sequence[Observation]) -> list[Violation]:
         where = f"answer {number}"
         if previous is not None:
             if previous.phase in TERMINAL and seen.phase != previous.phase:
-                found.append(Violation(
-                    "sequence", f"{where} phase", f"{previous.shown} (a task never leaves an end)",
-                    f"{seen.shown} after {previous.shown}",
-                ))
+                found.append(
+                    Violation(
+                        "sequence",
+                        f"{where} phase",
+                        f"{previous.shown} (a task never leaves an end)",
+                        f"{seen.shown} after {previous.shown}",
+                    )
+                )
             elif RANK[seen.phase] < RANK[previous.phase]:
-                found.append(Violation(
-                    "sequence", f"{where} phase", f"{previous.shown} or a later phase",
-                    f"{seen.shown} after {previous.shown}",
-                ))
+                found.append(
+                    Violation(
+                        "sequence",
+                        f"{where} phase",
+                        f"{previous.shown} or a later phase",
+                        f"{seen.shown} after {previous.shown}",
+                    )
+                )
         for name, value in seen.counters.items():
             top = highest.get(name)
             if top is not None and value < top[0]:
-                found.append(Violation(
-                    "sequence", f"{where} {name}", f"at least {top[0]:g} (answer {top[1]})", f"{value:g}",
-                ))
+                found.append(
+                    Violation(
+                        "sequence",
+                        f"{where} {name}",
+                        f"at least {top[0]:g} (answer {top[1]})",
+                        f"{value:g}",
+                    )
+                )
             if top is None or value > top[0]:
                 highest[name] = (value, number)
         for name, value in seen.fixed.items():
             first = fixed.setdefault(name, (value, number))
             if first[0] != value:
-                found.append(Violation(
-                    "sequence", f"{where} {name}", f"{shown(first[0])} (as in answer {first[1]})", shown(value),
-                ))
+                found.append(
+                    Violation(
+                        "sequence",
+                        f"{where} {name}",
+                        f"{shown(first[0])} (as in answer {first[1]})",
+                        shown(value),
+                    )
+                )
         previous = seen
     return found
 

@@ -29,7 +29,8 @@ USAGE_ERROR = 2
 def add_verify_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     env_names = ", ".join(ENV_PREFIX + key.upper() for key in KNOWN_KEYS)
     verify = commands.add_parser(
-        "verify", help="check a real provider (or a HAR file, or a journal) against the contract",
+        "verify",
+        help="check a real provider (or a HAR file, or a journal) against the contract",
         description="Drive a real server through a task's lifecycle as the vendor's clients do, "
         "and check every answer against the contract the emulator serves: status codes, the "
         "headers clients rely on, bodies against the emulator's schemas, and the sequence of "
@@ -39,55 +40,109 @@ def add_verify_parser(commands: argparse._SubParsersAction) -> None:  # type: ig
         f"{env_names}, which win over the file.\n\n"
         "exit status: 0 every check holds, 1 the provider drifted, 2 usage or connection error\n\n"
         "examples:\n"
-        "  task-emulator verify --api traffic_ops --base-url https://to.example.com --credentials to.yaml\n"
+        "  task-emulator verify --api traffic_ops --base-url https://to.example.com \\\n"
+        "      --credentials to.yaml\n"
         "  task-emulator verify --api spectrum_discover --har session.har --junit-xml verify.xml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify.add_argument("--api", required=True, choices=list(CONTRACTS), help="which vendor API")
     where = verify.add_mutually_exclusive_group(required=True)
-    where.add_argument("--base-url", help="the server to drive (scheme, host, port, any path prefix)")
+    where.add_argument(
+        "--base-url", help="the server to drive (scheme, host, port, any path prefix)"
+    )
     where.add_argument("--har", type=Path, metavar="FILE", help="check a HAR 1.2 file instead")
-    where.add_argument("--journal", type=Path, metavar="FILE",
-                       help="check an emulator journal export (GET /_emulator/requests) instead")
-    verify.add_argument("--credentials", type=Path, metavar="FILE", help="YAML or JSON credentials file")
+    where.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FILE",
+        help="check an emulator journal export (GET /_emulator/requests) instead",
+    )
+    verify.add_argument(
+        "--credentials", type=Path, metavar="FILE", help="YAML or JSON credentials file"
+    )
     task = verify.add_mutually_exclusive_group()
-    task.add_argument("--task", metavar="ID", help="follow this existing task instead of starting one")
-    task.add_argument("--trigger", action="store_true",
-                      help="start a task through the API's trigger (the default)")
-    verify.add_argument("--trigger-input", metavar="TEXT",
-                        help="what the trigger sends: the SQL (spectrum_discover), the MQL query "
-                        "(ops_center), the OBS path (dataarts), acme_autorenew or dnssec_refresh "
-                        "(traffic_ops)")
-    verify.add_argument("--max-polls", type=_positive_int, default=100, metavar="N",
-                        help="polls at most (default: %(default)s)")
-    verify.add_argument("--interval", type=_non_negative_float, default=2.0, metavar="SECONDS",
-                        help="between polls (default: %(default)s)")
-    verify.add_argument("--timeout", type=_positive_float, default=300.0, metavar="SECONDS",
-                        help="for the whole run; each call gets what is left, 30 s at most "
-                        "(default: %(default)s)")
-    verify.add_argument("--junit-xml", type=Path, metavar="FILE", help="also write a JUnit XML report")
+    task.add_argument(
+        "--task", metavar="ID", help="follow this existing task instead of starting one"
+    )
+    task.add_argument(
+        "--trigger",
+        action="store_true",
+        help="start a task through the API's trigger (the default)",
+    )
+    verify.add_argument(
+        "--trigger-input",
+        metavar="TEXT",
+        help="what the trigger sends: the SQL (spectrum_discover), the MQL query "
+        "(ops_center), the OBS path (dataarts), acme_autorenew or dnssec_refresh "
+        "(traffic_ops)",
+    )
+    verify.add_argument(
+        "--max-polls",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="polls at most (default: %(default)s)",
+    )
+    verify.add_argument(
+        "--interval",
+        type=_non_negative_float,
+        default=2.0,
+        metavar="SECONDS",
+        help="between polls (default: %(default)s)",
+    )
+    verify.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=300.0,
+        metavar="SECONDS",
+        help="for the whole run; each call gets what is left, 30 s at most (default: %(default)s)",
+    )
+    verify.add_argument(
+        "--junit-xml", type=Path, metavar="FILE", help="also write a JUnit XML report"
+    )
     verify.add_argument("--json", type=Path, metavar="FILE", help="also write a JSON report")
-    verify.add_argument("--quiet", action="store_true", help="print only the last line of the summary")
+    verify.add_argument(
+        "--quiet", action="store_true", help="print only the last line of the summary"
+    )
 
 
 def add_record_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     record = commands.add_parser(
-        "record", help="record a real provider's tasks as scenarios, through a proxy",
+        "record",
+        help="record a real provider's tasks as scenarios, through a proxy",
         description="Run a reverse proxy in front of a real server: point your client at it, "
         "and every task it sees is written to DIR as a scenario (phases in order, how long "
         "and how many polls each lasted, what each rendered), ready for `serve --scenarios DIR`. "
         "Requests and answers pass unchanged; no credential is written or logged.",
-        epilog="example:\n  task-emulator record --api traffic_ops --upstream https://to.example.com "
-        "--out recorded/ --port 8081",
+        epilog="example:\n  task-emulator record --api traffic_ops \\\n"
+        "      --upstream https://to.example.com --out recorded/ --port 8081",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     record.add_argument("--api", required=True, choices=list(CONTRACTS), help="which vendor API")
     record.add_argument("--upstream", required=True, metavar="URL", help="the real server")
-    record.add_argument("--out", required=True, type=Path, metavar="DIR", help="where scenarios are written")
-    record.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    record.add_argument("--port", type=_port, default=8081, help="port to listen on (default: %(default)s)")
-    record.add_argument("--timeout", type=_positive_float, default=60.0, metavar="SECONDS",
-                        help="for each forwarded request (default: %(default)s)")
+    record.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="where scenarios are written"
+    )
+    record.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    record.add_argument(
+        "--port", type=_port, default=8081, help="port to listen on (default: %(default)s)"
+    )
+    record.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="for each forwarded request (default: %(default)s)",
+    )
+    record.add_argument(
+        "--rewrite-host",
+        action="store_true",
+        help="send the upstream's host in the Host header instead of the client's "
+        "(for an upstream behind name-based virtual hosting; an AK/SK signature "
+        "covers Host, so DataArts clients need the default)",
+    )
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -108,8 +163,12 @@ def run_verify(args: argparse.Namespace) -> int:
             report = _offline(contract, exchanges, schemas, f"{args.journal} (journal)")
         else:
             options = LiveOptions(
-                base_url=_base_url(args.base_url), task=args.task, trigger_input=args.trigger_input,
-                max_polls=args.max_polls, interval=args.interval, timeout=args.timeout,
+                base_url=_base_url(args.base_url),
+                task=args.task,
+                trigger_input=args.trigger_input,
+                max_polls=args.max_polls,
+                interval=args.interval,
+                timeout=args.timeout,
             )
             report = asyncio.run(run_live(contract, credentials, options, schemas, secrets))
     except (ConfigError, ConnectionFailed, ValueError) as error:
@@ -126,7 +185,9 @@ def run_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok and report.checks else 1
 
 
-def _offline(contract: VendorContract, exchanges: list[Exchange], schemas: SchemaSet, source: str) -> Report:
+def _offline(
+    contract: VendorContract, exchanges: list[Exchange], schemas: SchemaSet, source: str
+) -> Report:
     return judge(contract, exchanges, schemas, source=source)
 
 
@@ -134,9 +195,17 @@ def run_record(args: argparse.Namespace) -> int:
     from .proxy import serve_recorder
 
     try:
-        return asyncio.run(serve_recorder(
-            contract_for(args.api), _base_url(args.upstream), args.out, args.host, args.port, args.timeout
-        ))
+        return asyncio.run(
+            serve_recorder(
+                contract_for(args.api),
+                _base_url(args.upstream),
+                args.out,
+                args.host,
+                args.port,
+                args.timeout,
+                rewrite_host=args.rewrite_host,
+            )
+        )
     except (ConfigError, ValueError) as error:
         return _usage(str(error))
 

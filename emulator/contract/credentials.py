@@ -22,16 +22,35 @@ from ..errors import ConfigError
 ENV_PREFIX = "TASK_EMULATOR_VERIFY_"
 REDACTED = "[redacted]"
 # Every key any API's credentials have, so the environment variables can be documented.
-KNOWN_KEYS = ("username", "password", "login_token", "ak", "sk", "project_id", "token", "workspace", "dataset")
+KNOWN_KEYS = (
+    "username",
+    "password",
+    "login_token",
+    "ak",
+    "sk",
+    "project_id",
+    "token",
+    "workspace",
+    "dataset",
+)
 # Values shorter than this are not searched for: blanking two letters everywhere would
 # garble every report, and no answer echoes a credential anyway.
 MIN_SECRET_LENGTH = 4
 # Request and response headers whose values are credentials (compared lower-case).
-SECRET_HEADERS = frozenset({
-    "authorization", "proxy-authorization", "cookie", "set-cookie", "x-auth-token", "x-subject-token",
-})
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-auth-token",
+        "x-subject-token",
+    }
+)
 # JSON body keys whose values are credentials (Traffic Ops' login `p`, `t`; IAM's password).
-SECRET_BODY_KEYS = frozenset({"p", "t", "password", "passwd", "token", "secret", "sk", "access_token"})
+SECRET_BODY_KEYS = frozenset(
+    {"p", "t", "password", "passwd", "token", "secret", "sk", "access_token"}
+)
 
 
 def load_credentials(path: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -42,11 +61,15 @@ def load_credentials(path: Path | None, environ: Mapping[str, str] | None = None
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as error:
-            raise ConfigError(f"--credentials: cannot read {path}: {error.strerror or error}") from None
+            raise ConfigError(
+                f"--credentials: cannot read {path}: {error.strerror or error}"
+            ) from None
         except yaml.YAMLError:
             raise ConfigError(f"--credentials: {path} is neither YAML nor JSON") from None
         if not isinstance(data, dict):
-            raise ConfigError(f"--credentials: {path} must hold a mapping such as username: …, password: …")
+            raise ConfigError(
+                f"--credentials: {path} must hold a mapping such as username: …, password: …"
+            )
         for key, value in data.items():
             if not isinstance(value, (str, int)) or isinstance(value, bool):
                 raise ConfigError(f"--credentials: {path}: the value of {key!r} must be text")

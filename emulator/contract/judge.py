@@ -24,7 +24,7 @@ def judge(
 ) -> Report:
     """A report on `exchanges` (in the order they happened). `labels` names exchanges by
     their index (`login`, `poll 3` …) where the caller knows what it sent."""
-    report = Report(contract.api, source)
+    report = Report(contract.api, source, exchanges=list(exchanges))
     observed: dict[str, list[Observation]] = {}
     ignored = 0
     no_headers = no_bodies = False
@@ -46,7 +46,9 @@ def judge(
             no_headers = True
         elif answer is not None:
             if answer.media is not None:
-                result.violations += check_content_type(exchange.header("Content-Type"), answer.media)
+                result.violations += check_content_type(
+                    exchange.header("Content-Type"), answer.media
+                )
             result.violations += contract.header_violations(exchange, route)
         body: Any = None
         if exchange.body is None:
@@ -59,11 +61,15 @@ def judge(
                 name = f"{contract.api}/{answer.schema}.schema.json"
                 result.violations += check_body(schemas, name, body)
                 result.violations += contract.answer_violations(exchange, route, body)
-        if exchange.body is None and any(n.startswith("violation: ") for n in exchange.source_notes):
+        if exchange.body is None and any(
+            n.startswith("violation: ") for n in exchange.source_notes
+        ):
             # The journal's own verdict on the body it did not keep.
             note = next(n for n in exchange.source_notes if n.startswith("violation: "))
             result.violations.append(
-                Violation("body", "$", "a body that fits its schema (the emulator's verdict)", note[11:])
+                Violation(
+                    "body", "$", "a body that fits its schema (the emulator's verdict)", note[11:]
+                )
             )
         for seen in contract.observe(exchange, route, body):
             observed.setdefault(seen.task, []).append(seen)
@@ -78,7 +84,9 @@ def judge(
     if ignored:
         report.notes.append(f"{ignored} request(s) not of the {contract.api} contract: not checked")
     if no_headers:
-        report.notes.append("the source keeps no response headers: content types and headers not checked")
+        report.notes.append(
+            "the source keeps no response headers: content types and headers not checked"
+        )
     if no_bodies:
         report.notes.append(
             "the source keeps no response bodies: bodies not checked against their schemas, "

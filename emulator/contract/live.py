@@ -81,8 +81,14 @@ class HttpClient:
         started = time.monotonic()
         left = self.deadline - started
         common: dict[str, Any] = {
-            "index": len(self.exchanges), "method": method, "path": path, "raw_query": query,
-            "query": _pairs(query), "request_headers": sent, "request_body": body, "time": started,
+            "index": len(self.exchanges),
+            "method": method,
+            "path": path,
+            "raw_query": query,
+            "query": _pairs(query),
+            "request_headers": sent,
+            "request_body": body,
+            "time": started,
         }
         if left <= 0:
             exchange = Exchange(**common, error="the time limit passed")
@@ -90,7 +96,11 @@ class HttpClient:
             return exchange
         try:
             async with self.session.request(
-                method, url, headers=dict(headers or {}), data=body, allow_redirects=False,
+                method,
+                url,
+                headers=dict(headers or {}),
+                data=body,
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=min(left, MAX_CALL_SECONDS)),
             ) as response:
                 data, whole = await _read_bounded(response.content)
@@ -98,7 +108,10 @@ class HttpClient:
                 answer = tuple((k, v) for k, v in response.headers.items())
                 self.secrets.learn_headers(answer)
                 exchange = Exchange(
-                    **common, status=response.status, response_headers=answer, body=data,
+                    **common,
+                    status=response.status,
+                    response_headers=answer,
+                    body=data,
                     source_notes=notes,
                 )
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
@@ -134,7 +147,11 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, asyncio.TimeoutError):
         return "no answer in time"
     if isinstance(error, aiohttp.ClientConnectorError):
-        return str(error.os_error.strerror or error.os_error) if error.os_error else "connection refused"
+        return (
+            str(error.os_error.strerror or error.os_error)
+            if error.os_error
+            else "connection refused"
+        )
     return str(error) or type(error).__name__
 
 
@@ -170,7 +187,9 @@ async def run_live(
             ended = _ended(contract, http.exchanges[seen:], task)
             if ended:
                 break
-    report = judge(contract, http.exchanges, schemas, source=f"{options.base_url} (live)", labels=labels)
+    report = judge(
+        contract, http.exchanges, schemas, source=f"{options.base_url} (live)", labels=labels
+    )
     if task is None:
         report.notes.append("the trigger's answer named no task: nothing to poll")
     elif not ended:
@@ -198,6 +217,9 @@ def _ended(contract: VendorContract, exchanges: list[Exchange], task: str) -> bo
             body = json.loads(exchange.body) if exchange.body else None
         except (ValueError, RecursionError):
             body = None
-        if any(seen.task == task and seen.phase in TERMINAL for seen in contract.observe(exchange, route, body)):
+        if any(
+            seen.task == task and seen.phase in TERMINAL
+            for seen in contract.observe(exchange, route, body)
+        ):
             return True
     return False

@@ -106,7 +106,12 @@ class Violation:
         return f"{self.check} {self.where}: expected {self.expected}, got {self.actual}"
 
     def to_json(self) -> dict[str, str]:
-        return {"check": self.check, "where": self.where, "expected": self.expected, "actual": self.actual}
+        return {
+            "check": self.check,
+            "where": self.where,
+            "expected": self.expected,
+            "actual": self.actual,
+        }
 
 
 @dataclass
@@ -131,6 +136,9 @@ class Report:
     checks: list[CheckResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     phases: dict[str, list[str]] = field(default_factory=dict)
+    # What was judged, for callers that look further (never written to a report file: it
+    # holds requests as they were sent, credentials and all).
+    exchanges: list[Exchange] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:

@@ -34,10 +34,19 @@ from .vendors import VendorContract
 log = logging.getLogger("task_emulator.record")
 
 # RFC 9110 section 7.6.1: headers of one connection, never forwarded.
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "proxy-connection",
-})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+    }
+)
 # Answers bigger than this are forwarded whole but recorded without their body.
 RECORD_LIMIT = 32 * 1024 * 1024
 RECORDER = web.AppKey("task_emulator_recorder", Recorder)
@@ -45,7 +54,12 @@ CLIENT = web.AppKey("task_emulator_proxy_client", aiohttp.ClientSession)
 
 
 def recording_app(
-    contract: VendorContract, upstream: str, recorder: Recorder, *, timeout: float = 60.0, rewrite_host: bool = False
+    contract: VendorContract,
+    upstream: str,
+    recorder: Recorder,
+    *,
+    timeout: float = 60.0,
+    rewrite_host: bool = False,
 ) -> web.Application:
     """The proxy as an aiohttp application (the CLI serves it; tests start it themselves)."""
     app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -55,7 +69,9 @@ def recording_app(
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-writer")
 
     async def client(app: web.Application) -> AsyncIterator[None]:
-        app[CLIENT] = aiohttp.ClientSession(auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+        app[CLIENT] = aiohttp.ClientSession(
+            auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+        )
         yield
         await app[CLIENT].close()
         writer.shutdown(wait=True)
@@ -71,7 +87,11 @@ def recording_app(
         target = URL(str(base) + request.raw_path, encoded=True)
         try:
             async with request.app[CLIENT].request(
-                request.method, target, headers=headers, data=body or None, allow_redirects=False,
+                request.method,
+                target,
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as answer:
                 response = web.StreamResponse(status=answer.status, reason=answer.reason)
@@ -91,19 +111,39 @@ def recording_app(
                 received = tuple(answer.headers.items())
         except (aiohttp.ClientError, TimeoutError) as error:
             status = 504 if isinstance(error, TimeoutError) else 502
-            log.warning("%s %s: the upstream did not answer (%s)", request.method, request.path, type(error).__name__)
-            return web.Response(status=status, text=f"task-emulator record: upstream unreachable ({status})\n")
-        recorded = _decoded(b"".join(kept), answer.headers.get("Content-Encoding")) if size <= RECORD_LIMIT else None
+            log.warning(
+                "%s %s: the upstream did not answer (%s)",
+                request.method,
+                request.path,
+                type(error).__name__,
+            )
+            return web.Response(
+                status=status, text=f"task-emulator record: upstream unreachable ({status})\n"
+            )
+        recorded = (
+            _decoded(b"".join(kept), answer.headers.get("Content-Encoding"))
+            if size <= RECORD_LIMIT
+            else None
+        )
         log.debug("%s %s -> %s", request.method, request.path, answer.status)
         exchange = Exchange(
-            index=0, method=request.method, path=request.path,
-            query=tuple(request.query.items()), raw_query=request.rel_url.raw_query_string,
-            request_headers=tuple(request.headers.items()), request_body=body,
-            status=answer.status, response_headers=received, body=recorded, time=started,
+            index=0,
+            method=request.method,
+            path=request.path,
+            query=tuple(request.query.items()),
+            raw_query=request.rel_url.raw_query_string,
+            request_headers=tuple(request.headers.items()),
+            request_body=body,
+            status=answer.status,
+            response_headers=received,
+            body=recorded,
+            time=started,
         )
         # Recorded in the background, in arrival order: the client's next request on this
         # connection is not held up by a scenario being written.
-        done = asyncio.get_running_loop().run_in_executor(writer, request.app[RECORDER].add, exchange)
+        done = asyncio.get_running_loop().run_in_executor(
+            writer, request.app[RECORDER].add, exchange
+        )
         done.add_done_callback(_logged)
         return response
 
@@ -122,7 +162,8 @@ def _forwarded(headers: CIMultiDict[str] | object) -> CIMultiDict[str]:
     source: CIMultiDict[str] = CIMultiDict(headers)  # type: ignore[arg-type]
     named = {h.strip().lower() for h in source.get("Connection", "").split(",") if h.strip()}
     return CIMultiDict(
-        (k, v) for k, v in source.items()
+        (k, v)
+        for k, v in source.items()
         if k.lower() not in HOP_BY_HOP and k.lower() not in named and k.lower() != "content-length"
     )
 
@@ -143,12 +184,20 @@ def _decoded(body: bytes, encoding: str | None) -> bytes | None:
 
 
 async def serve_recorder(
-    contract: VendorContract, upstream: str, out: Path, host: str, port: int, timeout: float,
-    *, rewrite_host: bool = False,
+    contract: VendorContract,
+    upstream: str,
+    out: Path,
+    host: str,
+    port: int,
+    timeout: float,
+    *,
+    rewrite_host: bool = False,
 ) -> int:
     """Run the proxy until SIGINT or SIGTERM; 0 then. ConfigError when it cannot start."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     recorder = Recorder(contract, out, Secrets())
     app = recording_app(contract, upstream, recorder, timeout=timeout, rewrite_host=rewrite_host)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -161,7 +210,8 @@ async def serve_recorder(
     shown = re.sub(r"//[^/@]*@", "//", upstream)  # never a user:password@ of the URL
     print(
         f"task-emulator record: {contract.api} proxy on http://{host}:{port} for {shown}; "
-        f"scenarios go to {out} (Ctrl-C to stop)", flush=True,
+        f"scenarios go to {out} (Ctrl-C to stop)",
+        flush=True,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -62,7 +62,9 @@ class Recorder:
         at = exchange.time if exchange.time is not None else 0.0
         changed: set[str] = set()
         if route.kind == "trigger":
-            task_id = self.contract.created_task(exchange, body) or next((o.task for o in observations), None)
+            task_id = self.contract.created_task(exchange, body) or next(
+                (o.task for o in observations), None
+            )
             if task_id is not None and task_id not in self.tasks:
                 self.tasks[task_id] = RecordedTask(task_id, at, trigger=exchange)
                 changed.add(task_id)
@@ -96,13 +98,22 @@ class Recorder:
         for problem in problems[:5]:
             log.error("the recorded scenario has a mistake (a bug of the recorder): %s", problem)
         phases = " -> ".join(dict.fromkeys(o.shown for _, o in task.observations)) or "started"
-        log.info("%s %s task %s: %s (%s)", "wrote" if first else "updated", self.contract.api,
-                 task.id, self.secrets.mask(phases), path.name)
+        log.info(
+            "%s %s task %s: %s (%s)",
+            "wrote" if first else "updated",
+            self.contract.api,
+            task.id,
+            self.secrets.mask(phases),
+            path.name,
+        )
         return path
 
     def _name(self, task_id: str) -> str:
         """A scenario name from the task id (a-z, 0-9, '.', '_', '-'), unique in DIR."""
-        base = "recorded-" + (re.sub(r"[^a-z0-9._-]+", "-", task_id.lower()).strip("-.") or "task")[:60]
+        base = (
+            "recorded-"
+            + (re.sub(r"[^a-z0-9._-]+", "-", task_id.lower()).strip("-.") or "task")[:60]
+        )
         name, number = base, 1
         while f"{self.contract.api}-{name}.yaml" in self._taken:
             number += 1

@@ -76,10 +76,15 @@ def junit_report(report: Report, secrets: Secrets) -> str:
     properties = ET.SubElement(suite, "properties")
     ET.SubElement(properties, "property", name="source", value=secrets.mask(report.source))
     for check in report.checks:
-        case = ET.SubElement(suite, "testcase", classname=f"verify.{report.api}", name=secrets.mask(check.name))
+        case = ET.SubElement(
+            suite, "testcase", classname=f"verify.{report.api}", name=secrets.mask(check.name)
+        )
         if check.violations:
             failure = ET.SubElement(
-                case, "failure", message=secrets.mask(str(check.violations[0])), type="ContractViolation"
+                case,
+                "failure",
+                message=secrets.mask(str(check.violations[0])),
+                type="ContractViolation",
             )
             failure.text = secrets.mask("\n".join(str(v) for v in check.violations))
         if check.notes:
@@ -87,7 +92,9 @@ def junit_report(report: Report, secrets: Secrets) -> str:
     if report.notes:
         ET.SubElement(suite, "system-out").text = secrets.mask("\n".join(report.notes))
     ET.indent(suite)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
+    )
 
 
 def write_text(path: Path, text: str) -> None:

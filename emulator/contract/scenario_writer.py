@@ -49,7 +49,11 @@ class _Group:
 
 
 def steps(
-    contract: VendorContract, seen: Sequence[tuple[float, Observation]], created: float, *, timed: bool = True
+    contract: VendorContract,
+    seen: Sequence[tuple[float, Observation]],
+    created: float,
+    *,
+    timed: bool = True,
 ) -> list[dict[str, Any]]:
     """The lifecycle steps of one task (or subtask) from its observations, in time order.
     Not `timed`: steps seen by reads end by reads alone (a preloaded task, made when the
@@ -95,7 +99,8 @@ def scenario(contract: VendorContract, task: RecordedTask, name: str) -> dict[st
     document: dict[str, Any] = {
         "api": contract.api,
         "name": name,
-        "description": f"Recorded from a real {contract.api} server: {' -> '.join(shown) or 'no answer yet'}.",
+        "description": f"Recorded from a real {contract.api} server: "
+        f"{' -> '.join(shown) or 'no answer yet'}.",
     }
     trigger = contract.trigger_of(task.trigger) if task.trigger is not None else None
     if trigger is not None:
@@ -103,7 +108,9 @@ def scenario(contract: VendorContract, task: RecordedTask, name: str) -> dict[st
         document["trigger"] = {"method": method, "path": path}
         if when:
             document["trigger"]["when"] = {key: glob_literal(value) for key, value in when.items()}
-    fields = {key: placeholder_literal(value) for key, value in contract.task_fields(observations).items()}
+    fields = {
+        key: placeholder_literal(value) for key, value in contract.task_fields(observations).items()
+    }
     if fields:
         document["task"] = fields
     if task.observations:
@@ -129,16 +136,28 @@ def _subtasks(contract: VendorContract, task: RecordedTask, timed: bool) -> list
     found = []
     for seen in by_id.values():
         names = [o.fields["name"] for _, o in seen if isinstance(o.fields.get("name"), str)]
-        found.append({"name": names[-1] if names else "subtask", "lifecycle": steps(contract, seen, task.created, timed=timed)})
+        found.append(
+            {
+                "name": names[-1] if names else "subtask",
+                "lifecycle": steps(contract, seen, task.created, timed=timed),
+            }
+        )
     return found
 
 
 def to_yaml(document: dict[str, Any]) -> str:
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: a big result in a blink
     text: str = yaml.dump(
-        document, Dumper=dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=None
+        document,
+        Dumper=dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+        default_flow_style=None,
     )
-    return "# Recorded by task-emulator record. Edit freely; `task-emulator check` checks it.\n" + text
+    return (
+        "# Recorded by task-emulator record. Edit freely; `task-emulator check` checks it.\n" + text
+    )
 
 
 def glob_literal(text: str) -> str:

@@ -46,7 +46,9 @@ def read_har(path: Path) -> list[Exchange]:
         try:
             exchanges.append(_har_exchange(index, entry))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise ConfigError(f"--har: {path}: entry {index} is not a HAR entry ({error})") from None
+            raise ConfigError(
+                f"--har: {path}: entry {index} is not a HAR entry ({error})"
+            ) from None
     return exchanges
 
 
@@ -114,24 +116,32 @@ def read_journal(path: Path, api: str) -> list[Exchange]:
             notes.append(f"an injected fault ({entry['fault']}) hit this answer")
         query = entry.get("query") or {}
         body = entry.get("body")
-        request_body = None if body is None else (
-            body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        request_body = (
+            None
+            if body is None
+            else (body.encode() if isinstance(body, str) else json.dumps(body).encode())
         )
         status = entry.get("status")
-        exchanges.append(Exchange(
-            index=int(entry.get("seq", index)),
-            method=str(entry["method"]).upper(),
-            path=str(entry["path"]),
-            query=tuple((str(k), str(v)) for k, v in query.items()),
-            raw_query="&".join(f"{k}={v}" for k, v in query.items()),
-            request_headers=tuple((str(k), str(v)) for k, v in (entry.get("headers") or {}).items()),
-            request_body=request_body,
-            status=status if isinstance(status, int) else None,
-            error=None if isinstance(status, int) else "the connection was closed before an answer",
-            response_headers=None,
-            body=None,
-            time=entry.get("time") if isinstance(entry.get("time"), (int, float)) else None,
-            source_notes=tuple(notes),
-            task_hint=entry.get("task"),
-        ))
+        exchanges.append(
+            Exchange(
+                index=int(entry.get("seq", index)),
+                method=str(entry["method"]).upper(),
+                path=str(entry["path"]),
+                query=tuple((str(k), str(v)) for k, v in query.items()),
+                raw_query="&".join(f"{k}={v}" for k, v in query.items()),
+                request_headers=tuple(
+                    (str(k), str(v)) for k, v in (entry.get("headers") or {}).items()
+                ),
+                request_body=request_body,
+                status=status if isinstance(status, int) else None,
+                error=None
+                if isinstance(status, int)
+                else "the connection was closed before an answer",
+                response_headers=None,
+                body=None,
+                time=entry.get("time") if isinstance(entry.get("time"), (int, float)) else None,
+                source_notes=tuple(notes),
+                task_hint=entry.get("task"),
+            )
+        )
     return exchanges

@@ -10,7 +10,12 @@ from .traffic_ops import TrafficOpsContract
 
 CONTRACTS: dict[str, type[VendorContract]] = {
     contract.api: contract
-    for contract in (SpectrumDiscoverContract, OpsCenterContract, DataArtsContract, TrafficOpsContract)
+    for contract in (
+        SpectrumDiscoverContract,
+        OpsCenterContract,
+        DataArtsContract,
+        TrafficOpsContract,
+    )
 }
 
 

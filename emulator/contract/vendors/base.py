@@ -118,7 +118,9 @@ class VendorContract(ABC):
         """Start a task; its id, or None when the answer gave none."""
 
     @abstractmethod
-    async def poll(self, http: Http, session: Session, credentials: Mapping[str, str], task: str) -> None:
+    async def poll(
+        self, http: Http, session: Session, credentials: Mapping[str, str], task: str
+    ) -> None:
         """One round of the vendor's clients' polling loop."""
 
     # ---- writing a scenario from a recorded task ---------------------------------------------
@@ -142,4 +144,3 @@ class VendorContract(ABC):
     def scope_of(self, exchange: Exchange) -> dict[str, str]:
         """Where a task polled by `exchange` lives (a preloaded task's `scope:`)."""
         return {}
-

@@ -40,19 +40,37 @@ class DataArtsContract(VendorContract):
     def route(self, exchange: Exchange) -> Route | None:
         found = TASK_PATH.match(exchange.path)
         if found and exchange.method == "GET":
-            return Route("status", found.group(2), frozenset({200}), {200: Answer("system_task", MEDIA), **ERRORS})
+            return Route(
+                "status",
+                found.group(2),
+                frozenset({200}),
+                {200: Answer("system_task", MEDIA), **ERRORS},
+            )
         if IMPORT_PATH.match(exchange.path) and exchange.method == "POST":
-            return Route("trigger", None, frozenset({200}), {200: Answer("import_job", MEDIA), **ERRORS})
+            return Route(
+                "trigger", None, frozenset({200}), {200: Answer("import_job", MEDIA), **ERRORS}
+            )
         if exchange.path == "/v3/auth/tokens" and exchange.method == "POST":
             iam = Answer("iam_error", MEDIA)
-            return Route("login", None, frozenset({201}), {201: Answer("iam_token", MEDIA), 400: iam, 401: iam})
+            return Route(
+                "login",
+                None,
+                frozenset({201}),
+                {201: Answer("iam_token", MEDIA), 400: iam, 401: iam},
+            )
         return None
 
     def header_violations(self, exchange: Exchange, route: Route) -> list[Violation]:
         found = []
         if exchange.header("X-Request-Id") is None:
-            found.append(Violation("header", "header X-Request-Id", "present (the SDK reads it)", "absent"))
-        if route.kind == "login" and exchange.status == 201 and exchange.header("X-Subject-Token") is None:
+            found.append(
+                Violation("header", "header X-Request-Id", "present (the SDK reads it)", "absent")
+            )
+        if (
+            route.kind == "login"
+            and exchange.status == 201
+            and exchange.header("X-Subject-Token") is None
+        ):
             found.append(Violation("header", "header X-Subject-Token", "the token", "absent"))
         return found
 
@@ -61,11 +79,19 @@ class DataArtsContract(VendorContract):
             return []
         found = []
         if "id" in body and body["id"] != route.task:
-            found.append(Violation("body", "$.id", f"{route.task} (the id polled)", shown(body["id"])))
+            found.append(
+                Violation("body", "$.id", f"{route.task} (the id polled)", shown(body["id"]))
+            )
         for number, sub in enumerate(body.get("subtasks") or []):
             if isinstance(sub, dict) and "taskId" in sub and sub["taskId"] != body.get("id"):
-                found.append(Violation("body", f"$.subtasks[{number}].taskId", shown(body.get("id")),
-                                       shown(sub["taskId"])))
+                found.append(
+                    Violation(
+                        "body",
+                        f"$.subtasks[{number}].taskId",
+                        shown(body.get("id")),
+                        shown(sub["taskId"]),
+                    )
+                )
         start, end = body.get("startTime"), body.get("endTime")
         if isinstance(start, int) and isinstance(end, int) and end < start:
             found.append(Violation("body", "$.endTime", f"at least startTime {start}", str(end)))
@@ -78,7 +104,8 @@ class DataArtsContract(VendorContract):
             return []
         subs = tuple(
             _observation(f"{route.task} subtask {sub.get('id')}", sub)
-            for sub in body.get("subtasks") or [] if isinstance(sub, dict) and isinstance(sub.get("status"), str)
+            for sub in body.get("subtasks") or []
+            if isinstance(sub, dict) and isinstance(sub.get("status"), str)
         )
         return [_observation(route.task, body, ("projectId",), subs)]
 
@@ -109,12 +136,20 @@ class DataArtsContract(VendorContract):
         except ValueError:
             return None
 
-    async def poll(self, http: Http, session: Session, credentials: Mapping[str, str], task: str) -> None:
+    async def poll(
+        self, http: Http, session: Session, credentials: Mapping[str, str], task: str
+    ) -> None:
         path = f"/v1/{credentials.get('project_id', '')}/system-tasks/{task}"
         await self._send(http, session, "GET", path, dict(session.headers), None)
 
     async def _send(
-        self, http: Http, session: Session, method: str, path: str, headers: dict[str, str], body: bytes | None
+        self,
+        http: Http,
+        session: Session,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None,
     ) -> Exchange:
         signer = session.extra.get("signer")
         if signer is not None:
@@ -138,7 +173,11 @@ class DataArtsContract(VendorContract):
             path = json.loads(exchange.request_body or b"").get("path")
         except (ValueError, AttributeError):
             path = None
-        return "POST", "/v1/{project_id}/jobs/import", ({"body.path": path} if isinstance(path, str) else {})
+        return (
+            "POST",
+            "/v1/{project_id}/jobs/import",
+            ({"body.path": path} if isinstance(path, str) else {}),
+        )
 
     def scope_of(self, exchange: Exchange) -> dict[str, str]:
         found = TASK_PATH.match(exchange.path)
@@ -150,13 +189,22 @@ class DataArtsContract(VendorContract):
 
 
 def _observation(
-    task: str, body: Mapping[str, Any], more_fixed: tuple[str, ...] = (), subs: tuple[Observation, ...] = ()
+    task: str,
+    body: Mapping[str, Any],
+    more_fixed: tuple[str, ...] = (),
+    subs: tuple[Observation, ...] = (),
 ) -> Observation:
     status = body["status"]
     fixed = {key: body[key] for key in ("id", "startTime", *more_fixed) if key in body}
-    counters = {"lastUpdate": body["lastUpdate"]} if isinstance(body.get("lastUpdate"), (int, float)) else {}
+    counters = (
+        {"lastUpdate": body["lastUpdate"]}
+        if isinstance(body.get("lastUpdate"), (int, float))
+        else {}
+    )
     fields = {key: body[key] for key in ("name", "message") if isinstance(body.get(key), str)}
-    return Observation(task, PHASES.get(status, "running"), status, counters, fixed, fields=fields, subtasks=subs)
+    return Observation(
+        task, PHASES.get(status, "running"), status, counters, fixed, fields=fields, subtasks=subs
+    )
 
 
 def _signer(ak: str, sk: str) -> Any:
@@ -166,8 +214,8 @@ def _signer(ak: str, sk: str) -> Any:
         from huaweicloudsdkcore.signer.signer import Signer
     except ImportError:
         raise ConfigError(
-            "dataarts AK/SK signing needs the Huawei Cloud SDK core: pip install huaweicloudsdkcore "
-            "(or give a token instead of ak/sk)"
+            "dataarts AK/SK signing needs the Huawei Cloud SDK core: pip install "
+            "huaweicloudsdkcore (or give a token instead of ak/sk)"
         ) from None
 
     class Keys:  # what the signer reads of the SDK's credentials
@@ -185,8 +233,13 @@ def _signed(
     from huaweicloudsdkcore.sdk_request import SdkRequest
 
     request = SdkRequest(
-        method=method, schema=http.scheme, host=http.host, resource_path=path,
-        query_params=[], header_params=dict(headers), body=body or "",
+        method=method,
+        schema=http.scheme,
+        host=http.host,
+        resource_path=path,
+        query_params=[],
+        header_params=dict(headers),
+        body=body or "",
     )
     signed = signer.sign(request)
     http.secret(signed.header_params["Authorization"])

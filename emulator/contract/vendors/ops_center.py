@@ -46,8 +46,12 @@ class OpsCenterContract(VendorContract):
             task = exchange.query_value("requestId")
             return Route("status", task, frozenset({200, 206, FAILURE_STATUS}), answers)
         if action == "abortRequest" and exchange.method == "GET":
-            return Route("abort", exchange.query_value("requestId"), frozenset({200}),
-                         {200: Answer("abort", MEDIA), **ERRORS})
+            return Route(
+                "abort",
+                exchange.query_value("requestId"),
+                frozenset({200}),
+                {200: Answer("abort", MEDIA), **ERRORS},
+            )
         return None
 
     def answer_violations(self, exchange: Exchange, route: Route, body: Any) -> list[Violation]:
@@ -58,10 +62,14 @@ class OpsCenterContract(VendorContract):
         if all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
             matched, processed, total = numbers
             if not matched <= processed <= total:  # type: ignore[operator]
-                return [Violation(
-                    "body", "$.status", "matched <= processed <= total",
-                    f"matched {matched}, processed {processed}, total {total}",
-                )]
+                return [
+                    Violation(
+                        "body",
+                        "$.status",
+                        "matched <= processed <= total",
+                        f"matched {matched}, processed {processed}, total {total}",
+                    )
+                ]
         return []
 
     def observe(self, exchange: Exchange, route: Route, body: Any) -> list[Observation]:
@@ -79,13 +87,23 @@ class OpsCenterContract(VendorContract):
         if body is None:
             if exchange.body is not None:
                 return []
-            phase = {206: "running", 200: "succeeded"}.get(status, "failed" if status >= 400 else "")
+            phase = {206: "running", 200: "succeeded"}.get(
+                status, "failed" if status >= 400 else ""
+            )
             return [Observation(task, phase, str(status), read=read)] if phase else []
         if status >= 400:
             if not isinstance(body, dict):
                 return []
             error = {"status": status, "code": body.get("code"), "message": body.get("error")}
-            return [Observation(task, "failed", f"{status} {body.get('code')}", read=read, fields={"error": error})]
+            return [
+                Observation(
+                    task,
+                    "failed",
+                    f"{status} {body.get('code')}",
+                    read=read,
+                    fields={"error": error},
+                )
+            ]
         block = body.get("status") if isinstance(body, dict) else None
         if not isinstance(block, dict):
             return []
@@ -96,11 +114,22 @@ class OpsCenterContract(VendorContract):
         elif block.get("completed") is True:
             phase, shown = "succeeded", "completed"
         else:
-            phase = "running" if counters.get("processed") or counters.get("matched") else "scheduled"
+            phase = (
+                "running" if counters.get("processed") or counters.get("matched") else "scheduled"
+            )
             shown = f"{status} processed {block.get('processed')}/{block.get('total')}"
-        fields = {**counters, "total": block.get("total"), "has_errors": block.get("hasErrors") == "true",
-                  "rows": body.get("result"), "aborted": block.get("aborted") is True}
-        return [Observation(task, phase, shown, counters=counters, fixed=fixed, read=read, fields=fields)]
+        fields = {
+            **counters,
+            "total": block.get("total"),
+            "has_errors": block.get("hasErrors") == "true",
+            "rows": body.get("result"),
+            "aborted": block.get("aborted") is True,
+        }
+        return [
+            Observation(
+                task, phase, shown, counters=counters, fixed=fixed, read=read, fields=fields
+            )
+        ]
 
     def created_task(self, exchange: Exchange, body: Any) -> str | None:
         task = body.get("requestId") if isinstance(body, dict) else None
@@ -131,7 +160,9 @@ class OpsCenterContract(VendorContract):
         except ValueError:
             return None
 
-    async def poll(self, http: Http, session: Session, credentials: Mapping[str, str], task: str) -> None:
+    async def poll(
+        self, http: Http, session: Session, credentials: Mapping[str, str], task: str
+    ) -> None:
         query = self._query("getStatus", credentials, requestId=task)
         await http.send("GET", PATH, query=query, headers=session.headers)
 
@@ -160,7 +191,8 @@ class OpsCenterContract(VendorContract):
         totals = [o.fields["total"] for o in observations if _number(o.fields.get("total"))]
         rows: list[Any] = max(
             (o.fields["rows"] for o in observations if isinstance(o.fields.get("rows"), list)),
-            key=len, default=[],
+            key=len,
+            default=[],
         )
         found: dict[str, Any] = {"total": max(totals)} if totals else {}
         if rows:

@@ -72,13 +72,21 @@ class SpectrumDiscoverContract(VendorContract):
         location = exchange.header("Location")
         trigger = route.kind == "trigger" and exchange.status == 202
         if trigger and (location is None or not LOCATION.search(location)):
-            found.append(Violation(
-                "header", "header Location", "<base>/db2whrest/v1/task_status/<uuid>",
-                shown(location) if location else "absent",
-            ))
+            found.append(
+                Violation(
+                    "header",
+                    "header Location",
+                    "<base>/db2whrest/v1/task_status/<uuid>",
+                    shown(location) if location else "absent",
+                )
+            )
         if route.kind == "status" and exchange.status == 200 and location is None:
             found.append(Violation("header", "header Location", "the results URI", "absent"))
-        if route.kind == "login" and exchange.status == 200 and exchange.header("X-Auth-Token") is None:
+        if (
+            route.kind == "login"
+            and exchange.status == 200
+            and exchange.header("X-Auth-Token") is None
+        ):
             found.append(Violation("header", "header X-Auth-Token", "the token", "absent"))
         return found
 
@@ -88,7 +96,9 @@ class SpectrumDiscoverContract(VendorContract):
             return []
         if body is None and exchange.body is None:  # a source without bodies: the status says
             if route.kind == "status":
-                phase = {200: "succeeded", 303: "running"}.get(status, "failed" if status >= 400 else "")
+                phase = {200: "succeeded", 303: "running"}.get(
+                    status, "failed" if status >= 400 else ""
+                )
                 return [Observation(task, phase, str(status))] if phase else []
             return []
         if status == 200 and route.kind == "status":
@@ -97,7 +107,9 @@ class SpectrumDiscoverContract(VendorContract):
             return [Observation(task, "succeeded", shown_rows, fields={"rows": rows})]
         if status >= 400 and route.kind == "status" and isinstance(body, dict):
             fields = {"reason": body.get("reason"), "status_code": status}
-            return [Observation(task, "failed", f"{status} {shown(body.get('reason'))}", fields=fields)]
+            return [
+                Observation(task, "failed", f"{status} {shown(body.get('reason'))}", fields=fields)
+            ]
         word = body.get("status") if isinstance(body, dict) else None
         if (status == 200 and route.kind == "peek") or status == 303:
             if not isinstance(word, str):
@@ -139,10 +151,14 @@ class SpectrumDiscoverContract(VendorContract):
         self, http: Http, session: Session, credentials: Mapping[str, str], body: str | None
     ) -> str | None:
         sql = body or self.default_trigger_body
-        answer = await http.send("GET", QUERY_PATH, query=urllib.parse.quote(sql), headers=session.headers)
+        answer = await http.send(
+            "GET", QUERY_PATH, query=urllib.parse.quote(sql), headers=session.headers
+        )
         return self.created_task(answer, None)
 
-    async def poll(self, http: Http, session: Session, credentials: Mapping[str, str], task: str) -> None:
+    async def poll(
+        self, http: Http, session: Session, credentials: Mapping[str, str], task: str
+    ) -> None:
         path = f"/db2whrest/v1/task_status/{task}"
         await http.send("GET", path + "/peek", headers=session.headers)
         await http.send("GET", path, headers={**session.headers, "Accept": "application/json"})
@@ -167,7 +183,11 @@ class SpectrumDiscoverContract(VendorContract):
             rows = seen.fields.get("rows")
             if isinstance(rows, list):
                 names = {column["name"] for column in columns()}
-                kept = [{k: v for k, v in row.items() if k in names} for row in rows if isinstance(row, dict)]
+                kept = [
+                    {k: v for k, v in row.items() if k in names}
+                    for row in rows
+                    if isinstance(row, dict)
+                ]
                 return {"count": len(rows), "rows": kept[:MAX_LITERAL_ROWS]}
         return {}
 

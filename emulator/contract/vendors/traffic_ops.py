@@ -37,7 +37,10 @@ CREATOR_PATH = re.compile(r"^/api/\d+\.\d+/(.+?)/?$")
 LOCATION = re.compile(r"^/api/4\.0/async_status/(\d+)$")  # always the 4.0 path
 PHASES = {"PENDING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed"}
 # --trigger-input: which creator to call.
-TRIGGERS = {"acme_autorenew": ("POST", "acme_autorenew"), "dnssec_refresh": ("PUT", "cdns/dnsseckeys/refresh")}
+TRIGGERS = {
+    "acme_autorenew": ("POST", "acme_autorenew"),
+    "dnssec_refresh": ("PUT", "cdns/dnsseckeys/refresh"),
+}
 
 
 class TrafficOpsContract(VendorContract):
@@ -52,7 +55,9 @@ class TrafficOpsContract(VendorContract):
         if found and method == "GET":
             task = found.group(2)
             task = str(int(task)) if task.isdigit() else task
-            return Route("status", task, frozenset({200}), {200: Answer("async_status", MEDIA), **ERRORS})
+            return Route(
+                "status", task, frozenset({200}), {200: Answer("async_status", MEDIA), **ERRORS}
+            )
         if LOGIN_PATH.match(path) and method == "POST":
             return Route("login", None, frozenset({200}), {200: ALERTS, **ERRORS})
         creator = CREATOR_PATH.match(path)
@@ -66,16 +71,25 @@ class TrafficOpsContract(VendorContract):
         if digest is None:
             found.append(Violation("header", "header Whole-Content-Sha512", "present", "absent"))
         elif exchange.body is not None and digest != sha512_base64(exchange.body):
-            found.append(Violation(
-                "header", "header Whole-Content-Sha512", "the base64 SHA-512 of the body", shown(digest)
-            ))
+            found.append(
+                Violation(
+                    "header",
+                    "header Whole-Content-Sha512",
+                    "the base64 SHA-512 of the body",
+                    shown(digest),
+                )
+            )
         if route.kind == "trigger" and exchange.status == 202:
             location = exchange.header("Location")
             if location is None or not LOCATION.match(location):
-                found.append(Violation(
-                    "header", "header Location", "/api/4.0/async_status/<id>",
-                    shown(location) if location else "absent",
-                ))
+                found.append(
+                    Violation(
+                        "header",
+                        "header Location",
+                        "/api/4.0/async_status/<id>",
+                        shown(location) if location else "absent",
+                    )
+                )
         return found
 
     def answer_violations(self, exchange: Exchange, route: Route, body: Any) -> list[Violation]:
@@ -83,7 +97,11 @@ class TrafficOpsContract(VendorContract):
         if route.kind != "status" or not isinstance(response, dict) or "id" not in response:
             return []
         if str(response["id"]) != route.task:
-            return [Violation("body", "$.response.id", f"{route.task} (the id polled)", shown(response["id"]))]
+            return [
+                Violation(
+                    "body", "$.response.id", f"{route.task} (the id polled)", shown(response["id"])
+                )
+            ]
         return []
 
     def observe(self, exchange: Exchange, route: Route, body: Any) -> list[Observation]:
@@ -96,7 +114,11 @@ class TrafficOpsContract(VendorContract):
         fixed = {key: response[key] for key in ("id", "start_time", "end_time") if key in response}
         message = response.get("message")
         fields = {"message": message} if isinstance(message, str) else {}
-        return [Observation(route.task, PHASES.get(status, "running"), status, fixed=fixed, fields=fields)]
+        return [
+            Observation(
+                route.task, PHASES.get(status, "running"), status, fixed=fixed, fields=fields
+            )
+        ]
 
     def created_task(self, exchange: Exchange, body: Any) -> str | None:
         found = LOCATION.match(exchange.header("Location") or "")
@@ -136,7 +158,9 @@ class TrafficOpsContract(VendorContract):
         answer = await http.send(method, f"/api/{VERSION}/{route}", headers=session.headers)
         return self.created_task(answer, None)
 
-    async def poll(self, http: Http, session: Session, credentials: Mapping[str, str], task: str) -> None:
+    async def poll(
+        self, http: Http, session: Session, credentials: Mapping[str, str], task: str
+    ) -> None:
         await http.send("GET", f"/api/{VERSION}/async_status/{task}", headers=session.headers)
 
     # ---- recording -------------------------------------------------------------------------
