@@ -257,3 +257,19 @@ def test_a_credentials_file_that_is_not_a_mapping_is_a_usage_error(
     )
     assert code == 2
     assert "must hold a mapping" in capsys.readouterr().err
+
+
+def test_dataarts_without_a_project_is_a_usage_error(
+    emulator: TaskEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "creds.yaml"
+    path.write_text("token: emulator-iam-token\n")
+    code = main(
+        ["verify", "--api", "dataarts", "--base-url", emulator.url, "--credentials", str(path)]
+    )
+    assert code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        "task-emulator: dataarts needs project_id in the credentials "
+        "(or TASK_EMULATOR_VERIFY_PROJECT_ID)"
+    )

@@ -38,7 +38,8 @@ def judge(
         result = CheckResult(f"{label}: {exchange.target} -> {status}")
         report.checks.append(result)
         result.violations += check_status(exchange.status, route.expected, exchange.error)
-        result.notes += list(exchange.source_notes)
+        # The journal's verdict on a body becomes a violation below, the rest are notes.
+        result.notes += [n for n in exchange.source_notes if not n.startswith("violation: ")]
         if exchange.status is None:
             continue
         answer = route.answers.get(exchange.status)

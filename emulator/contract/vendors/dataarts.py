@@ -127,7 +127,7 @@ class DataArtsContract(VendorContract):
     async def trigger(
         self, http: Http, session: Session, credentials: Mapping[str, str], body: str | None
     ) -> str | None:
-        path = f"/v1/{credentials.get('project_id', '')}/jobs/import"
+        path = f"/v1/{_project(credentials)}/jobs/import"
         payload = json.dumps({"path": body or self.default_trigger_body}).encode()
         headers = {**session.headers, "Content-Type": "application/json;charset=UTF-8"}
         answer = await self._send(http, session, "POST", path, headers, payload)
@@ -139,7 +139,7 @@ class DataArtsContract(VendorContract):
     async def poll(
         self, http: Http, session: Session, credentials: Mapping[str, str], task: str
     ) -> None:
-        path = f"/v1/{credentials.get('project_id', '')}/system-tasks/{task}"
+        path = f"/v1/{_project(credentials)}/system-tasks/{task}"
         await self._send(http, session, "GET", path, dict(session.headers), None)
 
     async def _send(
@@ -205,6 +205,16 @@ def _observation(
     return Observation(
         task, PHASES.get(status, "running"), status, counters, fixed, fields=fields, subtasks=subs
     )
+
+
+def _project(credentials: Mapping[str, str]) -> str:
+    """The project every DataArts path names; without one there is nothing to ask for."""
+    project = credentials.get("project_id")
+    if not project:
+        raise ValueError(
+            "dataarts needs project_id in the credentials (or TASK_EMULATOR_VERIFY_PROJECT_ID)"
+        )
+    return project
 
 
 def _signer(ak: str, sk: str) -> Any:
