@@ -161,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     schema.add_argument("--id", action="store_true", help="print only its $id (a name, not fetched)")
+
+    # Contract testing against real providers: options and runs live in emulator.contract.
+    from .contract.commands import add_record_parser, add_verify_parser
+
+    add_verify_parser(commands)
+    add_record_parser(commands)
     return parser
 
 
@@ -261,6 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .editor_schema import run_schema
 
             return run_schema(args.id)
+        if args.command in ("verify", "record"):
+            from .contract.commands import run_record, run_verify
+
+            return run_verify(args) if args.command == "verify" else run_record(args)
         return run_serve(args)
     except ScenarioError as error:
         print("task-emulator: the scenarios have mistakes:", file=sys.stderr)
