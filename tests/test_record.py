@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from emulator.app import EmulatorConfig, load_schemas
+from emulator.config import EmulatorConfig
+from emulator.state import load_schemas
 from emulator.cli import main
 from emulator.contract.credentials import Secrets
 from emulator.contract.live import LiveOptions, run_live

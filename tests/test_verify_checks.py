@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.app import load_schemas
+from emulator.state import load_schemas
 from emulator.contract.checks import check_body, check_content_type, check_sequence, json_path
 from emulator.contract.credentials import Secrets, load_credentials
 from emulator.contract.model import Observation

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.app import EmulatorConfig
+from emulator.config import EmulatorConfig
 from emulator.cli import main
 from emulator.testing import TaskEmulator
 

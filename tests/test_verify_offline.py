@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.app import EmulatorConfig
+from emulator.config import EmulatorConfig
 from emulator.cli import main
 from emulator.testing import TaskEmulator
 

@@ -12,7 +12,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from ..app import load_schemas
+from ..state import load_schemas
 from ..errors import ConfigError
 from ..schemas import SchemaSet
 from .credentials import ENV_PREFIX, KNOWN_KEYS, Secrets, load_credentials

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..apis import API_CLASSES
-from ..app import load_schemas
+from ..state import load_schemas
 from ..errors import ConfigError
 from ..scenario import check_files
 from .credentials import Secrets
