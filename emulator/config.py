@@ -61,4 +61,16 @@ class EmulatorConfig:
 
     def scenario_sources(self) -> list[Path]:
         # User scenarios first: their triggers win over the built-in ones.
-        return [*self.scenario_paths, *([builtin_scenarios()] if self.builtin_scenarios else [])]
+        return [*self.scenario_paths, *(shipped_scenarios() if self.builtin_scenarios else [])]
+
+
+def shipped_scenarios() -> list[Path]:
+    """The scenarios that come with the installed APIs: the built-in folder, and the
+    folder of each API installed as a plugin that has one."""
+    builtin = builtin_scenarios()
+    folders = [builtin]
+    for api in API_CLASSES.values():
+        folder = api.scenarios_dir()
+        if folder is not None and not folder.is_relative_to(builtin):
+            folders.append(folder)
+    return folders

@@ -27,7 +27,6 @@ import json
 import posixpath
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -36,9 +35,9 @@ from . import __version__
 from .routing import CONTROL_PREFIX
 from .state import Runtime
 from .errors import ConfigError
-from .schemas import SCHEMA_SUFFIX
+from .openapi_table import TABLE, load_table
+from .schemas import SCHEMA_SUFFIX, SchemaSet
 
-TABLE = "openapi.json"
 CONTROL = "control"
 # "*" routes (a catch-all) are documented for these methods.
 ANY_METHODS = ("get", "post", "put", "delete", "patch")
@@ -49,7 +48,7 @@ _OPTIONAL_SLASH = "/?"
 
 def build_document(runtime: Runtime, control_routes: Iterable[web.AbstractRouteDef]) -> dict[str, Any]:
     """The document for `runtime`'s APIs and the given control routes (paths below /_emulator)."""
-    builder = _Builder(runtime.schemas.root)
+    builder = _Builder(runtime.schemas)
     for name, api in runtime.apis.items():
         builder.add_api(name, api.title, "", api.routes())
     builder.add_api(CONTROL, "task-emulator control API", CONTROL_PREFIX, control_routes)
@@ -93,15 +92,15 @@ def component_name(schema_file: str) -> str:
 
 
 class _Builder:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, schemas: SchemaSet) -> None:
+        self.schemas = schemas
         self.paths: dict[str, dict[str, Any]] = {}
         self.components: dict[str, Any] = {}
         self.security_schemes: dict[str, Any] = {}
         self.tags: list[dict[str, str]] = []
 
     def add_api(self, api: str, title: str, prefix: str, routes: Iterable[web.AbstractRouteDef]) -> None:
-        table = _load_table(self.root / api / TABLE)
+        table = load_table(self.schemas.path_of(f"{api}/{TABLE}"))
         operations: dict[str, Any] = table.get("operations", {})
         self.tags.append({"name": api, "description": table.get("title", title)})
         for key, scheme in table.get("securitySchemes", {}).items():
@@ -188,7 +187,7 @@ class _Builder:
         name = component_name(schema_file)
         if name in self.components:
             return name
-        path = self.root / schema_file
+        path = self.schemas.path_of(schema_file)
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
@@ -228,10 +227,3 @@ class _Builder:
         return f"#/components/schemas/{name}"
 
 
-def _load_table(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"{path}: not a readable OpenAPI table: {error}") from None

@@ -20,7 +20,8 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -37,6 +38,7 @@ except ImportError:  # optional: jsonschema alone gives the same answers, slower
     fastjsonschema = None  # type: ignore[assignment]
 
 SCHEMA_SUFFIX = ".schema.json"
+EMPTY_FOLDERS: Mapping[str, Path] = MappingProxyType({})
 # Response bodies remembered as valid, per schema set: a client polling a task that has not
 # moved gets the same bytes again, and they need no second check.
 KNOWN_VALID_LIMIT = 4096
@@ -58,16 +60,22 @@ class Violation:
 
 
 class SchemaSet:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, folders: Mapping[str, Path] = EMPTY_FOLDERS) -> None:
+        """The schemas under `root`, and those of each folder in `folders` (a vendor API
+        installed as a plugin: its folder's schemas are named `<api>/<file>` like a
+        built-in API's)."""
         self.root = root
         documents: dict[str, Any] = {}
-        for path in sorted(root.rglob(f"*{SCHEMA_SUFFIX}")):
-            name = path.relative_to(root).as_posix()
-            try:
-                documents[name] = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as error:
-                raise ConfigError(f"{path}: not a valid JSON Schema: {error}") from None
+        places = [(root, ""), *((folder, f"{api}/") for api, folder in folders.items())]
+        for base, prefix in places:
+            for path in sorted(base.rglob(f"*{SCHEMA_SUFFIX}")):
+                name = prefix + path.relative_to(base).as_posix()
+                try:
+                    documents[name] = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as error:
+                    raise ConfigError(f"{path}: not a valid JSON Schema: {error}") from None
         self._documents = documents
+        self._folders = dict(folders)
         self._compiled: dict[str, Callable[[Any], Any] | None] = {}
         self._validators: dict[str, jsonschema.Draft7Validator] = {}
         self._known_valid: set[tuple[str, bytes]] = set()
@@ -81,6 +89,13 @@ class SchemaSet:
                 jsonschema.Draft7Validator.check_schema(schema)
             except jsonschema.SchemaError as error:
                 raise ConfigError(f"{self.root / name}: not a valid JSON Schema: {error.message}") from None
+
+    def path_of(self, name: str) -> Path:
+        """Where the file named `name` (`<api>/<file>`) lies: below the root, or in the
+        folder of an API installed as a plugin."""
+        api, _, rest = name.partition("/")
+        folder = self._folders.get(api)
+        return folder / rest if folder is not None and rest else self.root / name
 
     def names(self) -> list[str]:
         return list(self._documents)

@@ -4,6 +4,7 @@ control API and the OpenAPI builder read this state, never the application."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -14,16 +15,17 @@ from aiohttp import web
 
 from .apis import API_CLASSES, VendorApi
 from .clock import make_clock
-from .config import EmulatorConfig
+from .config import EmulatorConfig, shipped_scenarios
 from .engine import Engine
-from .errors import SettingsError
+from .errors import ConfigError, SettingsError
 from .fault_http import end_delays
 from .faults import FaultSet
 from .journal import Journal
 from .options import ValidationMode
-from .resources import builtin_scenarios, builtin_schemas
+from .resources import builtin_schemas
 from .scenario import EMPTY, Catalog, explain_schema_error, load_catalog
-from .schemas import SchemaSet
+from .openapi_table import TABLE, referenced_schemas
+from .schemas import SCHEMA_SUFFIX, SchemaSet
 from .yamlsource import format_path
 
 log = logging.getLogger("task_emulator")
@@ -76,12 +78,39 @@ RUNTIME = web.AppKey("task_emulator_runtime", Runtime)
 
 
 def load_schemas() -> SchemaSet:
-    return SchemaSet(builtin_schemas())
+    """Every schema: the built-in ones, and those of each API installed as a plugin, after
+    checking that every API has the files it names (ConfigError names a missing one)."""
+    builtin = builtin_schemas()
+    plugins = {
+        name: api.schemas_dir() for name, api in API_CLASSES.items()
+        if not api.schemas_dir().is_relative_to(builtin)
+    }
+    schemas = SchemaSet(builtin, plugins)
+    for api in API_CLASSES.values():
+        check_api_files(api, schemas)
+    return schemas
+
+
+def check_api_files(api: type[VendorApi], schemas: SchemaSet) -> None:
+    """ConfigError, naming the file, when `api` lacks its route table, its scenario schema,
+    or a schema its route table names: found at start-up, not at the first request."""
+    folder = api.schemas_dir()
+    table_path = folder / TABLE
+    try:
+        table = json.loads(table_path.read_text(encoding="utf-8"))
+    except OSError:
+        raise ConfigError(f"API {api.name}: its route table {table_path} is missing") from None
+    except ValueError as error:
+        raise ConfigError(f"API {api.name}: {table_path} is not JSON: {error}") from None
+    needed = {"scenario"} | referenced_schemas(table)
+    for name in sorted(needed):
+        if f"{api.name}/{name}{SCHEMA_SUFFIX}" not in schemas:
+            raise ConfigError(f"API {api.name}: the schema {folder / (name + SCHEMA_SUFFIX)} is missing")
 
 
 def load_scenarios(config: EmulatorConfig, schemas: SchemaSet) -> Catalog:
     """The scenarios `config` names; raises ScenarioError listing every mistake."""
-    return load_catalog(config.scenario_sources(), API_CLASSES, schemas, shipped=[builtin_scenarios()])
+    return load_catalog(config.scenario_sources(), API_CLASSES, schemas, shipped=shipped_scenarios())
 
 
 def build_runtime(

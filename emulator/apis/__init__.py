@@ -1,16 +1,45 @@
-"""The emulated vendor APIs, by their ids (also their folder names under scenarios/ and
-schemas/)."""
+"""The emulated vendor APIs, by their ids, found through the entry-point group
+`task_emulator.apis`: the four built-in ones are registered there by this package's own
+metadata, and a fifth is one installed package with one entry point (docs/adding-an-api.md).
+An API's id is also its folder name for schemas and scenarios."""
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
+from ..errors import ConfigError
 from .base import VendorApi
-from .dataarts import DataArts
-from .ops_center import OpsCenter
-from .spectrum_discover import SpectrumDiscover
-from .traffic_ops import TrafficOps
 
-API_CLASSES: dict[str, type[VendorApi]] = {
-    api.name: api for api in (SpectrumDiscover, OpsCenter, DataArts, TrafficOps)
-}
+ENTRY_POINT_GROUP = "task_emulator.apis"
 
-__all__ = ["API_CLASSES", "VendorApi"]
+
+def discover() -> dict[str, type[VendorApi]]:
+    """Every installed API, in the order they are registered. ConfigError names an entry
+    point that does not load or does not give a `VendorApi` of its own name."""
+    found: dict[str, type[VendorApi]] = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name in found:
+            continue  # the same API registered twice (an editable and a built install)
+        try:
+            api = entry.load()
+        except Exception as error:  # noqa: BLE001 - a plugin's import can fail any way
+            raise ConfigError(f"the API {entry.name!r} ({entry.value}) does not load: {error}") from None
+        if not (isinstance(api, type) and issubclass(api, VendorApi)):
+            raise ConfigError(f"the API {entry.name!r} ({entry.value}) is not a VendorApi subclass")
+        if api.name != entry.name:
+            raise ConfigError(
+                f"the API {entry.name!r} ({entry.value}) calls itself {api.name!r}: "
+                "the entry point's name and the class's `name` must agree"
+            )
+        found[entry.name] = api
+    if not found:
+        raise ConfigError(
+            f"no vendor API is installed (entry points {ENTRY_POINT_GROUP!r}): "
+            "install task-emulator (pip install .) rather than running it from a source folder"
+        )
+    return found
+
+
+API_CLASSES: dict[str, type[VendorApi]] = discover()
+
+__all__ = ["API_CLASSES", "ENTRY_POINT_GROUP", "VendorApi", "discover"]

@@ -12,11 +12,13 @@ import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from aiohttp import BasicAuth, web
 
 from ..requestkeys import JOURNAL_TASK, JOURNAL_VIOLATION, OBSERVED
+from ..resources import builtin_scenarios, builtin_schemas
 from ..scenario import EMPTY
 from ..vendor import IdSource, TriggerRoute
 
@@ -111,6 +113,19 @@ class VendorApi(ABC):
         self.settings = settings
 
     # ---- the spec: class-level, used before any server exists ---------------------------
+
+    @classmethod
+    def schemas_dir(cls) -> Path:
+        """The folder of this API's schemas: its answers' `*.schema.json`, its
+        `scenario.schema.json` and `settings.schema.json`, and `openapi.json`, the table of
+        its routes. A vendor installed as a plugin returns a folder of its own package."""
+        return builtin_schemas() / cls.name
+
+    @classmethod
+    def scenarios_dir(cls) -> Path | None:
+        """The folder of this API's built-in scenarios, if it has any."""
+        folder = builtin_scenarios() / cls.name
+        return folder if folder.is_dir() else None
 
     @classmethod
     def trigger_route(cls, method: str, path: str) -> TriggerRoute | None:
