@@ -189,11 +189,13 @@ async def test_role_based_permissions(make_client: MakeClient) -> None:
             "admin": {"priv_level": 30},
             "read-only": {"priv_level": 10, "permissions": ["ASYNC-STATUS:READ"]},
             "guest": {"priv_level": 20, "permissions": ["CDN:READ"]},
+            "almighty": {"priv_level": 30, "permissions": ["ALL"]},
         },
         "users": [
             {"username": "admin", "password": "pw", "role": "admin"},
             {"username": "viewer", "password": "pw", "role": "read-only"},
             {"username": "guest", "password": "pw", "role": "guest"},
+            {"username": "root", "password": "pw", "role": "almighty"},
         ],
     }
     client = await make_client(api_settings={"traffic_ops": settings})
@@ -209,6 +211,8 @@ async def test_role_based_permissions(make_client: MakeClient) -> None:
     assert (await client.get("/api/4.0/async_status/1")).status == 200
     await login(client, "admin", "pw")  # admin has every permission
     assert (await client.post("/api/4.0/acme_autorenew")).status == 202
+    await login(client, "root", "pw")  # by its name: a permission called ALL is no key
+    assert (await client.get("/api/4.0/async_status/1")).status == 403
 
 
 @pytest.mark.parametrize(

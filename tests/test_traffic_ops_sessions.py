@@ -41,7 +41,10 @@ def wall(client: Client) -> WallClock:
 
 
 def alert(text: str, level: str = "error") -> bytes:
-    return json.dumps({"alerts": [{"text": text, "level": level}]}, separators=(",", ":")).encode() + b"\n"
+    return (
+        json.dumps({"alerts": [{"text": text, "level": level}]}, separators=(",", ":")).encode()
+        + b"\n"
+    )
 
 
 async def login(client: Client, user: str = "admin", password: str = "twelve12") -> dict[str, str]:
@@ -62,7 +65,9 @@ async def get(client: Client, headers: dict[str, str], path: str = STATUS) -> An
 
 def set_cookies(response: Any) -> dict[str, str]:
     """Each Set-Cookie of `response` by cookie name, value and attributes as sent."""
-    return {h.partition("=")[0]: h.partition("=")[2] for h in response.headers.getall("Set-Cookie", [])}
+    return {
+        h.partition("=")[0]: h.partition("=")[2] for h in response.headers.getall("Set-Cookie", [])
+    }
 
 
 def http_date(seconds: int) -> str:
@@ -78,23 +83,36 @@ async def test_a_login_hands_out_six_hours_of_wall_time(client: Client, wall: Wa
     cookie, _, rest = sent["mojolicious"].partition(";")
     assert "; " + rest.lstrip() == attributes
     payload = json.loads(base64.urlsafe_b64decode(cookie.split("--")[0] + "=="))
-    assert payload == {"auth_data": "admin", "expires": WALL + 21600, "by": "trafficcontrol-go-tocookie"}
+    assert payload == {
+        "auth_data": "admin",
+        "expires": WALL + 21600,
+        "by": "trafficcontrol-go-tocookie",
+    }
     token, _, rest = sent["access_token"].partition(";")
     assert "; " + rest.lstrip() == attributes
-    assert jwt.decode(token, options={"verify_signature": False}) == {"exp": WALL + 21600, "mojoCookie": cookie}
+    assert jwt.decode(token, options={"verify_signature": False}) == {
+        "exp": WALL + 21600,
+        "mojoCookie": cookie,
+    }
 
 
-async def test_a_call_with_the_session_cookie_sets_a_new_one_for_an_hour(client: Client, wall: WallClock) -> None:
+async def test_a_call_with_the_session_cookie_sets_a_new_one_for_an_hour(
+    client: Client, wall: WallClock
+) -> None:
     cookies = await login(client)
     wall.now = WALL + 100
     response = await get(client, {"Cookie": f"mojolicious={cookies['mojolicious']}"})
     assert response.status == 200
     sent = set_cookies(response)
     assert list(sent) == ["mojolicious"]  # no access_token: the call did not come with one
-    assert sent["mojolicious"].endswith(f"; Path=/; Expires={http_date(WALL + 3700)}; Max-Age=3600; HttpOnly")
+    assert sent["mojolicious"].endswith(
+        f"; Path=/; Expires={http_date(WALL + 3700)}; Max-Age=3600; HttpOnly"
+    )
 
 
-async def test_a_session_lasts_while_calls_come_within_the_hour(client: Client, wall: WallClock) -> None:
+async def test_a_session_lasts_while_calls_come_within_the_hour(
+    client: Client, wall: WallClock
+) -> None:
     cookies = await login(client)
     wall.now = WALL + 21600  # the login cookie's last second
     response = await get(client, {"Cookie": f"mojolicious={cookies['mojolicious']}"})
@@ -110,13 +128,17 @@ async def test_a_session_lasts_while_calls_come_within_the_hour(client: Client, 
     assert (await get(client, {"Cookie": f"mojolicious={fresh}"})).status == 401
 
 
-async def test_moving_the_emulator_clock_expires_no_session(client: Client, wall: WallClock) -> None:
+async def test_moving_the_emulator_clock_expires_no_session(
+    client: Client, wall: WallClock
+) -> None:
     cookies = await login(client)
     await client.post("/_emulator/clock/advance", json={"seconds": 30 * 86400})
     assert (await get(client, {"Cookie": f"mojolicious={cookies['mojolicious']}"})).status == 200
 
 
-async def test_an_access_token_comes_back_but_its_session_ends_with_the_login(client: Client, wall: WallClock) -> None:
+async def test_an_access_token_comes_back_but_its_session_ends_with_the_login(
+    client: Client, wall: WallClock
+) -> None:
     cookies = await login(client)
     token = cookies["access_token"]
     wall.now = WALL + 3 * 3600
@@ -131,7 +153,9 @@ async def test_an_access_token_comes_back_but_its_session_ends_with_the_login(cl
     assert (response.status, await response.read()) == (401, alert(EXPIRED))
 
 
-async def test_a_bearer_call_gets_the_access_token_cookie_too(client: Client, wall: WallClock) -> None:
+async def test_a_bearer_call_gets_the_access_token_cookie_too(
+    client: Client, wall: WallClock
+) -> None:
     token = (await login(client))["access_token"]
     response = await get(client, {"Authorization": f"Bearer {token}"})
     assert response.status == 200
@@ -141,19 +165,29 @@ async def test_a_bearer_call_gets_the_access_token_cookie_too(client: Client, wa
     assert (await get(client, {"Authorization": f"Bearer {token} more"})).status == 200
 
 
-async def test_the_first_session_cookie_of_the_header_is_the_one_used(client: Client, wall: WallClock) -> None:
+async def test_the_first_session_cookie_of_the_header_is_the_one_used(
+    client: Client, wall: WallClock
+) -> None:
     reader = (await login(client, "readonly"))["mojolicious"]
     admin = (await login(client))["access_token"]
-    assert (await get(client, {"Cookie": f"mojolicious={reader}; access_token={admin}"})).status == 403
-    assert (await get(client, {"Cookie": f"access_token={admin}; mojolicious={reader}"})).status == 200
-    assert (await get(client, {"Cookie": f"other=1; mojolicious={reader}; access_token={admin}"})).status == 403
+    assert (
+        await get(client, {"Cookie": f"mojolicious={reader}; access_token={admin}"})
+    ).status == 403
+    assert (
+        await get(client, {"Cookie": f"access_token={admin}; mojolicious={reader}"})
+    ).status == 200
+    assert (
+        await get(client, {"Cookie": f"other=1; mojolicious={reader}; access_token={admin}"})
+    ).status == 403
     # First even when it is no good; a value net/http cannot read is passed over.
     response = await get(client, {"Cookie": f"access_token=garbage; mojolicious={reader}"})
     assert (response.status, await response.read()) == (401, alert("unauthorized, please log in."))
-    assert (await get(client, {"Cookie": f'mojolicious=a\\b; access_token={admin}'})).status == 200
+    assert (await get(client, {"Cookie": f"mojolicious=a\\b; access_token={admin}"})).status == 200
 
 
-async def test_a_readonly_call_is_refused_but_still_refreshes_the_session(client: Client, wall: WallClock) -> None:
+async def test_a_readonly_call_is_refused_but_still_refreshes_the_session(
+    client: Client, wall: WallClock
+) -> None:
     reader = (await login(client, "readonly"))["mojolicious"]
     response = await get(client, {"Cookie": f"mojolicious={reader}"})
     assert (response.status, await response.read()) == (403, alert("Forbidden."))
@@ -169,7 +203,9 @@ async def test_a_cookie_naming_an_unknown_user_is_401(client: Client, wall: Wall
     assert "Set-Cookie" not in response.headers
 
 
-async def test_an_empty_session_cookie_is_a_user_without_privileges(make_client: MakeClient) -> None:
+async def test_an_empty_session_cookie_is_a_user_without_privileges(
+    make_client: MakeClient,
+) -> None:
     # tocookie.Parse finds no cookie and no error in "": the server goes on with no user.
     client = await make_client()
     response = await get(client, {"Cookie": "mojolicious="})
@@ -177,7 +213,10 @@ async def test_an_empty_session_cookie_is_a_user_without_privileges(make_client:
     assert "Set-Cookie" not in response.headers
     client = await make_client(api_settings={"traffic_ops": {"role_based_permissions": True}})
     response = await get(client, {"Cookie": 'mojolicious=""'})
-    assert (response.status, await response.read()) == (403, alert("missing required Permissions: ASYNC-STATUS:READ"))
+    assert (response.status, await response.read()) == (
+        403,
+        alert("missing required Permissions: ASYNC-STATUS:READ"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -196,7 +235,9 @@ async def test_bad_session_cookies(client: Client, cookie: str, text: str) -> No
     assert (response.status, await response.read()) == (401, alert(text))
 
 
-async def test_expired_on_purpose_every_credential_issued_gets_the_expired_answer(client: Client) -> None:
+async def test_expired_on_purpose_every_credential_issued_gets_the_expired_answer(
+    client: Client,
+) -> None:
     cookies = await login(client)
     token = cookies["access_token"]
     expire = await client.post("/_emulator/credentials/expire", json={"api": "traffic_ops"})
@@ -230,7 +271,10 @@ async def test_a_reset_forgets_every_session(client: Client) -> None:
     cookies = await login(client)
     await client.post("/_emulator/reset")
     response = await get(client, {"Cookie": f"mojolicious={cookies['mojolicious']}"})
-    assert (response.status, await response.read()) == (401, alert("bad signature - unauthorized, please log in"))
+    assert (response.status, await response.read()) == (
+        401,
+        alert("bad signature - unauthorized, please log in"),
+    )
     assert (await get(client, {"Authorization": f"Bearer {cookies['access_token']}"})).status == 401
     fresh = await login(client)
     assert (await get(client, {"Cookie": f"mojolicious={fresh['mojolicious']}"})).status == 200

@@ -27,12 +27,16 @@ FIRST_LOOK = 10  # seconds after the start: mid-renewal, before any jump
 
 def scripted(seconds: float) -> tuple[str, str]:
     """(status, message) the scenario gives `seconds` after the renewal started."""
-    return next((status, message) for start, status, message in reversed(ACME_AUTORENEW) if seconds >= start)
+    return next(
+        (status, message) for start, status, message in reversed(ACME_AUTORENEW) if seconds >= start
+    )
 
 
 def logged_in(emulator: TaskEmulator) -> TOSession:
     """A TOSession pointed at the emulator, as a client configures one for a real server."""
-    session = TOSession("127.0.0.1", host_port=urlsplit(emulator.url).port, api_version="4.0", ssl=False)
+    session = TOSession(
+        "127.0.0.1", host_port=urlsplit(emulator.url).port, api_version="4.0", ssl=False
+    )
     credentials = emulator.credentials("traffic_ops")
     session.login(credentials["username"], credentials["password"])
     return session
@@ -42,7 +46,9 @@ def when(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def test_a_renewal_followed_across_a_clock_jump_on_one_login(emulator: TaskEmulator, jump: int) -> None:
+def test_a_renewal_followed_across_a_clock_jump_on_one_login(
+    emulator: TaskEmulator, jump: int
+) -> None:
     session = logged_in(emulator)
     alerts, response = session.post("acme_autorenew")
     assert response.status_code == 202
@@ -67,7 +73,9 @@ def test_a_renewal_followed_across_a_clock_jump_on_one_login(emulator: TaskEmula
     assert again == status
 
 
-def test_expired_credentials_get_the_servers_answer_and_a_new_login_works(emulator: TaskEmulator) -> None:
+def test_expired_credentials_get_the_servers_answer_and_a_new_login_works(
+    emulator: TaskEmulator,
+) -> None:
     session = logged_in(emulator)
     task = emulator.create_task("traffic_ops", "acme-autorenew")
     status, _ = session.get("async_status/{id:d}", id=int(task.id))

@@ -5,7 +5,8 @@ Modelled on the Go server (apache/trafficcontrol, traffic_ops_golang 8.0): `api/
 headers and gzip), `login/login.go` and `tocookie/` (sessions). Notes with sources:
 API-NOTES.md sections 4 to 6.
 
-- `api`: the routes, handlers and privilege or permission checks;
+- `api`: the routes and handlers;
+- `auth`: roles and the privilege or permission checks;
 - `routing`: what the router knows of paths and versions, and the status body;
 - `sessions`: session cookies and access tokens, judged on the wall clock;
 - `wire`: Go's JSON, the middleware's headers and gzip, cookies as net/http writes them;

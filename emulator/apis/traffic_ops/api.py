@@ -6,7 +6,6 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -14,6 +13,7 @@ from aiohttp import web
 
 from ...errors import shown
 from ..base import JOURNAL_TASK, OBSERVED, RenderCache, TriggerRoute, VendorApi
+from .auth import NO_ROLE, Guard, Role, User, authorize
 from .godecode import GoDecodeError, decode_form
 from .routing import (
     ASYNC_VERSIONS,
@@ -42,29 +42,7 @@ ASYNC_ENDPOINT = "/api/4.0/async_status/"
 PRIV_OPERATIONS = 20
 
 
-@dataclass(frozen=True, slots=True)
-class Role:
-    priv_level: int
-    permissions: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    username: str
-    password: str
-    role: str
-
-
-@dataclass(frozen=True, slots=True)
-class Guard:
-    """What a route demands of the caller (routes.go: RequiredPrivLevel, RequiredPermissions)."""
-
-    priv_level: int
-    permissions: tuple[str, ...]
-
-
 Handler = Callable[[web.Request], Awaitable[web.Response]]
-NO_ROLE = Role(0, frozenset())
 STATUS_GUARD = Guard(PRIV_OPERATIONS, ("ASYNC-STATUS:READ",))
 
 
@@ -85,11 +63,18 @@ class TrafficOps(VendorApi):
             "operations": {
                 "priv_level": 20,
                 "permissions": [
-                    "ASYNC-STATUS:READ", "ACME:READ", "CDN:READ", "CDN:UPDATE",
-                    "DELIVERY-SERVICE:UPDATE", "DNS-SEC:UPDATE",
+                    "ASYNC-STATUS:READ",
+                    "ACME:READ",
+                    "CDN:READ",
+                    "CDN:UPDATE",
+                    "DELIVERY-SERVICE:UPDATE",
+                    "DNS-SEC:UPDATE",
                 ],
             },
-            "read-only": {"priv_level": 10, "permissions": ["ASYNC-STATUS:READ", "ACME:READ", "CDN:READ"]},
+            "read-only": {
+                "priv_level": 10,
+                "permissions": ["ASYNC-STATUS:READ", "ACME:READ", "CDN:READ"],
+            },
         },
         "users": [
             {"username": "admin", "password": "twelve12", "role": "admin"},
@@ -108,7 +93,9 @@ class TrafficOps(VendorApi):
             name: Role(role["priv_level"], frozenset(role.get("permissions", ())))
             for name, role in settings["roles"].items()
         }
-        self.users = {u["username"]: User(u["username"], u["password"], u["role"]) for u in settings["users"]}
+        self.users = {
+            u["username"]: User(u["username"], u["password"], u["role"]) for u in settings["users"]
+        }
         self.login_tokens: dict[str, str] = dict(settings.get("login_tokens", {}))
         self.sessions = Sessions(
             self.wall_time,
@@ -124,7 +111,9 @@ class TrafficOps(VendorApi):
     def check_task_id(cls, raw: object) -> str:
         text = str(raw).strip()
         if isinstance(raw, bool) or not re.fullmatch(r"[0-9]{1,18}", text) or int(text) < 1:
-            raise ValueError(f"a Traffic Ops async status id is a positive integer, not {shown(raw)}")
+            raise ValueError(
+                f"a Traffic Ops async status id is a positive integer, not {shown(raw)}"
+            )
         return str(int(text))
 
     @classmethod
@@ -151,7 +140,11 @@ class TrafficOps(VendorApi):
             except AuthFailure:
                 continue
             tokens = [t for t, name in self.login_tokens.items() if name == user.username]
-            return {"username": user.username, "password": user.password, **({"login_token": tokens[0]} if tokens else {})}
+            return {
+                "username": user.username,
+                "password": user.password,
+                **({"login_token": tokens[0]} if tokens else {}),
+            }
         return {}
 
     def describe(self) -> str:
@@ -169,7 +162,9 @@ class TrafficOps(VendorApi):
                 self._versioned(self._guarded(self.async_status, STATUS_GUARD), ASYNC_VERSIONS),
                 allow_head=False,
             ),
-            web.post(r"/api/{version}/user/login{slash:/?}", self._versioned(self.login, LOGIN_VERSIONS)),
+            web.post(
+                r"/api/{version}/user/login{slash:/?}", self._versioned(self.login, LOGIN_VERSIONS)
+            ),
             web.post(
                 r"/api/{version}/user/login/token{slash:/?}",
                 self._versioned(self.token_login, LOGIN_VERSIONS),
@@ -179,7 +174,10 @@ class TrafficOps(VendorApi):
                 self._versioned(
                     self._guarded(
                         self.acme_autorenew,
-                        Guard(PRIV_OPERATIONS, ("ACME:READ", "DS-SECURITY-KEY:UPDATE", "DELIVERY-SERVICE:UPDATE")),
+                        Guard(
+                            PRIV_OPERATIONS,
+                            ("ACME:READ", "DS-SECURITY-KEY:UPDATE", "DELIVERY-SERVICE:UPDATE"),
+                        ),
                     ),
                     ASYNC_VERSIONS,
                 ),
@@ -188,7 +186,8 @@ class TrafficOps(VendorApi):
                 r"/api/{version}/cdns/dnsseckeys/refresh{slash:/?}",
                 self._versioned(
                     self._guarded(
-                        self.dnssec_refresh, Guard(PRIV_OPERATIONS, ("DNS-SEC:UPDATE", "CDN:UPDATE", "CDN:READ"))
+                        self.dnssec_refresh,
+                        Guard(PRIV_OPERATIONS, ("DNS-SEC:UPDATE", "CDN:UPDATE", "CDN:READ")),
                     ),
                     ASYNC_VERSIONS,
                 ),
@@ -240,7 +239,9 @@ class TrafficOps(VendorApi):
         for a method that has routes, else the catch-all's 404. Neither is wrapped in the
         route middleware: no Traffic Ops headers, no gzip."""
         if request.method in ROUTED_METHODS and unknown_api_version(request.path):
-            return web.Response(status=501, body=UNKNOWN_VERSION_BODY, content_type="application/json")
+            return web.Response(
+                status=501, body=UNKNOWN_VERSION_BODY, content_type="application/json"
+            )
         body = alerts(f"The requested path '{request.path}' does not exist.")
         return self.respond(request, 404, body, schema="alerts", encode=encode_go_json)
 
@@ -282,7 +283,10 @@ class TrafficOps(VendorApi):
         number = atoi(request.match_info["id"].removesuffix(".json"))
         if number is None:
             return self._reply(
-                request, 400, alerts("getting integer parameters: parameter 'id' not an integer"), "alerts"
+                request,
+                400,
+                alerts("getting integer parameters: parameter 'id' not an integer"),
+                "alerts",
             )
         task = self.runtime.engine.find(self.name, str(number))
         if task is None:
@@ -290,7 +294,9 @@ class TrafficOps(VendorApi):
         request[JOURNAL_TASK] = task.id
         view = self.runtime.engine.observe(task, count_read=True)
         request[OBSERVED] = view
-        data, body = self._statuses.get(view, lambda: _encoded({"response": async_status_body(view)}))
+        data, body = self._statuses.get(
+            view, lambda: _encoded({"response": async_status_body(view)})
+        )
         return self._reply(request, 200, data, "async_status", body=body)
 
     async def acme_autorenew(self, request: web.Request) -> web.Response:
@@ -309,8 +315,11 @@ class TrafficOps(VendorApi):
         if running and not self.runtime.engine.observe(running, count_read=False).phase.is_terminal:
             # dnssecrefresh.go: one refresh at a time; a second call points at id 0.
             return self._reply(
-                request, 202, alerts("the server is already executing a DNSSEC refresh", "success"),
-                "alerts", {"Location": f"{ASYNC_ENDPOINT}0"},
+                request,
+                202,
+                alerts("the server is already executing a DNSSEC refresh", "success"),
+                "alerts",
+                {"Location": f"{ASYNC_ENDPOINT}0"},
             )
         task = self._start(request, "PUT", "/api/{version}/cdns/dnsseckeys/refresh")
         if isinstance(task, web.Response):
@@ -336,23 +345,15 @@ class TrafficOps(VendorApi):
     # ---- auth ----------------------------------------------------------------------------
 
     def _authorize(self, username: str | None, guard: Guard) -> None:
-        """The privilege level (role_based_permissions off) or the permissions (on) of
-        `username`; None is the user with no role an empty session cookie leaves."""
+        """What `username` may do (None: the user an empty session cookie leaves)."""
         role_name = self.users[username].role if username is not None else ""
-        role = self.roles.get(role_name, NO_ROLE)
-        if not self.role_based_permissions:
-            if role.priv_level < guard.priv_level:
-                raise AuthFailure(403, "Forbidden.")
-            return
-        if role_name == "admin":  # CurrentUser.MissingPermissions: the admin role has them all
-            return
-        missing = [p for p in guard.permissions if p not in role.permissions]
-        if missing:
-            raise AuthFailure(403, f"missing required Permissions: {', '.join(missing)}")
+        authorize(role_name, self.roles.get(role_name, NO_ROLE), guard, self.role_based_permissions)
 
     # ---- responses -----------------------------------------------------------------------
 
-    def error_response(self, request: web.Request, status: int, retry_after: int | None) -> web.Response:
+    def error_response(
+        self, request: web.Request, status: int, retry_after: int | None
+    ) -> web.Response:
         # api.HandleErr without a user error: the alert is Go's http.StatusText(status).
         headers = None if retry_after is None else {"Retry-After": str(retry_after)}
         return self._reply(request, status, alerts(HTTPStatus(status).phrase), "alerts", headers)
@@ -381,7 +382,9 @@ class TrafficOps(VendorApi):
         ):
             headers["Content-Encoding"] = "gzip"
             body = gzipped(body)
-        return self.respond(request, status, data, schema=schema, encode=encode_go_json, headers=headers, body=body)
+        return self.respond(
+            request, status, data, schema=schema, encode=encode_go_json, headers=headers, body=body
+        )
 
 
 def _encoded(data: dict[str, Any]) -> tuple[dict[str, Any], bytes]:

@@ -18,7 +18,16 @@ _SPACE = " \t\r\n"  # what Go's scanner skips between tokens
 _HEX = frozenset("0123456789abcdefABCDEF")
 _LITERALS = ("true", "false", "null")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_QUOTED = {0x07: "\\a", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t", 0x0B: "\\v", 0x5C: "\\\\"}
+_QUOTED = {
+    0x07: "\\a",
+    0x08: "\\b",
+    0x0C: "\\f",
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x09: "\\t",
+    0x0B: "\\v",
+    0x5C: "\\\\",
+}
 
 
 class GoDecodeError(ValueError):
@@ -52,14 +61,19 @@ def decode_form(raw: bytes, struct: str, fields: tuple[str, ...]) -> dict[str, s
     form: dict[str, str] = {}
     first_error = None
     for key, member in value:
-        field = key if key in fields else next((f for f in fields if f.lower() == key.lower()), None)
+        field = (
+            key if key in fields else next((f for f in fields if f.lower() == key.lower()), None)
+        )
         if field is None or member is None:  # unknown keys are skipped, null leaves a field
             continue
         if isinstance(member, str):
             form[field] = _SURROGATE.sub("\ufffd", member)
         elif first_error is None:
-            name = struct.rpartition(".")[2]
-            first_error = f"json: cannot unmarshal {_kind(member)} into Go struct field {name}.{field} of type string"
+            where = f"{struct.rpartition('.')[2]}.{field}"
+            kind = _kind(member)
+            first_error = (
+                f"json: cannot unmarshal {kind} into Go struct field {where} of type string"
+            )
     if first_error is not None:
         raise GoDecodeError(first_error)
     return form
@@ -98,7 +112,9 @@ def _syntax_error(text: str, message: str, pos: int) -> str:
         return _at(text, text.rfind("\\", 0, pos + 1) + 1, "in string escape code")
     if message.startswith("Invalid \\uXXXX"):
         digits = text.rfind("\\", 0, pos + 1) + 2
-        bad = next((i for i in range(digits, digits + 4) if i >= len(text) or text[i] not in _HEX), digits)
+        bad = next(
+            (i for i in range(digits, digits + 4) if i >= len(text) or text[i] not in _HEX), digits
+        )
         return _at(text, bad, "in \\u hexadecimal character escape")
     if message == "Expecting ':' delimiter":
         return _invalid(char, "after object key")
@@ -107,7 +123,9 @@ def _syntax_error(text: str, message: str, pos: int) -> str:
     if message == "Expecting ',' delimiter":
         if char in ".eE" and _number_goes_on(text, pos):
             return _number_tail(text, pos)
-        inside = "after object key:value pair" if _innermost(text, pos) == "{" else "after array element"
+        inside = (
+            "after object key:value pair" if _innermost(text, pos) == "{" else "after array element"
+        )
         return _invalid(char, inside)
     # "Expecting value": Go reads a literal or a minus sign further than Python before it stops.
     for literal in _LITERALS:
@@ -116,7 +134,9 @@ def _syntax_error(text: str, message: str, pos: int) -> str:
                 if pos + i >= len(text):
                     return "unexpected EOF"
                 if text[pos + i] != expected:
-                    return _invalid(text[pos + i], f"in literal {literal} (expecting {_quote(expected)})")
+                    return _invalid(
+                        text[pos + i], f"in literal {literal} (expecting {_quote(expected)})"
+                    )
     if char == "-":
         return _at(text, pos + 1, "in numeric literal")
     return _invalid(char, "looking for beginning of value")

@@ -64,7 +64,9 @@ class Credential:
 class Sessions:
     """Issues and checks one server's session cookies and access tokens."""
 
-    def __init__(self, wall_time: Callable[[], float], login_seconds: int, refresh_seconds: int) -> None:
+    def __init__(
+        self, wall_time: Callable[[], float], login_seconds: int, refresh_seconds: int
+    ) -> None:
         self.wall_time = wall_time
         self.login_seconds = login_seconds
         self.refresh_seconds = refresh_seconds
@@ -136,12 +138,22 @@ class Sessions:
         for secret in (self._secret, *self._old_secrets):
             try:
                 claims = jwt.decode(
-                    token, secret, algorithms=["HS256"],
-                    options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False},
+                    token,
+                    secret,
+                    algorithms=["HS256"],
+                    options={
+                        "verify_exp": False,
+                        "verify_nbf": False,
+                        "verify_iat": False,
+                        "verify_aud": False,
+                    },
                 )
             except jwt.InvalidSignatureError:
                 continue
-            except (jwt.PyJWTError, UnicodeError):  # header bytes that are not UTF-8 arrive as surrogates
+            except (
+                jwt.PyJWTError,
+                UnicodeError,
+            ):  # header bytes that are not UTF-8 arrive as surrogates
                 break
             cookie = claims.get("mojoCookie")
             if not isinstance(cookie, str):
@@ -169,11 +181,13 @@ class Sessions:
         # Go's own order: the data and the signature are decoded before the signature is
         # checked. Its failures there are system errors: the client reads "Unauthorized".
         payload = _raw_url_b64decode(cookie[:dash])
-        signature = _hex(cookie[last_dash + 1:])
+        signature = _hex(cookie[last_dash + 1 :])
         if payload is None or signature is None or last_dash == 0:  # Go panics at last_dash 0
             raise AuthFailure(401, "Unauthorized")
         signed = cookie[: last_dash - 1].encode("utf-8", "surrogateescape")
-        secret = next((s for s in (self._secret, *self._old_secrets) if _signs(s, signed, signature)), None)
+        secret = next(
+            (s for s in (self._secret, *self._old_secrets) if _signs(s, signed, signature)), None
+        )
         if secret is None:
             raise AuthFailure(401, "bad signature - unauthorized, please log in")
         try:
@@ -181,7 +195,11 @@ class Sessions:
             username, expires = data["auth_data"], data["expires"]
         except (ValueError, KeyError, TypeError):
             raise AuthFailure(401, "Unauthorized") from None
-        if not isinstance(username, str) or not isinstance(expires, int) or isinstance(expires, bool):
+        if (
+            not isinstance(username, str)
+            or not isinstance(expires, int)
+            or isinstance(expires, bool)
+        ):
             raise AuthFailure(401, "Unauthorized")
         parsed = (username, expires if secret is self._secret else _LONG_AGO)
         _remember(self._cookies, cookie, parsed)
@@ -200,7 +218,9 @@ class Sessions:
         cookie = self._make_cookie(username, expires)
         headers = [set_cookie("mojolicious", cookie, expires, seconds)]
         if with_access_token:
-            token = jwt.encode({"exp": expires, "mojoCookie": cookie}, self._secret, algorithm="HS256")
+            token = jwt.encode(
+                {"exp": expires, "mojoCookie": cookie}, self._secret, algorithm="HS256"
+            )
             headers.append(set_cookie("access_token", token, expires, seconds))
         _remember(self._signed, key, tuple(headers))
         return tuple(headers)
@@ -215,7 +235,9 @@ class Sessions:
         known = self._signed.get(key)
         if known is not None:
             return known  # type: ignore[no-any-return]
-        headers = [set_cookie("mojolicious", self._make_cookie(username, expires), expires, seconds)]
+        headers = [
+            set_cookie("mojolicious", self._make_cookie(username, expires), expires, seconds)
+        ]
         if credential.token is not None:
             headers.append(set_cookie("access_token", credential.token, expires, seconds))
         _remember(self._signed, key, tuple(headers))

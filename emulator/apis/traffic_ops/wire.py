@@ -22,7 +22,9 @@ SERVER_NAME = "traffic_ops_golang/8.0.2"
 # version are not routed: they get none of these.
 ROUTE_HEADERS = {
     "Access-Control-Allow-Credentials": "true",
-    "Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept, Set-Cookie, Cookie",
+    "Access-Control-Allow-Headers": (
+        "Origin, X-Requested-With, Content-Type, Accept, Set-Cookie, Cookie"
+    ),
     "Access-Control-Allow-Methods": "POST,GET,OPTIONS,PUT,DELETE",
     "Access-Control-Allow-Origin": "*",
     "Vary": "Accept-Encoding",
@@ -50,8 +52,11 @@ def encode_go_json(value: Any) -> bytes:
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     if "<" in text or ">" in text or "&" in text or "\u2028" in text or "\u2029" in text:
         text = (
-            text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+            text.replace("<", "\\u003c")
+            .replace(">", "\\u003e")
+            .replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028")
+            .replace("\u2029", "\\u2029")
         )
     return (text + "\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode()
 
