@@ -303,3 +303,15 @@ def test_a_forced_outcome_shows_its_message_wherever_the_vendor_has_a_place() ->
         body = http.get(done.status_url, headers={"X-Auth-Token": da["token"]}, timeout=5).json()
         assert body["status"] == "SUCCESSFUL"
         assert [sub["status"] for sub in body["subtasks"]] == ["SUCCESSFUL"] * len(body["subtasks"])
+
+
+def test_an_unknown_role_in_a_settings_file_is_refused_at_start(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("traffic_ops:\n  users:\n    - {username: ci, password: pw, role: operation}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--config", str(settings)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert f"{settings}:3: settings traffic_ops.users[0].role: unknown role 'operation' (the roles: " in result.stderr
+    assert "operations" in result.stderr and "Traceback" not in result.stderr

@@ -129,6 +129,7 @@ class Soak:
     finished: bool = False
     polls_by_api: Counter[str] = field(default_factory=Counter)
     traffic_ops_auth: dict[str, str] = field(default_factory=dict)  # a Bearer JWT, once logged in
+    traffic_ops_stale: bool = False  # between a reset (which forgets sessions) and the next login
 
     async def call(self, method: str, path: str, body: object = None) -> dict:  # type: ignore[type-arg]
         self.control_calls += 1
@@ -137,6 +138,12 @@ class Soak:
             if response.status >= 300:
                 raise AssertionError(f"{method} {path} -> {response.status}: {data}")
             return data  # type: ignore[no-any-return]
+
+    async def traffic_ops_login(self) -> None:
+        # On the control session: the pollers' connections are all taken while they poll.
+        async with self.control_session.post(self.url + "/api/4.0/user/login", json={"u": "admin", "p": "twelve12"}) as login:
+            assert login.status == 200
+            self.traffic_ops_auth = {"Authorization": f"Bearer {login.cookies['access_token'].value}"}
 
     async def poller(self, number: int) -> None:
         rng = random.Random(number)
@@ -150,6 +157,10 @@ class Soak:
                     self.answers[response.status] += 1
                     self.polls_by_api[target.api] += 1
                     problem = target.problem(response.status, body)
+                    if problem and target.api == "traffic_ops" and response.status == 401 and (
+                        self.traffic_ops_stale or headers is not self.traffic_ops_auth
+                    ):
+                        problem = None  # a session from before the latest reset
                     if problem:
                         self.problems.append(f"{target.api} {target.id}: {problem}")
             except Exception as error:  # noqa: BLE001 - every failure counts, whatever its kind
@@ -163,7 +174,10 @@ class Soak:
         while number < 2 or time.monotonic() < self.deadline - ROUND_SECONDS:
             number += 1
             started = time.monotonic()
+            self.traffic_ops_stale = True
             await self.call("POST", "/_emulator/reset")
+            await self.traffic_ops_login()
+            self.traffic_ops_stale = False
             created, to_rescue = await self.create_round(number)
             self.targets = preloaded + created
             for step in range(CLOCK_STEPS):
@@ -269,9 +283,7 @@ async def test_soak(server: tuple[subprocess.Popen[bytes], str, Path]) -> None:
                 assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
                 await asyncio.sleep(0.05)
         soak = Soak(url, session, control_session, {"Authorization": "Bearer soak"}, 0.0)
-        async with session.post(url + "/api/4.0/user/login", json={"u": "admin", "p": "twelve12"}) as login:
-            assert login.status == 200
-            soak.traffic_ops_auth = {"Authorization": f"Bearer {login.cookies['access_token'].value}"}
+        await soak.traffic_ops_login()
         preloaded = [
             Target(t["api"], t["id"], vendor_path(t["api"], t["status_path"]))
             for t in (await soak.call("GET", "/_emulator/tasks"))["tasks"]
