@@ -36,14 +36,14 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__
-from .routing import methods_elsewhere
-from .state import Runtime
 from .engine import TaskView
-from .errors import Conflict, NotFound, TaskRefused, shown
+from .errors import Conflict, EmulatorError, NotFound, TaskRefused, shown
 from .faults import Fault, FaultError, parse_fault
 from .lifecycle import Lifecycle, Phase
 from .openapi import build_document
+from .routing import methods_elsewhere
 from .scenario import Scenario, explain_schema_error
+from .state import Runtime
 from .ui import PATHS as UI_PATHS
 from .ui import ui_routes
 from .yamlsource import format_path
@@ -52,7 +52,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_TASK_LIMIT = 1000
 
 
-class ControlError(Exception):
+class ControlError(EmulatorError):
     def __init__(self, status: int, message: str) -> None:
         self.status = status
         self.message = message

@@ -41,6 +41,17 @@ class ScenarioError(EmulatorError):
         super().__init__("\n".join(str(problem) for problem in problems))
 
 
+class VendorError(EmulatorError):
+    """A request a vendor API refuses on purpose, answered in that vendor's own error shape:
+    its HTTP `status` and the `message` its body carries. Each API's errors derive from it
+    and add what their body needs (a code, a request id)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 class ConfigError(EmulatorError):
     """A configuration value a person gave is wrong."""
 

@@ -20,7 +20,6 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 
-from .requestkeys import OBSERVED
 from .faults import (
     CLOSED_STATUS,
     FAULT_HEADER,
@@ -36,6 +35,7 @@ from .faults import (
     TaskFacts,
     Truncate,
 )
+from .requestkeys import OBSERVED
 
 if TYPE_CHECKING:
     from .apis.base import VendorApi

@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from .errors import shown
+from .errors import EmulatorError, shown
 from .lifecycle import Lifecycle, Phase
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ FAULT_HEADER = "X-Task-Emulator-Fault"
 CLOSED_STATUS = 444
 
 
-class FaultError(ValueError):
+class FaultError(EmulatorError, ValueError):
     """A fault that cannot be: where in its JSON (a key path) and what is wrong."""
 
     def __init__(self, path: tuple[str | int, ...], message: str) -> None:

@@ -32,11 +32,11 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__
-from .routing import CONTROL_PREFIX
-from .state import Runtime
 from .errors import ConfigError
 from .openapi_table import TABLE, load_table
+from .routing import CONTROL_PREFIX
 from .schemas import SCHEMA_SUFFIX, SchemaSet
+from .state import Runtime
 
 CONTROL = "control"
 # "*" routes (a catch-all) are documented for these methods.

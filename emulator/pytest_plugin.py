@@ -213,8 +213,8 @@ class _Loaded:
 
     def server(self, config: EmulatorConfig, loop_thread: LoopThread) -> EmulatorServer:
         from .app import create_app
-        from .state import build_runtime
         from .server import EmulatorServer
+        from .state import build_runtime
 
         runtime = build_runtime(config, schemas=self.schemas(), catalog=self.catalog(config))
         return EmulatorServer(app=create_app(runtime=runtime), loop_thread=loop_thread)

@@ -21,9 +21,9 @@ import copy
 import functools
 import json
 from collections.abc import Iterator, Mapping
-from types import MappingProxyType
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ConfigError

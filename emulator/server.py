@@ -23,9 +23,9 @@ from aiohttp import web
 
 from .app import create_app
 from .config import EmulatorConfig
-from .state import RUNTIME, Runtime
 from .fault_http import end_delays
 from .serving import Listener, ServeLimits
+from .state import RUNTIME, Runtime
 
 T = TypeVar("T")
 TIMEOUT = 30.0

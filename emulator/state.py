@@ -21,10 +21,10 @@ from .errors import ConfigError, SettingsError
 from .fault_http import end_delays
 from .faults import FaultSet
 from .journal import Journal
+from .openapi_table import TABLE, referenced_schemas
 from .options import ValidationMode
 from .resources import builtin_schemas
 from .scenario import EMPTY, Catalog, explain_schema_error, load_catalog
-from .openapi_table import TABLE, referenced_schemas
 from .schemas import SCHEMA_SUFFIX, SchemaSet
 from .yamlsource import format_path
 

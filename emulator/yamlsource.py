@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from .errors import EmulatorError
+
 JsonPath = tuple[str | int, ...]
 # Values one document may hold, each use of an alias (`*name`) counted in full: enough for
 # thousands of literal rows, and a bound on what a few nested aliases can blow up into.
@@ -88,7 +90,7 @@ class Document:
         return self.line
 
 
-class YamlSyntaxError(Exception):
+class YamlSyntaxError(EmulatorError):
     def __init__(self, line: int | None, message: str) -> None:
         self.line = line
         self.message = message

@@ -12,9 +12,9 @@ import asyncio
 import sys
 from pathlib import Path
 
-from ..state import load_schemas
 from ..errors import ConfigError
 from ..schemas import SchemaSet
+from ..state import load_schemas
 from .credentials import ENV_PREFIX, KNOWN_KEYS, Secrets, load_credentials
 from .judge import judge
 from .live import ConnectionFailed, LiveOptions, run_live

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from ..errors import EmulatorError
 from ..schemas import SchemaSet
 from .credentials import Secrets
 from .judge import judge
@@ -27,7 +28,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_CALL_SECONDS = 30.0
 
 
-class ConnectionFailed(Exception):
+class ConnectionFailed(EmulatorError):
     """The server could not be reached at all (refused, unknown host, no answer in time)."""
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ..apis import API_CLASSES
-from ..state import load_schemas
 from ..errors import ConfigError
 from ..scenario import check_files
+from ..state import load_schemas
 from .credentials import Secrets
 from .model import Exchange
 from .scenario_writer import RecordedTask, scenario, to_yaml

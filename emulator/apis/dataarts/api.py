@@ -23,8 +23,8 @@ from weakref import WeakKeyDictionary
 from aiohttp import web
 
 from ...errors import shown
-from ..base import RenderCache, VendorApi
 from ...vendor import IdSource, TriggerRoute
+from ..base import RenderCache, VendorApi
 from . import render
 from .bodies import (
     PARAMETER_MISSING,

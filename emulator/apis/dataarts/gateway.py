@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...errors import VendorError
 from . import signing
 from .tokens import TokenClaims, TokenSeal, iam_time
 
@@ -30,14 +31,12 @@ DEFAULT_LOCK_SECONDS = 5 * 60
 IAM_AUTH = "Incorrect IAM authentication information"
 
 
-class GatewayError(Exception):
+class GatewayError(VendorError):
     """A request the gateway refuses, with its status, APIGW code and message."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(status, message)
         self.code = code
-        self.message = message
 
 
 def missing_credentials() -> GatewayError:

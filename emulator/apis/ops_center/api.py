@@ -29,8 +29,8 @@ from aiohttp import web
 
 from ...errors import shown
 from ...lifecycle import Phase, Position
-from ..base import RenderCache, VendorApi, basic_credentials
 from ...vendor import IdSource, TriggerRoute
+from ..base import RenderCache, VendorApi, basic_credentials
 from .codes import (
     ABORT_ALREADY_ABORTED,
     ABORT_MISSING_PARAMETER,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ...errors import VendorError
+
 # Jetty sets the charset it encodes with beside the servlet's JSON type [inf].
 CONTENT_TYPE = "application/json;charset=utf-8"
 
@@ -30,12 +32,11 @@ TEXT_NOT_IN_CACHE = "Response is not present in the cache for the given requestI
 TEXT_INTERNAL = "Application encountered an internal error."
 
 
-class DbApiError(Exception):
+class DbApiError(VendorError):
     """One vendor error answer: its HTTP status and `{"code", "error"}` body."""
 
     def __init__(self, status: int, code: str, text: str) -> None:
-        super().__init__(text)
-        self.status = status
+        super().__init__(status, text)
         self.code = code
         self.text = text
 

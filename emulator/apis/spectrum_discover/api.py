@@ -15,7 +15,6 @@ Flask app that returns bodies as strings, which is why the documented 202 is `te
 from __future__ import annotations
 
 import asyncio
-
 import functools
 import json
 import re
@@ -29,8 +28,8 @@ from aiohttp import web
 
 from ...errors import shown
 from ...lifecycle import Phase, parse_duration
-from ..base import VendorApi
 from ...vendor import IdSource, TriggerRoute
+from ..base import VendorApi
 from .auth import TASK_ROLES, Authenticator, AuthFailure, User, authorize, users_from_settings
 from .metaocean import (
     COLUMNS_FILE,

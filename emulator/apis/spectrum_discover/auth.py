@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...errors import VendorError
 from ..base import basic_credentials
 
 ROLES = ("Data admin", "Data user", "Collection Admin", "Admin", "Service user")
@@ -51,12 +52,11 @@ class User:
     roles: frozenset[str]
 
 
-class AuthFailure(Exception):
+class AuthFailure(VendorError):
     """A request the auth layer refuses: 401 (who are you) or 403 (not with your role)."""
 
     def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
+        super().__init__(status, reason)
         self.reason = reason
 
 

@@ -14,6 +14,8 @@ import json
 import re
 from typing import Any
 
+from ...errors import EmulatorError
+
 _SPACE = " \t\r\n"  # what Go's scanner skips between tokens
 _HEX = frozenset("0123456789abcdefABCDEF")
 _LITERALS = ("true", "false", "null")
@@ -30,7 +32,7 @@ _QUOTED = {
 }
 
 
-class GoDecodeError(ValueError):
+class GoDecodeError(EmulatorError, ValueError):
     """What Decode returned, worded as its error's Error() is."""
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import jwt
 from aiohttp import web
 
+from ...errors import VendorError
 from .wire import encode_go_json, read_cookies, set_cookie
 
 LOGIN_SECONDS = 6 * 3600  # login.go defaultCookieDuration
@@ -43,12 +44,11 @@ SESSION_NAMES = frozenset({"mojolicious", "access_token"})
 _LONG_AGO = -(1 << 62)
 
 
-class AuthFailure(Exception):
+class AuthFailure(VendorError):
     """A request refused with `status` and the alert `text` Traffic Ops gives."""
 
     def __init__(self, status: int, text: str) -> None:
-        super().__init__(text)
-        self.status = status
+        super().__init__(status, text)
         self.text = text
 
 
