@@ -75,7 +75,10 @@ def admin_token_problem(token: str | None) -> str | None:
     if not token:
         return "the admin token is empty: give one, or leave it unset for an open control API"
     if token != token.strip() or not token.isprintable():
-        return "the admin token has spaces or control characters, which no client can send as given"
+        return (
+            "the admin token starts or ends with a space or holds a control character, "
+            "which no client can send as given"
+        )
     return None
 
 
