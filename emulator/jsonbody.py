@@ -36,8 +36,9 @@ class TooDeep(ValueError, RecursionError):
     def __init__(self, path: JsonPath, max_depth: int) -> None:
         self.path = path
         self.max_depth = max_depth
-        self.message = f"nested deeper than {max_depth} levels (the most a request body may nest)"
-        super().__init__(f"{where(path)}: {self.message}" if path else self.message)
+        self.message = f"nested too deeply (more than {max_depth} levels)"
+        # No path: deeper than the parser goes, which stops before it has read the whole body.
+        super().__init__(f"{where(path)}: {self.message}" if path else f"it is {self.message}")
 
 
 def loads(

@@ -20,7 +20,7 @@ import logging
 import re
 from urllib.parse import unquote_plus
 
-from .journal import REDACTED, SECRET_HEADERS, SECRET_KEYS
+from .redact import REDACTED, is_secret_header, is_secret_key
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The longest description of a malformed request a log line keeps.
@@ -53,7 +53,8 @@ class ClientMistakes(logging.Filter):
 
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
-            record.msg, record.args = "a request that is not valid HTTP: %s", (what_was_wrong(error),)
+            record.msg = "a request that is not valid HTTP: %s"
+            record.args = (what_was_wrong(error),)
             record.exc_info = record.exc_text = None
             if record.levelno > logging.WARNING:
                 record.levelno, record.levelname = logging.WARNING, "WARNING"
@@ -73,7 +74,7 @@ class SecretQueries(logging.Filter):
         headers = getattr(record, "request_header", None)
         if isinstance(headers, dict):
             record.request_header = {
-                name: REDACTED if name.lower() in SECRET_HEADERS else redact_query_text(str(value))
+                name: REDACTED if is_secret_header(name) else redact_query_text(str(value))
                 for name, value in headers.items()
             }
         return True
@@ -127,7 +128,7 @@ def redact_query_text(text: str) -> str:
     any case: `?%74oken=` is `?token=`) replaced by [redacted]."""
 
     def blank(match: re.Match[str]) -> str:
-        if unquote_plus(match.group(2)).lower() in SECRET_KEYS:
+        if is_secret_key(unquote_plus(match.group(2))):
             return f"{match.group(1)}{match.group(2)}={REDACTED}"
         return match.group(0)
 
