@@ -325,9 +325,9 @@ class ControlApi:
         try:
             body = parse_json(raw)
         except TooDeep as error:
-            if error.path:  # parsed, and then found too deep: named by where
-                raise ControlError(400, str(error)) from None
-            raise ControlError(400, f"the body is not valid JSON: {error}") from None
+            if error.unread:  # deeper than the parser goes: not read to its end
+                raise ControlError(400, f"the body is not valid JSON: {error}") from None
+            raise ControlError(400, str(error)) from None
         except ValueError as error:
             raise ControlError(400, f"the body is not valid JSON: {error}") from None
         for problem in self.runtime.schemas.errors(f"control/{schema}.schema.json", body):

@@ -15,6 +15,7 @@ strict reader of the control API (RFC 8259: no NaN, no key given twice).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -29,16 +30,23 @@ _KEY_SHOWN = 40
 
 
 class TooDeep(ValueError, RecursionError):
-    """A body that nests deeper than allowed; `path` leads to the first container too deep.
+    """A body that nests deeper than allowed; `path` leads to the first container too deep
+    (empty: too deep to say where). `unread`: so deep that Python's parser gave up on it,
+    so whether the rest of it is JSON at all is not known.
+
     Both a ValueError (a malformed body) and a RecursionError (what the parser raises for
     nesting past its own limit), so handlers written for either already answer it."""
 
-    def __init__(self, path: JsonPath, max_depth: int) -> None:
+    def __init__(self, path: JsonPath, max_depth: int, *, unread: bool = False) -> None:
         self.path = path
         self.max_depth = max_depth
-        self.message = f"nested too deeply (more than {max_depth} levels)"
-        # No path: deeper than the parser goes, which stops before it has read the whole body.
-        super().__init__(f"{where(path)}: {self.message}" if path else f"it is {self.message}")
+        self.unread = unread
+        limit = f"more than {max_depth} levels"
+        if unread:
+            message = f"it is nested too deeply ({limit}{f' at {where(path)}' if path else ''})"
+        else:
+            message = f"{where(path)}: nested too deeply ({limit})"
+        super().__init__(message)
 
 
 def loads(
@@ -53,7 +61,7 @@ def loads(
     try:
         value = json.loads(raw, parse_constant=parse_constant, object_pairs_hook=object_pairs_hook)
     except RecursionError:
-        raise TooDeep((), max_depth) from None
+        raise TooDeep(_deep_path(raw, max_depth), max_depth, unread=True) from None
     # A document with fewer brackets than the limit cannot nest deeper: most bodies are
     # let through by two counts in C, without walking them.
     if isinstance(raw, bytes):
@@ -106,6 +114,53 @@ def too_deep(value: Any, max_depth: int) -> JsonPath | None:
                 # to show that it goes on).
                 stack.append((item, depth + 1, (*path, key) if len(path) <= _PATH_SHOWN else path))
     return None
+
+
+# The tokens that tell where a value is: strings (a key when a colon follows), brackets and
+# commas. Used only on text the parser read up to far deeper than the point looked for, so
+# every string on the way is closed (an unclosed one would make the search quadratic).
+_TOKEN = re.compile(r'("(?:[^"\\]|\\.)*")(\s*:)?|[\[\]{},]')
+# Tokens looked at before giving up naming where: the scan is in Python.
+_SCAN_TOKENS = 100_000
+
+
+def _deep_path(raw: bytes | str, max_depth: int) -> JsonPath:
+    """Where a document too deep for Python's parser first nests deeper than `max_depth`
+    (empty when that is not found in the first _SCAN_TOKENS tokens)."""
+    text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), errors="replace")
+    parts: list[str | int] = []  # of each open container but the outermost: its key or index
+    arrays: list[bool] = []  # of each open container: whether it is an array
+    indices: list[int] = []  # of each open container: the index of its current item
+    key = ""
+    for number, match in enumerate(_TOKEN.finditer(text)):
+        if number > _SCAN_TOKENS:
+            break
+        token = match.group()
+        if match.group(2):  # a key
+            key = _key(match.group(1))
+        elif token == ",":
+            if indices:
+                indices[-1] += 1
+        elif token in "[{":
+            if arrays:
+                parts.append(indices[-1] if arrays[-1] else key)
+            arrays.append(token == "[")
+            indices.append(0)
+            if len(arrays) > max_depth:
+                return tuple(parts[: _PATH_SHOWN + 1])
+        elif token in "]}" and arrays:
+            arrays.pop()
+            indices.pop()
+            if parts:
+                parts.pop()
+    return ()
+
+
+def _key(quoted: str) -> str:
+    try:
+        return str(json.loads(quoted))
+    except ValueError:
+        return quoted[1:-1]
 
 
 def where(path: JsonPath) -> str:
