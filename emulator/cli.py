@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
@@ -26,9 +27,10 @@ from . import __version__
 from .apis import API_CLASSES
 from .app import create_app
 from .config import EmulatorConfig
-from .control import ControlApi, control_routes
+from .control import ControlApi, admin_token_problem, control_routes
 from .errors import ConfigError, EmulatorError, ScenarioError
 from .fault_http import end_delays
+from .logs import setup_logging
 from .openapi import build_document
 from .options import VALIDATION_MODES, parse_clock_start
 from .resources import builtin_scenarios
@@ -254,6 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         value = getattr(args, name, None)
         if value is not None and value not in allowed:  # only an environment value can be
             parser.error(f"TASK_EMULATOR_{name.upper()}: {value!r} is not one of {', '.join(allowed)}")
+    # Refused rather than taken as unset: whoever set it meant the control API to be closed.
+    token_problem = admin_token_problem(getattr(args, "admin_token", None))
+    if token_problem is not None:
+        where = "--admin-token (TASK_EMULATOR_ADMIN_TOKEN)"
+        print(f"task-emulator: {where}: {token_problem}", file=sys.stderr)
+        return 2
     try:
         if args.command == "check":
             return run_check(args.paths)
@@ -412,47 +420,6 @@ def run_openapi() -> int:
     return 0
 
 
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object a line, for log collectors."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
-class ClientMistakes(logging.Filter):
-    """aiohttp logs a request it cannot parse (a malformed request line or header) at ERROR
-    with a traceback, though it answers 400 and nothing is wrong with the server: such a
-    record becomes one WARNING line saying what the client sent wrong."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from aiohttp.http_exceptions import HttpProcessingError
-
-        error = record.exc_info[1] if record.exc_info else None
-        if record.name == "aiohttp.server" and isinstance(error, HttpProcessingError):
-            record.msg, record.args = "a request that is not valid HTTP: %s", (error.message or error,)
-            record.exc_info = record.exc_text = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
-def setup_logging(level: str, log_format: str) -> None:
-    handler = logging.StreamHandler()
-    handler.addFilter(ClientMistakes())
-    if log_format == "json":
-        handler.setFormatter(JsonLogFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-
-
 async def _serve(
     app: web.Application, host: str, port: int, runtime: Any, loop_kind: str, limits: ServeLimits
 ) -> int:
@@ -506,10 +473,25 @@ async def _serve(
 
 
 def _is_loopback(host: str) -> bool:
+    """Whether the server listens on loopback only, reading `host` as the resolver does:
+    IPv4 in inet_aton's short forms too (`127.1`, `0x7f.1`), IPv6 (`::1`, `[::1]`, an
+    IPv4-mapped `::ffff:127.0.0.1`), `localhost`. When unsure: no (and the warning shows)."""
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if name.lower().rstrip(".") == "localhost" or name.lower().rstrip(".").endswith(".localhost"):
+        return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(name)
     except ValueError:
-        return host == "localhost"
+        # inet_aton also takes whatever follows a space; the resolver does not.
+        if not name or any(c.isspace() for c in name):
+            return False
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def banner(host: str, port: int, runtime: Any, loop: str = "asyncio") -> str:

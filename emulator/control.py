@@ -19,8 +19,9 @@
     GET    /openapi.json                    the OpenAPI 3.1 document of every route
     GET    /ui                              the dashboard (emulator/ui): static files only
 
-Request bodies are checked against schemas/control/*.schema.json. Every error is a 4xx with
-`{"error": "<what is wrong>"}`, and a refused request changes nothing.
+Request bodies are held to jsonbody.MAX_DEPTH levels of nesting, then checked against
+schemas/control/*.schema.json. Every error is a 4xx with `{"error": "<what is wrong>"}`, at
+most MESSAGE_LIMIT characters whatever was sent, and a refused request changes nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from __future__ import annotations
 import functools
 import hmac
 import itertools
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -37,8 +37,17 @@ from aiohttp import web
 
 from . import __version__
 from .engine import TaskView
-from .errors import Conflict, EmulatorError, NotFound, TaskRefused, shown
+from .errors import (
+    SHOWN_CHARACTERS,
+    ConfigError,
+    Conflict,
+    EmulatorError,
+    NotFound,
+    TaskRefused,
+    shown,
+)
 from .faults import Fault, FaultError, parse_fault
+from .jsonbody import TooDeep, parse_json
 from .lifecycle import Lifecycle, Phase
 from .openapi import build_document
 from .routing import methods_elsewhere
@@ -46,22 +55,53 @@ from .scenario import Scenario, explain_schema_error
 from .state import Runtime
 from .ui import PATHS as UI_PATHS
 from .ui import ui_routes
-from .yamlsource import format_path
+from .yamlsource import JsonPath, format_path
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_TASK_LIMIT = 1000
+# The longest error message a control route answers: what was wrong, never the whole input
+# echoed back (a key or a value can be as long as the body).
+MESSAGE_LIMIT = 400
+# Fault ids an unknown id's 404 lists; beyond, it gives their number.
+FEW_IDS = 10
 
 
 class ControlError(EmulatorError):
     def __init__(self, status: int, message: str) -> None:
         self.status = status
-        self.message = message
+        self.message = capped(message)
+
+
+def capped(message: str) -> str:
+    if len(message) <= MESSAGE_LIMIT:
+        return message
+    return f"{message[:MESSAGE_LIMIT]}… ({len(message):,} characters)"
+
+
+def admin_token_problem(token: str | None) -> str | None:
+    """What is wrong with an admin token, None when nothing is (or there is none). An empty
+    token (`TASK_EMULATOR_ADMIN_TOKEN=` from an unset CI secret) or one with spaces or
+    control characters around it could never be sent back in an Authorization header as
+    it was given: the server would start with its control API locked to everyone."""
+    if token is None:
+        return None
+    if not token:
+        return "the admin token is empty: give one, or leave it unset for an open control API"
+    if token != token.strip() or not token.isprintable():
+        return (
+            "the admin token starts or ends with a space or holds a control character, "
+            "which no client can send as given"
+        )
+    return None
 
 
 def control_app(runtime: Runtime) -> web.Application:
     """The control routes as a sub-application. Errors become JSON and the admin token is
     checked by a wrapper around each handler, not by middleware: a middleware anywhere in
     the application makes aiohttp run a middleware chain for every vendor request too."""
+    problem = admin_token_problem(runtime.config.admin_token)
+    if problem is not None:
+        raise ConfigError(problem)
     app = web.Application()
     guard = _guard(runtime.config.admin_token)
     # The dashboard's page and files stay open, like health: they hold no state, and the
@@ -278,9 +318,10 @@ class ControlApi:
     async def add_fault(self, request: web.Request) -> web.Response:
         body = await self._body(request, "fault")
         try:
-            fault = self.runtime.faults.add(fault_from_json(self.runtime, body))
+            fault = fault_from_json(self.runtime, body)
         except ValueError as error:
             raise ControlError(400, str(error)) from None
+        fault = self.runtime.faults.add(fault)  # Conflict (409) when the set is full
         return web.json_response(self.runtime.faults.describe(fault), status=201)
 
     async def clear_faults(self, request: web.Request) -> web.Response:
@@ -291,8 +332,14 @@ class ControlApi:
         faults = self.runtime.faults
         fault = faults.get(request.match_info["id"])
         if fault is None:
-            known = ", ".join(f.id for f in faults.rules()) or "none"
-            raise ControlError(404, f"no fault with id {request.match_info['id']!r} (there are: {known})")
+            # The ids when they are few; there can be a thousand, each then costing every
+            # mistyped id a line of the answer.
+            ids = [f.id for f in faults.rules()]
+            there = ", ".join(ids) or "none"
+            if len(ids) > FEW_IDS:
+                there = f"{len(ids):,}, listed by GET /_emulator/faults"
+            wanted = shown(request.match_info["id"])
+            raise ControlError(404, f"no fault with id {wanted} (there are: {there})")
         described = faults.describe(fault)
         faults.remove(fault.id)
         return web.json_response(described)
@@ -308,10 +355,14 @@ class ControlApi:
         raw = await request.read()
         try:
             body = parse_json(raw)
+        except TooDeep as error:
+            if error.unread:  # deeper than the parser goes: not read to its end
+                raise ControlError(400, f"the body is not valid JSON: {error}") from None
+            raise ControlError(400, str(error)) from None
         except ValueError as error:
             raise ControlError(400, f"the body is not valid JSON: {error}") from None
         for problem in self.runtime.schemas.errors(f"control/{schema}.schema.json", body):
-            path, message = explain_schema_error(problem)
+            path, message = schema_problem(problem)
             where = format_path(path)
             raise ControlError(400, f"{where}: {message}" if where else message)
         return body  # type: ignore[no-any-return]
@@ -377,7 +428,7 @@ def check_new_task(
     as a scenario's `task:` block is: ControlError names the first mistake."""
     # Field values obey the same rules as a scenario's `task:` block.
     for problem in runtime.schemas.errors(f"{api}/scenario.schema.json", {"task": dict(fields)}) if fields else ():
-        path, message = explain_schema_error(problem)
+        path, message = schema_problem(problem)
         raise ControlError(400, f"{format_path(('fields', *path[1:]))}: {message}")
     spec = runtime.apis[api]
     unknown = sorted(map(str, set(scope) - set(spec.scope_defaults)))
@@ -395,7 +446,7 @@ def fault_from_json(runtime: Runtime, body: Any) -> Fault:
     """A run-time fault from its JSON (the control API's body, the pytest handle's keywords),
     checked as a scenario's faults are; ValueError says where and what is wrong."""
     for problem in runtime.schemas.errors("control/fault.schema.json", body):
-        path, message = explain_schema_error(problem)
+        path, message = schema_problem(problem)
         where = format_path(path)
         raise ValueError(f"{where}: {message}" if where else message)
     try:
@@ -405,26 +456,16 @@ def fault_from_json(runtime: Runtime, body: Any) -> Fault:
         raise ValueError(f"{where}: {error.message}" if where else error.message) from None
 
 
-def parse_json(raw: bytes) -> Any:
-    """JSON as RFC 8259 has it, or ValueError saying what is wrong. Python's parser also
-    takes NaN and Infinity, keeps the last of two equal keys, and overflows the stack on
-    deep nesting (RecursionError): each of those would reach a handler, or crash it."""
-
-    def no_constant(name: str) -> Any:
-        raise ValueError(f"{name} is not a JSON value")
-
-    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in found:
-                raise ValueError(f"the key {key!r} is given twice")
-            found[key] = value
-        return found
-
-    try:
-        return json.loads(raw, parse_constant=no_constant, object_pairs_hook=unique_keys)
-    except RecursionError:
-        raise ValueError("it is nested too deeply") from None
+def schema_problem(error: Any) -> tuple[JsonPath, str]:
+    """`explain_schema_error`, with the value the message quotes cut short: jsonschema puts
+    the whole offending value in its message (`[[[[...]]]] is not of type 'string'`)."""
+    path, message = explain_schema_error(error)
+    instance = error.instance
+    if isinstance(instance, (str, list, dict)) and len(instance) > 0:
+        quoted = repr(instance)
+        if len(quoted) > SHOWN_CHARACTERS:
+            message = message.replace(quoted, shown(instance))
+    return path, message
 
 
 def scenario_json(scenario: Scenario) -> dict[str, Any]:

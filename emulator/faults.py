@@ -33,21 +33,27 @@ only when it applies. A rule whose `times` is used up stays listed (with its cou
 longer applies.
 
 The I/O edge, a decided fault applied to an aiohttp request, is `fault_http.py`. The journal
-wrapper of every vendor route (app.py) calls it only when the server has rules at all: a
-server without faults pays one truthiness check per request.
+wrapper of every vendor route (app.py) calls it only when the server has rules that can still
+apply: a server without faults pays one truthiness check per request.
+
+Bounded: at most MAX_RUN_TIME_FAULTS rules added at run time (the schema bounds each rule's
+size), and a request is only tried against the rules that name its API and method or none:
+the cost of a poll does not grow with rules for other APIs or methods, nor with rules whose
+`times` is used up.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import heapq
 import json
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from .errors import EmulatorError, shown
+from .errors import Conflict, EmulatorError, shown
 from .lifecycle import Lifecycle, Phase
 
 if TYPE_CHECKING:
@@ -77,6 +83,9 @@ FAULT_HEADER = "X-Task-Emulator-Fault"
 # What the access log says of a connection a fault closed before a status line (nginx's
 # "444 No Response"), where aiohttp would log a 200.
 CLOSED_STATUS = 444
+# Rules a server takes at run time (the control API, the pytest handle), besides those its
+# scenarios declare: each is tried against requests, so they cannot be let grow without end.
+MAX_RUN_TIME_FAULTS = 1000
 
 
 class FaultError(EmulatorError, ValueError):
@@ -327,14 +336,24 @@ class FaultSet:
         self._refresh()
 
     def __bool__(self) -> bool:
+        """True when a rule can still apply to some request."""
         return self._any
 
     def _refresh(self) -> None:
+        """Index the rules that can still apply (after every change, and when a rule's
+        `times` runs out: a cost in the number of rules, never paid per request)."""
         rules = self.rules()
-        self._any = bool(rules)
-        on_body = [f for f in rules if not f.match.on_task and isinstance(f.effect, BODY_EFFECTS)]
-        self._request_rules = [f for f in rules if not f.match.on_task and f not in on_body]
-        self._answer_rules = [*on_body, *(f for f in rules if f.match.on_task)]
+        self._by_id = {f.id: f for f in rules}
+        live = [f for f in rules if f.times is None or self._applied.get(f.id, 0) < f.times]
+        self._any = bool(live)
+
+        def on_body(fault: Fault) -> bool:
+            return not fault.match.on_task and isinstance(fault.effect, BODY_EFFECTS)
+
+        on_request = [f for f in live if not f.match.on_task and not on_body(f)]
+        self._request_rules = _RuleIndex(on_request)
+        on_answer = [*filter(on_body, live), *(f for f in live if f.match.on_task)]
+        self._answer_rules = _RuleIndex(on_answer)
 
     def rules(self) -> list[Fault]:
         """Every rule, in the order they are tried."""
@@ -348,7 +367,13 @@ class FaultSet:
 
     def add(self, fault: Fault) -> Fault:
         """Add a run-time rule, tried after the run-time rules before it; it gets the next
-        id ("1", "2" …) whatever id it had. Ids never repeat, not even after a reset."""
+        id ("1", "2" …) whatever id it had. Ids never repeat, not even after a reset.
+        Conflict when the server already has MAX_RUN_TIME_FAULTS run-time rules."""
+        if len(self._run_time) >= MAX_RUN_TIME_FAULTS:
+            raise Conflict(
+                f"a server takes at most {MAX_RUN_TIME_FAULTS:,} faults at run time: remove one "
+                "(DELETE /_emulator/faults/{id}) or all of them (DELETE /_emulator/faults) first"
+            )
         self._serial += 1
         fault = dataclasses.replace(fault, id=str(self._serial))
         self._run_time.append(fault)
@@ -356,7 +381,7 @@ class FaultSet:
         return fault
 
     def get(self, fault_id: str) -> Fault | None:
-        return next((f for f in self.rules() if f.id == fault_id), None)
+        return self._by_id.get(fault_id)
 
     def describe(self, fault: Fault) -> dict[str, Any]:
         """A rule as the control API lists it: its JSON, how often it applied, what is left."""
@@ -379,7 +404,8 @@ class FaultSet:
     def on_request(self, request: RequestFacts) -> Decision | None:
         """The rule that hits this request as it arrives, if any: latency, or an answer in
         the vendor's place."""
-        return self._first(self._request_rules, lambda f: f.match.request_matches(request))
+        candidates = self._request_rules.candidates(request.api, request.method)
+        return self._first(candidates, lambda f: f.match.request_matches(request))
 
     def on_answer(self, request: RequestFacts, task: TaskFacts | None, has_body: bool) -> Decision | None:
         """The rule that hits the handler's unsent answer: a task rule when the request was
@@ -393,13 +419,13 @@ class FaultSet:
                 and (not match.on_task or (task is not None and match.task_matches(task)))
             )
 
-        return self._first(self._answer_rules, applies)
+        return self._first(self._answer_rules.candidates(request.api, request.method), applies)
 
     @property
     def has_answer_rules(self) -> bool:
         return bool(self._answer_rules)
 
-    def _first(self, rules: Sequence[Fault], applies: Callable[[Fault], bool]) -> Decision | None:
+    def _first(self, rules: Iterable[Fault], applies: Callable[[Fault], bool]) -> Decision | None:
         for fault in rules:
             if not applies(fault):
                 continue
@@ -409,10 +435,42 @@ class FaultSet:
             if fault.probability < 1.0 and self._random.random() >= fault.probability:
                 continue
             self._applied[fault.id] = used + 1
+            if fault.times is not None and used + 1 >= fault.times:
+                self._refresh()  # used up: no request is tried against it again
             effect = fault.effect
             delay = effect.draw(self._random) if isinstance(effect, Latency) else 0.0
             return Decision(fault, delay)
         return None
+
+
+class _RuleIndex:
+    """Rules in the order they are tried, bucketed by the API and method they name (None:
+    any). A request can only match the rules of four buckets, (its API or any) × (its
+    method or any): only those are tried, merged back into their order."""
+
+    def __init__(self, rules: Sequence[Fault]) -> None:
+        self._count = len(rules)
+        self._buckets: dict[tuple[str | None, str | None], list[tuple[int, Fault]]] = {}
+        for position, fault in enumerate(rules):
+            key = (fault.match.api, fault.match.method)
+            self._buckets.setdefault(key, []).append((position, fault))
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def candidates(self, api: str | None, method: str) -> Iterable[Fault]:
+        if not self._count:
+            return ()
+        keys: list[tuple[str | None, str | None]] = [(None, method), (None, None)]
+        if api is not None:  # a request no API took matches no rule naming one
+            keys += [(api, method), (api, None)]
+        found = [bucket for bucket in map(self._buckets.get, keys) if bucket]
+        if not found:
+            return ()
+        if len(found) == 1:
+            return (fault for _, fault in found[0])
+        # Positions are unique, so the merge never compares two rules.
+        return (fault for _, fault in heapq.merge(*found))
 
 
 # ---- parsing: JSON (control API, pytest handle) or YAML (scenario files) into a Fault ------

@@ -1,32 +1,58 @@
 """The request journal: the latest vendor requests the emulator answered, for tests to inspect.
 
-A ring buffer, so a long run or a soak never grows it past its bound. Recording is on every
-vendor request's path, so it only keeps references to what aiohttp has already parsed;
-building the entry (decoding the body, redacting credentials) waits until someone reads the
-journal. Redaction happens in that one place, so nothing read back from the journal (or
-logged from it) can leak a password, token, cookie or signature.
+A ring buffer bounded twice: in entries (`limit`) and in bytes (`max_bytes`), the oldest
+dropped first, so neither a long run nor a client sending the largest requests aiohttp takes
+can grow it past its bound. What one entry may hold is cut when it is recorded:
+
+- a body up to BODY_LIMIT bytes; a longer one is kept as its first BODY_LIMIT bytes of
+  text, its secrets blanked then and there (on a login route, not at all);
+- headers up to HEADER_COUNT_LIMIT of them and HEADER_CHARS_LIMIT characters in all;
+  beyond, the entry keeps a cut copy: each value up to HEADER_VALUE_LIMIT characters, at most
+  HEADER_CHARS_LIMIT in all, and a last header named CUT_HEADER saying how many more there
+  were.
+
+What an entry counts against `max_bytes` is an upper bound of the memory it holds: Python
+stores a character in 1, 2 or 4 bytes, and telling which costs more than counting, so a
+header's character counts 4 bytes, and the URL's twice that (yarl caches its decoded forms
+as they are used); a body counts its bytes, the text kept of a long one what it takes.
+
+Recording is on every vendor request's path, a status poll's included, so a request within
+those bounds (all but hostile ones) is kept by reference to what aiohttp has already parsed:
+the URL and the header mapping, immutable both. Building the entry (decoding the body,
+redacting credentials: see redact.py) waits until someone reads the journal, and redaction
+happens in that one place, so nothing read back from the journal can leak a credential.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import re
+import sys
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-REDACTED = "[redacted]"
-# Header names whose values are credentials (compared lower-case).
-SECRET_HEADERS = frozenset(
-    {"authorization", "cookie", "set-cookie", "x-auth-token", "x-subject-token", "proxy-authorization"}
-)
-# Keys whose values are credentials wherever they appear in a JSON body or a query string.
-SECRET_KEYS = frozenset({"password", "passwd", "p", "t", "token", "secret", "sk", "access_token"})
+from .redact import is_credential_route, redact_body, redact_pairs, redact_text_body
+
 BODY_LIMIT = 4096
+# Nearly every request's headers are within these (a browser's: ~15 headers, ~2 KB).
+HEADER_COUNT_LIMIT = 64
+HEADER_CHARS_LIMIT = 16 * 1024
+# What a cut copy keeps of each header.
+HEADER_NAME_LIMIT = 128
+HEADER_VALUE_LIMIT = 1024
+CUT_HEADER = "..."
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+# The most bytes CPython stores a character in.
+CHAR_BYTES = 4
+# What an entry holds besides the characters it counts: the tuple, the URL object, the
+# header mapping's table (per header) and each object's own header. Measured with
+# tracemalloc on recorded aiohttp requests, rounded up.
+ENTRY_OVERHEAD = 512
+HEADER_OVERHEAD = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,22 +100,28 @@ class _Recorded(NamedTuple):
     method: str
     url: URL
     headers: Mapping[str, str]
-    body: bytes
+    # The body as sent (up to BODY_LIMIT bytes), or the text kept of a longer one.
+    body: bytes | str
     status: int | None
     violation: str | None
     fault: str | None
+    size: int  # what it counts against the journal's max_bytes
 
     def entry(self) -> JournalEntry:
+        path = self.url.path
+        body = self.body
+        if isinstance(body, bytes):  # as sent: else, the text kept of a longer body
+            body = redact_body(body, credentials=is_credential_route(path))
         return JournalEntry(
             self.seq,
             self.time,
             self.api,
             self.task,
             self.method,
-            self.url.path,
-            redact_pairs(self.url.query.items(), SECRET_KEYS),
-            redact_pairs(self.headers.items(), SECRET_HEADERS),
-            redact_body(self.body, self.headers.get("Content-Type", "")),
+            path,
+            redact_pairs(self.url.query.items()),
+            redact_pairs(self.headers.items(), headers=True),
+            body,
             self.status,
             self.violation,
             self.fault,
@@ -97,10 +129,15 @@ class _Recorded(NamedTuple):
 
 
 class Journal:
-    def __init__(self, limit: int = 10_000) -> None:
+    def __init__(self, limit: int = 10_000, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if limit < 1:
             raise ValueError(f"the journal must hold at least one entry, not {limit}")
+        if max_bytes < 1:
+            raise ValueError(f"the journal must hold at least one byte, not {max_bytes}")
+        self.limit = limit
+        self.max_bytes = max_bytes
         self._recorded: deque[_Recorded] = deque(maxlen=limit)
+        self._bytes = 0
         self._seq = itertools.count(1)
 
     def record(
@@ -121,9 +158,37 @@ class Journal:
         kept as given and read only when the journal is, so they must not change afterwards
         (aiohttp's parsed request headers are immutable; a case-insensitive mapping, as they
         are, finds the Content-Type however it was written)."""
-        self._recorded.append(
-            _Recorded(next(self._seq), time, api, task, method, url, headers, body, status, violation, fault)
+        # Their size in one C-level pass over the strings: a Python loop over a poll's
+        # headers costs twice the instructions (~700 a header), a percent of a poll.
+        count = len(headers)
+        chars = len("".join([*headers, *headers.values()]))
+        if chars > HEADER_CHARS_LIMIT or count > HEADER_COUNT_LIMIT:
+            headers, chars, count = _cut_headers(headers)
+        # The URL's path and query string (yarl's own fields: its public properties are
+        # computed on first use, a Python call each), and as much again for the decoded
+        # forms it caches as they are used.
+        url_chars = len(url._path) + len(url._query)
+        size = ENTRY_OVERHEAD + CHAR_BYTES * (chars + 2 * url_chars) + HEADER_OVERHEAD * count
+        kept: bytes | str = body
+        if body:
+            if len(body) > BODY_LIMIT:
+                kept, body_bytes = _cut_body(body, url.path)
+                size += body_bytes
+            else:
+                size += len(body)
+        recorded = self._recorded
+        if len(recorded) == self.limit:  # the append drops the oldest
+            self._bytes -= recorded[0].size
+        recorded.append(
+            _Recorded(
+                next(self._seq), time, api, task, method, url, headers, kept, status,
+                violation, fault, size,
+            )
         )
+        self._bytes += size
+        if self._bytes > self.max_bytes:
+            while self._bytes > self.max_bytes and len(recorded) > 1:
+                self._bytes -= recorded.popleft().size
 
     def entries(self, api: str | None = None, task: str | None = None) -> list[JournalEntry]:
         return [
@@ -147,61 +212,45 @@ class Journal:
 
     def clear(self) -> None:
         self._recorded.clear()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._recorded)
 
-
-def redact_pairs(pairs: Iterable[tuple[str, str]], secret: frozenset[str]) -> dict[str, str]:
-    return {name: REDACTED if name.lower() in secret else value for name, value in pairs}
-
-
-def redact_body(body: bytes, content_type: str) -> Any:
-    """The body with credentials redacted: as JSON when it parses, else as text; either
-    cut to text of BODY_LIMIT characters when the body is bigger than that.
-
-    JSON is looked for whatever the Content-Type says, because the servers emulated read
-    it so: `curl -d '{"u": …, "p": …}'` logs in to Traffic Ops with a form Content-Type.
-    Text that is not JSON still has its secrets blanked: form fields by name, and
-    `"key": value` pairs of JSON too broken to parse.
-    """
-    if not body:
-        return None
-    try:
-        return _bounded(_redact_json(json.loads(body)), len(body))
-    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse or walk
-        pass
-    text = body[:BODY_LIMIT].decode("utf-8", errors="replace")
-    # Cut before blanking: a secret cut short is still matched to its end.
-    if "x-www-form-urlencoded" in content_type:
-        text = _FORM_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _JSON_SECRET.sub(lambda m: m.group(1) + f'"{REDACTED}"', text)
-    return text + ("…" if len(body) > BODY_LIMIT else "")
+    @property
+    def bytes(self) -> int:
+        """What the entries count against `max_bytes`."""
+        return self._bytes
 
 
-_SECRET_NAMES = "|".join(sorted(SECRET_KEYS))
-# A secret field of a form body (`p=twelve12`), up to the next field.
-_FORM_SECRET = re.compile(r"((?:^|(?<=&))(?:" + _SECRET_NAMES + r")=)[^&]*", re.IGNORECASE)
-# A secret key of a JSON object and its value: a string, possibly cut short, or a scalar.
-_JSON_SECRET = re.compile(
-    r'("(?:' + _SECRET_NAMES + r')"\s*:\s*)(?:"(?:[^"\\]|\\.)*"?|[^\s,}\]]+)', re.IGNORECASE
-)
+def _cut_headers(headers: Mapping[str, str]) -> tuple[CIMultiDictProxy[str], int, int]:
+    """A copy of `headers` within the bounds, the characters it holds and how many headers."""
+    kept: CIMultiDict[str] = CIMultiDict()
+    chars = dropped = 0
+    for name, value in headers.items():
+        if len(kept) >= HEADER_COUNT_LIMIT or chars >= HEADER_CHARS_LIMIT:
+            dropped += 1
+            continue
+        name = name[:HEADER_NAME_LIMIT]
+        if len(value) > HEADER_VALUE_LIMIT:
+            value = f"{value[:HEADER_VALUE_LIMIT]}... ({len(value):,} characters)"
+        kept.add(name, value)
+        chars += len(name) + len(value)
+    if dropped:
+        note = f"{dropped:,} more headers not kept"
+        kept.add(CUT_HEADER, note)
+        chars += len(CUT_HEADER) + len(note)
+    return CIMultiDictProxy(kept), chars, len(kept)
 
 
-def _bounded(value: Any, size: int) -> Any:
-    """`value`, or its JSON text cut at BODY_LIMIT when the body was bigger: a journal of
-    10,000 entries must not hold 10,000 megabyte-sized bodies."""
-    if size <= BODY_LIMIT:
-        return value
-    return json.dumps(value, ensure_ascii=False)[:BODY_LIMIT] + "…"
-
-
-def _redact_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: REDACTED if key.lower() in SECRET_KEYS else _redact_json(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_redact_json(item) for item in value]
-    return value
+def _cut_body(body: bytes, path: str) -> tuple[str, int]:
+    """What is kept of a body longer than BODY_LIMIT: its beginning as text, secrets blanked
+    now, since the rest of it is gone by the time the journal is read. Cut before blanking,
+    so that a secret cut short is still matched to its end. A login route's is not kept:
+    only a whole body can be told to be JSON or a form."""
+    if is_credential_route(path):
+        kept = f"[not kept: {len(body):,} bytes sent to a login route, longer than {BODY_LIMIT:,}]"
+    else:
+        text = body[:BODY_LIMIT].decode("utf-8", errors="replace")
+        kept = redact_text_body(text, credentials=False, size=len(body)) + "…"
+    return kept, sys.getsizeof(kept)
