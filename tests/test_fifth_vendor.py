@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -106,7 +107,7 @@ def test_its_own_suite_and_the_server_see_it(
     own = (VENDOR / "tests" / "test_acme_jobs.py").read_text(encoding="utf-8")
     pytester.makepyfile(test_acme_jobs=own, test_server=SERVER_SUITE)
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
 
 
 def test_its_scenario_is_listed_with_the_builtin_ones(tmp_path: Path) -> None:
@@ -195,3 +196,36 @@ def test_the_editor_schema_bundles_its_scenario_schema(tmp_path: Path) -> None:
     bundled = emulator("schema", path=python_path(install(tmp_path / "site")))
     assert bundled.returncode == 0, bundled.stderr
     assert '"acme_jobs.scenario"' in bundled.stdout
+
+
+# ---- the guide, docs/adding-an-api.md: its code is the example vendor's --------------------
+
+BLOCK = re.compile(r"<!-- ([^>]*?) -->\n```[a-z]*\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def guide_blocks() -> list[tuple[str, str]]:
+    """Each code block of the guide with the marker above it; a block without one fails."""
+    text = GUIDE.read_text(encoding="utf-8")
+    blocks = BLOCK.findall(text)
+    assert len(blocks) == text.count("```") // 2, "a code block of the guide has no marker"
+    return blocks
+
+
+def test_the_guide_quotes_the_example_vendor_word_for_word() -> None:
+    quoted = [(marker, code) for marker, code in guide_blocks() if marker.startswith("from ")]
+    assert len(quoted) >= 10
+    for marker, code in quoted:
+        source = ROOT / marker.removeprefix("from ")
+        assert source.is_relative_to(VENDOR) and source.is_file(), marker
+        assert code in source.read_text(encoding="utf-8"), f"not in {marker}:\n{code}"
+
+
+def test_the_guide_lists_every_file_of_the_example_vendor() -> None:
+    (layout,) = [code for marker, code in guide_blocks() if marker == "layout"]
+    listed = {line.split("#")[0].strip() for line in layout.splitlines()}
+    files = [path.relative_to(VENDOR) for path in VENDOR.rglob("*") if path.is_file()]
+    present = {
+        path.as_posix() for path in files
+        if not any(part.startswith((".", "__pycache__")) for part in path.parts)  # caches
+    }
+    assert listed == present

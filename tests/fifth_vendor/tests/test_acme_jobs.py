@@ -11,7 +11,7 @@ import requests
 from emulator.testing import TaskEmulator
 
 if importlib.util.find_spec("acme_jobs") is None:
-    pytest.skip("Acme Jobs is not installed (pip install .)", allow_module_level=True)
+    pytest.skip("Acme Jobs is not installed (pip install . in its folder)", allow_module_level=True)
 
 
 def test_a_job_made_through_the_handle(task_emulator: TaskEmulator) -> None:
@@ -25,6 +25,13 @@ def test_a_job_made_through_the_handle(task_emulator: TaskEmulator) -> None:
     assert job.phase == "succeeded"
     done = requests.get(job.status_url, timeout=5).json()
     assert done == {"id": job.id, "state": "done", "message": "exported 120 rows"}
+
+
+def test_a_job_failed_by_the_test_shows_why(task_emulator: TaskEmulator) -> None:
+    job = task_emulator.create_task("acme_jobs", "nightly-export")
+    task_emulator.fail(job, "disk full")
+    failed = requests.get(job.status_url, timeout=5).json()
+    assert failed == {"id": job.id, "state": "failed", "message": "disk full"}
 
 
 def test_a_job_started_through_its_trigger(task_emulator: TaskEmulator) -> None:
