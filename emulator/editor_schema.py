@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import json
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,13 @@ DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 _DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
 
 
-def build_bundle(root: Path, apis: Iterable[str]) -> dict[str, Any]:
-    """The bundled scenario schema of the schemas under `root`, for the API ids `apis`."""
+def build_bundle(
+    root: Path, apis: Iterable[str], folders: Mapping[str, Path] | None = None
+) -> dict[str, Any]:
+    """The bundled scenario schema of the schemas under `root`, for the API ids `apis`;
+    `folders` holds the schema folder of each API installed as a plugin."""
     apis = sorted(apis)
-    documents = _Documents(root)
+    documents = _Documents(root, folders or {})
     bundle: dict[str, Any] = {
         "$schema": DRAFT_07,
         "$id": BUNDLE_ID,
@@ -75,16 +78,19 @@ def build_bundle(root: Path, apis: Iterable[str]) -> dict[str, Any]:
     return bundle
 
 
-def render_bundle(root: Path, apis: Iterable[str]) -> str:
+def render_bundle(
+    root: Path, apis: Iterable[str], folders: Mapping[str, Path] | None = None
+) -> str:
     """`build_bundle` as the text of `schemas/scenario.bundle.json`."""
-    return json.dumps(build_bundle(root, apis), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(build_bundle(root, apis, folders), indent=2, ensure_ascii=False) + "\n"
 
 
 def bundled_schema() -> str:
     """The bundle of the installed schemas, for the installed APIs."""
     from .apis import API_CLASSES
+    from .state import plugin_schema_folders
 
-    return render_bundle(builtin_schemas(), API_CLASSES)
+    return render_bundle(builtin_schemas(), API_CLASSES, plugin_schema_folders())
 
 
 def run_schema(print_id: bool) -> int:
@@ -102,8 +108,9 @@ def definition_key(name: str) -> str:
 class _Documents:
     """The schema files under `root`, copied with their `$ref`s rewritten into the bundle."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, folders: Mapping[str, Path]) -> None:
         self.root = root
+        self.folders = folders
         self.embedded: dict[str, Any] = {}
         self._pending: list[str] = []
 
@@ -121,7 +128,9 @@ class _Documents:
     def embed(self, name: str, under: str | None = None) -> dict[str, Any]:
         """A copy of schema `name`; its `$ref`s point into the bundle, where it will be at
         `#/definitions/<under>` (at the root when `under` is None)."""
-        path = self.root / name
+        api, _, rest = name.partition("/")
+        folder = self.folders.get(api)  # a plugin's file, as SchemaSet.path_of finds it
+        path = folder / rest if folder is not None and rest else self.root / name
         try:
             schema = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:

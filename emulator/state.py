@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -80,15 +81,19 @@ RUNTIME = web.AppKey("task_emulator_runtime", Runtime)
 def load_schemas() -> SchemaSet:
     """Every schema: the built-in ones, and those of each API installed as a plugin, after
     checking that every API has the files it names (ConfigError names a missing one)."""
-    builtin = builtin_schemas()
-    plugins = {
-        name: api.schemas_dir() for name, api in API_CLASSES.items()
-        if not api.schemas_dir().is_relative_to(builtin)
-    }
-    schemas = SchemaSet(builtin, plugins)
+    schemas = SchemaSet(builtin_schemas(), plugin_schema_folders())
     for api in API_CLASSES.values():
         check_api_files(api, schemas)
     return schemas
+
+
+def plugin_schema_folders() -> dict[str, Path]:
+    """The schema folder of each API installed as a plugin (one outside the built-in ones)."""
+    builtin = builtin_schemas()
+    return {
+        name: api.schemas_dir() for name, api in API_CLASSES.items()
+        if not api.schemas_dir().is_relative_to(builtin)
+    }
 
 
 def check_api_files(api: type[VendorApi], schemas: SchemaSet) -> None:

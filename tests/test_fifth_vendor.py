@@ -157,11 +157,6 @@ def test_an_entry_point_that_names_it_wrongly_is_refused(monkeypatch: pytest.Mon
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator.apis finds the APIs when imported: the refusal escapes main() as a "
-    "traceback (fixed by finding them on first use)",
-)
 def test_serve_refuses_a_wrongly_named_entry_point_in_one_line(tmp_path: Path) -> None:
     path = python_path(install(tmp_path / "site", "acme = acme_jobs:AcmeJobs"))
     served = emulator("serve", "--port", str(free_port()), path=path)
@@ -173,11 +168,6 @@ def test_serve_refuses_a_wrongly_named_entry_point_in_one_line(tmp_path: Path) -
     assert served.stderr.splitlines() == [refusal]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="importing emulator.apis loads every plugin: a plugin imported first (its own "
-    "tests, a consumer's conftest) is met half-initialised",
-)
 def test_the_plugin_may_be_imported_before_the_emulator(tmp_path: Path) -> None:
     program = "import acme_jobs\nfrom emulator.apis import API_CLASSES\nprint(*API_CLASSES)"
     run = subprocess.run(
@@ -188,10 +178,6 @@ def test_the_plugin_may_be_imported_before_the_emulator(tmp_path: Path) -> None:
     assert sorted(run.stdout.split()) == sorted([*BUILTIN, "acme_jobs"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the editor bundle reads every API's scenario schema from the built-in folder",
-)
 def test_the_editor_schema_bundles_its_scenario_schema(tmp_path: Path) -> None:
     bundled = emulator("schema", path=python_path(install(tmp_path / "site")))
     assert bundled.returncode == 0, bundled.stderr

@@ -5,6 +5,7 @@ An API's id is also its folder name for schemas and scenarios."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
 
 from ..errors import ConfigError
@@ -40,6 +41,30 @@ def discover() -> dict[str, type[VendorApi]]:
     return found
 
 
-API_CLASSES: dict[str, type[VendorApi]] = discover()
+class _Installed(Mapping[str, type[VendorApi]]):
+    """The installed APIs, found on first use rather than on import: a plugin's module may
+    import `emulator.apis.base` before the emulator looked for plugins, and a plugin that
+    is refused is reported by the command that needed it (one line), not as a traceback
+    of an import."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, type[VendorApi]] | None = None
+
+    def _apis(self) -> dict[str, type[VendorApi]]:
+        if self._found is None:
+            self._found = discover()
+        return self._found
+
+    def __getitem__(self, name: str) -> type[VendorApi]:
+        return self._apis()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._apis())
+
+    def __len__(self) -> int:
+        return len(self._apis())
+
+
+API_CLASSES: Mapping[str, type[VendorApi]] = _Installed()
 
 __all__ = ["API_CLASSES", "ENTRY_POINT_GROUP", "VendorApi", "discover"]
