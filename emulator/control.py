@@ -46,7 +46,8 @@ from .errors import (
     TaskRefused,
     shown,
 )
-from .faults import Fault, FaultError, parse_fault
+from .faults import Fault
+from .faultspec import FaultError, parse_fault
 from .jsonbody import TooDeep, parse_json
 from .lifecycle import Lifecycle, Phase
 from .openapi import build_document

@@ -39,6 +39,7 @@ from .requestkeys import OBSERVED
 
 if TYPE_CHECKING:
     from .apis.base import VendorApi
+    from .engine import TaskView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # How much of a streamed body (unknown length) a truncation reads ahead to find where to
@@ -128,7 +129,7 @@ async def serve_with_faults(
     response = await handler(request)
     if faults.has_answer_rules and not response.prepared:
         view = request.get(OBSERVED)
-        task = None if view is None else TaskFacts.of(view)
+        task = None if view is None else task_facts(view)
         decision = faults.on_answer(facts, task, _has_body(request, response))
         if decision is not None:
             owner = api if task is None else task.api
@@ -324,3 +325,9 @@ def _close(request: web.Request, *, abortive: bool) -> None:
     else:
         transport.close()
 
+
+def task_facts(view: TaskView) -> TaskFacts:
+    """What fault rules scoped to a task or a step match on, from a status read's view."""
+    task = view.task
+    on_script = task.lifecycle is task.scenario.lifecycle
+    return TaskFacts(task.api, task.scenario.name, task.id, view.phase.value, view.step_index if on_script else None)

@@ -20,7 +20,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .errors import Problem, ScenarioError, shown
-from .faults import Fault, FaultError, Owner, parse_fault
+from .faults import Fault
+from .faultspec import FaultError, Owner, parse_fault
 from .lifecycle import Lifecycle, Phase, Step, format_duration, lifecycle_problems, parse_duration
 from .schemas import SchemaSet
 from .yamlsource import (

@@ -10,17 +10,15 @@ from emulator.faults import (
     MAX_LATENCY,
     ErrorStatus,
     Fault,
-    FaultError,
     FaultSet,
     Latency,
     Match,
-    Owner,
     RequestFacts,
     Reset,
     TaskFacts,
     Truncate,
-    parse_fault,
 )
+from emulator.faultspec import FaultError, Owner, parse_fault
 from emulator.lifecycle import Lifecycle, Phase, Step
 
 POLL = RequestFacts("traffic_ops", "GET", "/api/4.0/async_status/2", {})

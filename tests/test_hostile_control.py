@@ -13,7 +13,8 @@ import pytest
 
 from emulator.control import MESSAGE_LIMIT, admin_token_problem
 from emulator.errors import ConfigError, Conflict
-from emulator.faults import MAX_RUN_TIME_FAULTS, FaultSet, Match, RequestFacts, parse_fault
+from emulator.faults import MAX_RUN_TIME_FAULTS, FaultSet, Match, RequestFacts
+from emulator.faultspec import parse_fault
 from emulator.jsonbody import MAX_DEPTH, TooDeep, loads, parse_json
 
 from .conftest import MakeClient
