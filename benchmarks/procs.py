@@ -117,7 +117,7 @@ def serve_command(port: int, loop: str = "auto") -> list[str]:
 
 def default_loop() -> str:
     """The loop `task-emulator serve --loop auto` runs on here."""
-    from emulator.cli import event_loop_runner, loop_name
+    from emulator.serve_command import event_loop_runner, loop_name
 
     return loop_name(event_loop_runner("auto"))
 

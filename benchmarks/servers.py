@@ -70,8 +70,8 @@ def emulator_app(preload: int, scenario: str) -> tuple[web.Application, dict[str
     """The app `task-emulator serve` runs (its defaults: real clock, strict validation,
     journal on), with `preload` extra Traffic Ops tasks made through the engine."""
     from emulator.app import create_app
-from emulator.config import EmulatorConfig
-from emulator.state import build_runtime
+    from emulator.config import EmulatorConfig
+    from emulator.state import build_runtime
 
     runtime = build_runtime(EmulatorConfig())
     engine = runtime.engine
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         app, facts = emulator_app(args.preload, args.scenario)
     # Imported here, not at the top: the start-up probe times the bare baseline importing
     # this module, and the emulator's modules are no part of that.
-    from emulator.cli import event_loop_runner
+    from emulator.serve_command import event_loop_runner
 
     run = event_loop_runner(args.loop)  # `task-emulator serve --loop`'s own choice
     run(serve(app, facts))

@@ -8,35 +8,25 @@ stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import ipaddress
 import json
-import logging
 import os
-import re
-import signal
-import socket
 import sys
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
-
-from aiohttp import web
+from typing import Any
 
 from . import __version__
 from .apis import API_CLASSES
-from .app import create_app
 from .config import EmulatorConfig
 from .control import ControlApi, admin_token_problem, control_routes
 from .errors import ConfigError, EmulatorError, ScenarioError
-from .fault_http import end_delays
 from .logs import setup_logging
 from .openapi import build_document
 from .options import VALIDATION_MODES, parse_clock_start
 from .resources import builtin_scenarios
-from .routing import CONTROL_PREFIX
-from .scenario import check_files, scenario_files
-from .serving import Listener, ServeLimits, raise_open_file_limit
+from .scenario_loader import check_files, scenario_files
+from .serve_command import serve
+from .serving import ServeLimits
 from .settings_file import load_settings
 from .state import build_runtime, load_scenarios, load_schemas
 
@@ -173,7 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-T = TypeVar("T")
 LOOPS = ("auto", "asyncio", "uvloop")
 CHOICES = {
     "clock": ("real", "virtual"), "validate": VALIDATION_MODES, "loop": LOOPS,
@@ -337,38 +326,7 @@ def run_serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections, read_timeout=args.read_timeout,
         idle_timeout=args.idle_timeout, shutdown_grace=args.shutdown_grace,
     )
-    run = event_loop_runner(args.loop)
-    runtime = build_runtime(config)
-    app = create_app(runtime=runtime)
-    return run(_serve(app, args.host, args.port, runtime, loop_name(run), limits))
-
-
-class LoopRunner(Protocol):
-    """`asyncio.run`, or a runner like it."""
-
-    def __call__(self, main: Coroutine[Any, Any, T], /) -> T: ...
-
-
-def event_loop_runner(choice: str) -> LoopRunner:
-    """`asyncio.run`, or `uvloop.run` for `choice` uvloop, or for auto when uvloop is
-    installed: the same server on a loop written in C (callgrind: ~44k fewer instructions
-    per request, a fifth of a bare aiohttp request's)."""
-    if choice == "asyncio":
-        return asyncio.run
-    try:
-        import uvloop
-    except ImportError:
-        if choice == "uvloop":
-            raise ConfigError(
-                "--loop uvloop: uvloop is not installed (pip install 'task-emulator[fast]', "
-                "or choose --loop asyncio)"
-            ) from None
-        return asyncio.run
-    return uvloop.run
-
-
-def loop_name(run: LoopRunner) -> str:
-    return "asyncio" if run is asyncio.run else "uvloop"
+    return serve(config, args.host, args.port, args.loop, limits)
 
 
 def run_scenarios(args: argparse.Namespace) -> int:
@@ -420,120 +378,3 @@ def run_openapi() -> int:
     return 0
 
 
-async def _serve(
-    app: web.Application, host: str, port: int, runtime: Any, loop_kind: str, limits: ServeLimits
-) -> int:
-    raise_open_file_limit(limits.max_connections)
-    listener = Listener(app, limits)
-    try:
-        await listener.start(host, port)
-    except OSError as error:
-        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    log = logging.getLogger("task_emulator")
-    signals: list[int] = []  # received, in order
-    stop = asyncio.Event()
-
-    def on_signal(signum: int) -> None:
-        signals.append(signum)
-        if len(signals) == 1:
-            stop.set()
-        else:  # a second signal: a person who will not wait for the requests
-            listener.hurry()
-
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, on_signal, signum)
-    print(banner(host, port, runtime, loop_kind), flush=True)
-    if not _is_loopback(host) and runtime.config.admin_token is None:
-        log.warning(
-            "listening on %s without --admin-token: anyone who can reach this address can "
-            "create, move and reset tasks through /_emulator", host
-        )
-    await stop.wait()
-    log.info(
-        "%s: no new connections; finishing the requests in flight (for up to %gs; send it again "
-        "to stop at once)", signal.Signals(signals[0]).name, limits.shutdown_grace,
-    )
-    # Answers held back by a latency fault or dribbled by a slow_body one would outlast any
-    # grace period: they end now (a 503, or a reset mid-body).
-    end_delays(runtime.faults)
-    if len(signals) > 1:  # the second came before this coroutine woke up from the first
-        listener.hurry()
-    cut = await listener.stop()
-    if len(signals) > 1:
-        log.warning("%s again: stopped at once, requests in flight cut short", signal.Signals(signals[-1]).name)
-        return 1
-    if cut:
-        log.warning(
-            "the grace period (%gs) is over: %d answer(s) cut short, their clients saw a reset: %s",
-            limits.shutdown_grace, len(cut), ", ".join(cut[:10]) + (" …" if len(cut) > 10 else ""),
-        )
-    log.info("stopped")
-    return 0
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether the server listens on loopback only, reading `host` as the resolver does:
-    IPv4 in inet_aton's short forms too (`127.1`, `0x7f.1`), IPv6 (`::1`, `[::1]`, an
-    IPv4-mapped `::ffff:127.0.0.1`), `localhost`. When unsure: no (and the warning shows)."""
-    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if name.lower().rstrip(".") == "localhost" or name.lower().rstrip(".").endswith(".localhost"):
-        return True
-    try:
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(name)
-    except ValueError:
-        # inet_aton also takes whatever follows a space; the resolver does not.
-        if not name or any(c.isspace() for c in name):
-            return False
-        try:
-            address = ipaddress.IPv4Address(socket.inet_aton(name))
-        except OSError:
-            return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
-
-
-def banner(host: str, port: int, runtime: Any, loop: str = "asyncio") -> str:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    base = f"http://{shown}:{port}"
-    lines = [f"task-emulator {__version__} listening on {base} (clock: {runtime.engine.clock.mode}, "
-             f"validation: {runtime.validate}, loop: {loop})"]
-    secrets = configured_secrets(runtime.config.api_settings)
-    for api in runtime.apis.values():
-        lines.append(f"  {api.title}: {_masked(api.describe(), secrets)}")
-    lines.append(f"  dashboard: {base}{CONTROL_PREFIX}/ui/")
-    lines.append(f"  control API: {base}/_emulator/")
-    for route in control_routes(ControlApi(runtime)):
-        lines.append(f"    {route.method:<6} {CONTROL_PREFIX}{route.path}")
-    return "\n".join(lines)
-
-
-# Settings keys whose values are credentials; `login_tokens` maps credentials to users.
-SECRET_SETTINGS = frozenset({"password", "sk", "token"})
-
-
-def configured_secrets(settings: Any) -> set[str]:
-    """The credentials a person put in --config. The banner shows the built-in ones (they
-    are in the README) but not these: stdout ends up in CI logs and `docker logs`."""
-    found: set[str] = set()
-    if isinstance(settings, Mapping):
-        for key, value in settings.items():
-            if key in SECRET_SETTINGS and isinstance(value, str):
-                found.add(value)
-            elif key == "login_tokens" and isinstance(value, Mapping):
-                found.update(str(token) for token in value)
-            else:
-                found |= configured_secrets(value)
-    elif isinstance(settings, list):
-        for item in settings:
-            found |= configured_secrets(item)
-    return found
-
-
-def _masked(text: str, secrets: set[str]) -> str:
-    for secret in secrets:
-        # Whole values only, as describe() writes them: after '/' or a space, before a
-        # space, ',', ';' or ')'.
-        text = re.sub(rf"(?<=[\s/]){re.escape(secret)}(?=[\s,;)]|$)", "[from --config]", text)
-    return text

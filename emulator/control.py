@@ -52,7 +52,8 @@ from .jsonbody import TooDeep, parse_json
 from .lifecycle import Lifecycle, Phase
 from .openapi import build_document
 from .routing import methods_elsewhere
-from .scenario import Scenario, explain_schema_error
+from .scenario import Scenario
+from .scenario_loader import explain_schema_error
 from .state import Runtime
 from .ui import PATHS as UI_PATHS
 from .ui import ui_routes

@@ -25,7 +25,8 @@ from .journal import Journal
 from .openapi_table import TABLE, referenced_schemas
 from .options import ValidationMode
 from .resources import builtin_schemas
-from .scenario import EMPTY, Catalog, explain_schema_error, load_catalog
+from .scenario import EMPTY, Catalog
+from .scenario_loader import explain_schema_error, load_catalog
 from .schemas import SCHEMA_SUFFIX, SchemaSet
 from .yamlsource import format_path
 

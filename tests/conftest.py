@@ -7,9 +7,9 @@ import pytest
 
 from emulator.app import create_app
 from emulator.config import EmulatorConfig
-from emulator.state import build_runtime, load_scenarios, load_schemas
 from emulator.scenario import Catalog
 from emulator.schemas import SchemaSet
+from emulator.state import build_runtime, load_scenarios, load_schemas
 
 from .helpers import CLOCK_START, Client
 

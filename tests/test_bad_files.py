@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from emulator.apis import API_CLASSES
-from emulator.config import EmulatorConfig
-from emulator.state import load_schemas
 from emulator.cli import load_settings
+from emulator.config import EmulatorConfig
 from emulator.errors import ConfigError
-from emulator.scenario import check_files, load_catalog
+from emulator.scenario_loader import check_files, load_catalog
+from emulator.state import load_schemas
 
 from .helpers import write
 

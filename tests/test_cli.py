@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import importlib.util
 import json
 import os
+import re
 import signal
 import socket
 import subprocess

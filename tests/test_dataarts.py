@@ -18,8 +18,8 @@ import pytest
 
 from emulator.apis import API_CLASSES
 from emulator.apis.dataarts import DataArts, render, signing
+from emulator.scenario_loader import check_files
 from emulator.state import load_schemas
-from emulator.scenario import check_files
 
 from .conftest import MakeClient
 from .helpers import CLOCK_START, NOT_UTF8, Client, raw_status, runtime_of, write

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from emulator.config import EmulatorConfig
 from emulator.cli import build_parser
+from emulator.config import EmulatorConfig
 from emulator.testing import TaskEmulator
 
 ROOT = Path(__file__).resolve().parent.parent

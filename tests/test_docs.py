@@ -19,9 +19,9 @@ import yaml
 
 from emulator.apis import API_CLASSES
 from emulator.config import EmulatorConfig
-from emulator.state import api_settings, load_schemas
 from emulator.lifecycle import Phase
-from emulator.scenario import load_catalog, scenario_files
+from emulator.scenario_loader import load_catalog, scenario_files
+from emulator.state import api_settings, load_schemas
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DOCS = ROOT / "docs" / "scenarios.md"

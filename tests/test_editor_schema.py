@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from emulator.apis import API_CLASSES
-from emulator.state import load_schemas
 from emulator.editor_schema import BUNDLE_FILE, BUNDLE_ID, build_bundle, render_bundle
 from emulator.errors import ConfigError
-from emulator.scenario import check_files
+from emulator.scenario_loader import check_files
+from emulator.state import load_schemas
 
 from .helpers import write
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from emulator.apis import API_CLASSES
-from emulator.state import load_schemas
-from emulator.clock import RealClock, VirtualClock
 from emulator.apis.base import RenderCache
+from emulator.clock import RealClock, VirtualClock
 from emulator.engine import Engine, TaskView, derived_phase
 from emulator.errors import Conflict, NotFound
 from emulator.lifecycle import Phase
 from emulator.randomness import RandomSource
-from emulator.scenario import load_catalog
+from emulator.scenario_loader import load_catalog
+from emulator.state import load_schemas
 
 from .helpers import write
 

@@ -3,13 +3,12 @@ test files run by pytester, the handle used outside pytest."""
 
 from __future__ import annotations
 
+# Imported here so that inline pytester runs share these modules with this process.
+import http.cookiejar  # noqa: F401
 import json
 import subprocess
 import sys
 from pathlib import Path
-
-# Imported here so that inline pytester runs share these modules with this process.
-import http.cookiejar  # noqa: F401
 
 import pytest
 import requests

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage, InvalidHeader, LineTooLong
 
-from emulator.cli import _is_loopback
+from emulator.serve_command import _is_loopback
 from emulator.logs import (
     ClientMistakes,
     SecretQueries,

@@ -12,9 +12,9 @@ import pytest
 
 from emulator.apis import API_CLASSES
 from emulator.apis.ops_center.progress import seconds_to_end, step_counters, wait_seconds
-from emulator.state import load_schemas
 from emulator.lifecycle import Lifecycle, Phase, Position, Step
-from emulator.scenario import check_files
+from emulator.scenario_loader import check_files
+from emulator.state import load_schemas
 
 from .conftest import MakeClient
 from .helpers import CLOCK_START, NOT_UTF8, Client, raw_status, runtime_of, write

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from emulator.config import EmulatorConfig
-from emulator.state import load_schemas
 from emulator.cli import main
+from emulator.config import EmulatorConfig
 from emulator.contract.credentials import Secrets
 from emulator.contract.live import LiveOptions, run_live
 from emulator.contract.model import Report
@@ -23,6 +22,7 @@ from emulator.contract.proxy import recording_app
 from emulator.contract.recorder import Recorder
 from emulator.contract.vendors import contract_for
 from emulator.server import EmulatorServer
+from emulator.state import load_schemas
 from emulator.testing import TaskEmulator
 
 APIS = ("traffic_ops", "spectrum_discover", "ops_center", "dataarts")

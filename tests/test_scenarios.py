@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from emulator.apis import API_CLASSES
-from emulator.resources import builtin_scenarios
 from emulator.config import EmulatorConfig
-from emulator.state import build_runtime, load_schemas
 from emulator.errors import ScenarioError
 from emulator.lifecycle import Phase
-from emulator.scenario import check_files, load_catalog
+from emulator.resources import builtin_scenarios
+from emulator.scenario_loader import check_files, load_catalog
+from emulator.state import build_runtime, load_schemas
 
 from .helpers import write
 

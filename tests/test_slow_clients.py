@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.config import EmulatorConfig
 from emulator.cli import build_parser, main
+from emulator.config import EmulatorConfig
 from emulator.server import EmulatorServer, LoopThread
 from emulator.serving import ServeLimits
 

@@ -14,8 +14,8 @@ from urllib.parse import quote
 import pytest
 
 from emulator.config import EmulatorConfig
-from emulator.state import build_runtime
 from emulator.errors import ConfigError
+from emulator.state import build_runtime
 
 from .conftest import MakeClient
 from .helpers import CLOCK_START, NOT_UTF8, Client, raw_status, runtime_of, write
@@ -555,8 +555,8 @@ async def test_results_are_the_same_whatever_the_read_order(make_client: MakeCli
 
 async def test_a_bad_literal_row_is_caught_when_the_scenario_loads(tmp_path: Path) -> None:
     from emulator.apis import API_CLASSES
+    from emulator.scenario_loader import check_files
     from emulator.state import load_schemas
-    from emulator.scenario import check_files
 
     path = write(tmp_path, "bad.yaml", """\
 api: spectrum_discover

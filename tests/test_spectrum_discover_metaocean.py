@@ -24,8 +24,8 @@ from emulator.apis.spectrum_discover.metaocean import (
     result_csv_chunks,
     row_problems,
 )
-from emulator.state import load_schemas
 from emulator.resources import builtin_schemas
+from emulator.state import load_schemas
 
 from .helpers import CLOCK_START
 

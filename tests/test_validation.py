@@ -12,9 +12,9 @@ import pytest
 
 from emulator.app import create_app
 from emulator.config import EmulatorConfig
-from emulator.state import build_runtime
 from emulator.resources import builtin_schemas
 from emulator.schemas import SchemaSet
+from emulator.state import build_runtime
 
 from .helpers import CLOCK_START, Client
 

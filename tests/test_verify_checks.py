@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from emulator.state import load_schemas
 from emulator.contract.checks import check_body, check_content_type, check_sequence, json_path
 from emulator.contract.credentials import Secrets, load_credentials
 from emulator.contract.model import Observation
 from emulator.contract.scenario_writer import glob_literal, placeholder_literal, steps
 from emulator.contract.vendors import contract_for
 from emulator.errors import ConfigError
+from emulator.state import load_schemas
 
 
 def seen(phase: str, shown: str = "", **counters: float) -> Observation:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.config import EmulatorConfig
 from emulator.cli import main
+from emulator.config import EmulatorConfig
 from emulator.testing import TaskEmulator
 
 APIS = ("traffic_ops", "spectrum_discover", "ops_center", "dataarts")

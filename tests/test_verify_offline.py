@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.config import EmulatorConfig
 from emulator.cli import main
+from emulator.config import EmulatorConfig
 from emulator.testing import TaskEmulator
 
 

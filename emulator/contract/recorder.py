@@ -17,7 +17,7 @@ from typing import Any
 
 from ..apis import API_CLASSES
 from ..errors import ConfigError
-from ..scenario import check_files
+from ..scenario_loader import check_files
 from ..state import load_schemas
 from .credentials import Secrets
 from .model import Exchange
