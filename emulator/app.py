@@ -31,9 +31,15 @@ def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = N
         runtime = build_runtime(config or EmulatorConfig())
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[RUNTIME] = runtime
+    wrap: Callable[[Runtime, str | None, Handler], Handler] = lambda _r, _a, handler: handler
+    if runtime.config.store is not None:
+        from .shared_app import attach_store  # only a shared store needs it
+
+        wrap = attach_store(app, runtime)
     for api in runtime.apis.values():
         app.add_routes(
-            web.RouteDef(r.method, r.path, journaled(runtime, api.name, r.handler), r.kwargs) for r in api.routes()
+            web.RouteDef(r.method, r.path, journaled(runtime, api.name, wrap(runtime, api.name, r.handler)), r.kwargs)
+            for r in api.routes()
         )
     app.add_subapp(CONTROL_PREFIX, control_app(runtime))
     # aiohttp sends on_shutdown before it waits for the requests in flight.

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from .scenario import check_files, scenario_files
 from .serving import Listener, ServeLimits, raise_open_file_limit
 from .settings_file import load_settings
 from .state import build_runtime, load_scenarios, load_schemas
+from .workers import check_workers, listening_socket, run_workers
 
 ENV_PREFIX = "TASK_EMULATOR_"
 
@@ -96,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "[TASK_EMULATOR_TASK_LIMIT] (default: %(default)s)")
     serve.add_argument("--config", type=Path, default=_env("CONFIG"),
                        help="YAML file of per-API settings (users, roles …) [TASK_EMULATOR_CONFIG]")
+    serve.add_argument("--store", default=_env("STORE", "memory"),
+                       help="where tasks, reads and the clock live: memory (this process) or "
+                       "redis://host:port/db, shared by replicas (needs the redis extra) [TASK_EMULATOR_STORE]")
+    serve.add_argument("--workers", type=_positive_int, default=_env("WORKERS", "1"),
+                       help="server processes on one port, each with its own event loop; more than "
+                       "one needs --store redis://… [TASK_EMULATOR_WORKERS] (default: %(default)s)")
     serve.add_argument("--loop", choices=LOOPS, default=_env("LOOP", "auto"),
                        help="event loop: uvloop (installed with the 'fast' extra) is faster; auto uses "
                        "it when installed [TASK_EMULATOR_LOOP] (default: %(default)s)")
@@ -324,12 +332,23 @@ def run_serve(args: argparse.Namespace) -> int:
         journal_limit=args.journal_limit,
         task_limit=args.task_limit,
         api_settings=load_settings(args.config),
+        store=None if args.store == "memory" else args.store,
     )
+    check_workers(args.workers, config.store)
     limits = ServeLimits(
         max_connections=args.max_connections, read_timeout=args.read_timeout,
         idle_timeout=args.idle_timeout, shutdown_grace=args.shutdown_grace,
     )
     run = event_loop_runner(args.loop)
+    if args.workers > 1:
+        sock = listening_socket(args.host, args.port)
+
+        def worker(sock: socket.socket, index: int) -> int:
+            runtime = build_runtime(config)
+            app = create_app(runtime=runtime)
+            return run(_serve(app, args.host, args.port, runtime, loop_name(run), limits, sock=sock))
+
+        return run_workers(args.workers, sock, worker)
     runtime = build_runtime(config)
     app = create_app(runtime=runtime)
     return run(_serve(app, args.host, args.port, runtime, loop_name(run), limits))
@@ -454,12 +473,16 @@ def setup_logging(level: str, log_format: str) -> None:
 
 
 async def _serve(
-    app: web.Application, host: str, port: int, runtime: Any, loop_kind: str, limits: ServeLimits
+    app: web.Application, host: str, port: int, runtime: Any, loop_kind: str, limits: ServeLimits,
+    *, sock: socket.socket | None = None,
 ) -> int:
     raise_open_file_limit(limits.max_connections)
     listener = Listener(app, limits)
     try:
-        await listener.start(host, port)
+        if sock is not None:
+            port = await listener.start(sock=sock)
+        else:
+            await listener.start(host, port)
     except OSError as error:
         raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     log = logging.getLogger("task_emulator")

@@ -36,8 +36,13 @@ class EmulatorConfig:
     # Per-API settings (users, roles …) replacing the built-in ones key by key.
     api_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     admin_token: str | None = None
+    # Where tasks, reads and the clock live: None (this process's memory) or a Redis URL
+    # (redis://host:port/db) that replicas share.
+    store: str | None = None
 
     def __post_init__(self) -> None:
+        if self.store is not None and not self.store.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"unknown store {self.store!r}: use memory or redis://host:port/db")
         if self.validate not in VALIDATION_MODES:
             raise ConfigError(f"unknown validation mode {self.validate!r}: use strict, warn or off")
         if self.clock not in ("real", "virtual"):

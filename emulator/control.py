@@ -44,6 +44,7 @@ from .faults import Fault, FaultError, parse_fault
 from .lifecycle import Lifecycle, Phase
 from .openapi import build_document
 from .scenario import Scenario, explain_schema_error
+from .shared import StoreUnavailable
 from .ui import PATHS as UI_PATHS
 from .ui import ui_routes
 from .yamlsource import format_path
@@ -68,10 +69,18 @@ def control_app(runtime: Runtime) -> web.Application:
     # page asks for the token and sends it on its control API calls.
     app.add_routes(
         web.RouteDef(r.method, r.path, r.handler if r.path in UI_PATHS else guard(r.handler), r.kwargs)
-        for r in control_routes(ControlApi(runtime))
+        for r in control_routes(_control_api(runtime))
     )
     app.router.add_route("*", "/{tail:.*}", guard(no_route))
     return app
+
+
+def _control_api(runtime: Runtime) -> ControlApi:
+    if runtime.shared is None:
+        return ControlApi(runtime)
+    from .shared_control import SharedControlApi  # it imports this module
+
+    return SharedControlApi(runtime)
 
 
 def control_routes(api: ControlApi) -> list[web.RouteDef]:
@@ -127,6 +136,8 @@ def _guard(token: str | None) -> Callable[[Handler], Handler]:
                 return web.json_response({"error": str(error)}, status=error.status)
             except web.HTTPRequestEntityTooLarge as error:
                 return web.json_response({"error": error.text}, status=413)
+            except StoreUnavailable as error:
+                return web.json_response({"error": str(error)}, status=503)
 
         return guarded
 

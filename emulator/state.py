@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -27,6 +27,9 @@ from .scenario import EMPTY, Catalog, explain_schema_error, load_catalog
 from .openapi_table import TABLE, referenced_schemas
 from .schemas import SCHEMA_SUFFIX, SchemaSet
 from .yamlsource import format_path
+
+if TYPE_CHECKING:
+    from .shared import SharedStore
 
 log = logging.getLogger("task_emulator")
 
@@ -47,6 +50,9 @@ class Runtime:
     # clock stands for time in which a real client would have kept its session alive, so it
     # must not expire a credential by itself (`expire_credentials` does that on purpose).
     wall_clock: Callable[[], float] = time.time
+    # The store tasks, their reads and the clock live in when replicas share them (Redis);
+    # None: this process's memory, the engine's own dicts.
+    shared: SharedStore | None = None
 
     @property
     def validate(self) -> ValidationMode:

@@ -12,6 +12,7 @@ from emulator.scenario import Catalog
 from emulator.schemas import SchemaSet
 
 from .helpers import CLOCK_START, Client
+from .redis_server import RedisServer
 
 MakeClient = Callable[..., Awaitable[Client]]
 
@@ -32,13 +33,43 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> M
     return factories
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One real redis-server per test process (flushed by each test that uses it)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_stores: runs on the memory store and on a Redis store")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_stores") is not None:
+        metafunc.fixturenames.append("store")
+        metafunc.parametrize("store", ["memory", "redis"], indirect=True)
+
+
 @pytest.fixture
-def make_client(aiohttp_client: Any) -> MakeClient:
+def store(request: pytest.FixtureRequest) -> str | None:
+    """The store a `both_stores` test's server keeps its state in (None: memory)."""
+    if getattr(request, "param", "memory") == "memory":
+        return None
+    server = request.getfixturevalue("redis_server")
+    server.flush()
+    return str(server.url)
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, request: pytest.FixtureRequest) -> MakeClient:
     """A test client for an emulator app; keyword arguments override the test config
-    (a virtual clock at CLOCK_START and seed 7)."""
+    (a virtual clock at CLOCK_START and seed 7). A `both_stores` test runs it on each store."""
+    store = request.getfixturevalue("store") if "store" in request.fixturenames else None
 
     async def make(**overrides: Any) -> Client:
-        settings: dict[str, Any] = {"clock": "virtual", "clock_start": CLOCK_START, "seed": 7}
+        settings: dict[str, Any] = {"clock": "virtual", "clock_start": CLOCK_START, "seed": 7, "store": store}
         settings.update(overrides)
         config = EmulatorConfig(**settings)
         runtime = build_runtime(config, schemas=_schemas(), catalog=_catalog(config))

@@ -29,10 +29,12 @@ def preloaded(client: Client) -> int:
     return sum(len(s.preload) for s in runtime_of(client).engine.catalog.scenarios.values())
 
 
-async def test_health(client: Client) -> None:
+@pytest.mark.both_stores
+async def test_health(client: Client, store: str | None) -> None:
     response = await client.get("/_emulator/health")
     assert response.status == 200
     body = await response.json()
+    assert body.get("store") == (None if store is None else "redis")
     assert body["status"] == "ok"
     # Every API's preloaded doc examples (Traffic Ops has one).
     assert body["tasks"] == preloaded(client)
@@ -49,6 +51,7 @@ async def test_scenarios_lists_api_name_trigger_and_lifecycle(client: Client) ->
     assert by_name[("traffic_ops", "doc-example")]["preload"] == ["1"]
 
 
+@pytest.mark.both_stores
 async def test_create_task_returns_the_task_and_its_vendor_url(client: Client) -> None:
     task = await create(client)
     assert task["api"] == "traffic_ops" and task["scenario"] == "acme-autorenew"
@@ -60,6 +63,7 @@ async def test_create_task_returns_the_task_and_its_vendor_url(client: Client) -
     assert task["status_url"] == f"http://{client.host}:{client.port}/api/4.0/async_status/2"
 
 
+@pytest.mark.both_stores
 async def test_create_task_with_id_and_fields(client: Client) -> None:
     task = await create(client, id=77, fields={"message": "Custom."})
     assert task["id"] == "77" and task["fields"]["message"] == "Custom."
@@ -67,6 +71,7 @@ async def test_create_task_with_id_and_fields(client: Client) -> None:
     assert fetched["id"] == "77" and fetched["reads"] == 0
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
@@ -97,6 +102,7 @@ async def test_malformed_json_is_refused(client: Client) -> None:
         assert (await response.json())["error"].startswith("the body is not valid JSON:")
 
 
+@pytest.mark.both_stores
 async def test_list_tasks_filters_by_api_and_phase(client: Client) -> None:
     await create(client)
     done = await create(client)
@@ -120,6 +126,7 @@ async def test_list_tasks_errors(client: Client, query: str, message: str) -> No
     assert message in (await response.json())["error"]
 
 
+@pytest.mark.both_stores
 async def test_get_task_errors(client: Client) -> None:
     response = await client.get("/_emulator/tasks/traffic_ops/999")
     assert response.status == 404
@@ -128,6 +135,7 @@ async def test_get_task_errors(client: Client) -> None:
     assert response.status == 400
 
 
+@pytest.mark.both_stores
 async def test_looking_at_a_task_does_not_count_as_a_poll(client: Client) -> None:
     task = await create(client)
     for _ in range(3):
@@ -135,6 +143,7 @@ async def test_looking_at_a_task_does_not_count_as_a_poll(client: Client) -> Non
     assert body["reads"] == 0
 
 
+@pytest.mark.both_stores
 async def test_the_clock_moves_tasks(client: Client) -> None:
     task = await create(client)
     assert (await advance(client, 5))["now"] == CLOCK_START + 5
@@ -148,6 +157,7 @@ async def test_the_clock_moves_tasks(client: Client) -> None:
     assert clock["now"] == CLOCK_START + 3605
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize(
     ("body", "message"),
     [({"seconds": -1}, "-1 is less than the minimum of 0"), ({}, "'seconds' is missing"),
@@ -160,6 +170,7 @@ async def test_clock_advance_errors(client: Client, body: Any, message: str) -> 
     assert (await (await client.get("/_emulator/clock")).json())["now"] == CLOCK_START
 
 
+@pytest.mark.both_stores
 async def test_transition_forces_a_phase_with_a_message(client: Client) -> None:
     task = await create(client)
     response = await client.post(
@@ -174,6 +185,7 @@ async def test_transition_forces_a_phase_with_a_message(client: Client) -> None:
     assert body["phase"] == "failed"
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [({"phase": "done"}, 400, "phase: 'done' is not one of"), ({}, 400, "'phase' is missing"),
@@ -189,6 +201,7 @@ async def test_transition_errors(client: Client, body: Any, status: int, message
     assert response.status == 404
 
 
+@pytest.mark.both_stores
 async def test_reset_restores_preloads_clock_ids_and_journal(client: Client) -> None:
     first = await create(client)
     await advance(client, 100)

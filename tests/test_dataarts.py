@@ -229,6 +229,7 @@ async def test_doc_examples_come_back_after_a_reset(client: Client) -> None:
 # ---- the import trigger and lifecycles -----------------------------------------------------
 
 
+@pytest.mark.both_stores
 async def test_import_then_poll_until_successful(client: Client) -> None:
     started = now(client)
     task_id = await import_job(client, "obs://bucket/jobs.zip", sameNamePolicy="OVERWRITE")
@@ -249,6 +250,7 @@ async def test_import_then_poll_until_successful(client: Client) -> None:
     assert list(body) == ["endTime", "id", "lastUpdate", "name", "projectId", "startTime", "status", "subtasks"]
 
 
+@pytest.mark.both_stores
 async def test_three_reads_also_finish_the_default_import(client: Client) -> None:
     task_id = await import_job(client)
     statuses = []

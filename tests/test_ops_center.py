@@ -69,6 +69,7 @@ async def advance(client: Client, seconds: float) -> None:
 # ---- the doc example ----------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 async def test_the_doc_request_example_gets_the_doc_response_example(client: Client) -> None:
     response = await client.get("/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344", headers=FRED)
     status, body = await answer(response)
@@ -179,6 +180,7 @@ async def test_dataset_missing_unknown_and_configured(make_client: MakeClient) -
     assert status == 206
 
 
+@pytest.mark.both_stores
 async def test_requests_are_scoped_to_their_dataset(make_client: MakeClient) -> None:
     client = await make_client(api_settings={"ops_center": {"datasets": ["defaultDs", "otherDs"]}})
     _, accepted = await start_query(client, dataset="otherDs")
@@ -199,6 +201,7 @@ async def test_requests_are_scoped_to_their_dataset(make_client: MakeClient) -> 
 # ---- getStatus errors ---------------------------------------------------------------------
 
 
+@pytest.mark.both_stores
 async def test_get_status_without_or_with_an_unknown_request_id(client: Client) -> None:
     assert await answer(await client.get("/dbapi.do?action=getStatus&dataset=defaultDs", headers=FRED)) == (
         400, {"code": "72020008", "error": "Mandatory parameter {requestId} not specified."}
@@ -248,6 +251,7 @@ async def test_a_query_is_a_post(client: Client) -> None:
     assert await answer(response) == (400, {"code": "72020008", "error": "Mandatory parameter {query} not specified."})
 
 
+@pytest.mark.both_stores
 async def test_x_wait_time_zero_answers_at_once_with_a_request_id(client: Client) -> None:
     status, body = await start_query(client, wait="0")
     assert status == 206

@@ -370,6 +370,7 @@ async def test_peek_walks_through_the_phase_strings(client: Client) -> None:
     assert seen == ["work scheduled", "work in progress", "work in progress", "work in progress", "work complete", "work complete"]
 
 
+@pytest.mark.both_stores
 async def test_task_status_answers_303_until_done_then_200_with_rows(client: Client) -> None:
     headers = await token_for(client)
     task_id = await start_query(client, headers)
@@ -493,6 +494,7 @@ async def test_doc_example_complete_task(client: Client) -> None:
     assert json.loads(await peek.read()) == {"status": "work complete"}
 
 
+@pytest.mark.both_stores
 async def test_doc_example_in_progress_task(client: Client) -> None:
     headers = await token_for(client)
     for _ in range(3):
@@ -504,6 +506,7 @@ async def test_doc_example_in_progress_task(client: Client) -> None:
     assert lines[:2] == DOC_ROWS
 
 
+@pytest.mark.both_stores
 async def test_doc_example_in_progress_moves_on_with_the_clock(client: Client) -> None:
     headers = await token_for(client)
     response = await client.get(STATUS_URL + IN_PROGRESS_ID, headers=headers, allow_redirects=False)

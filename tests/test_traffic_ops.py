@@ -47,6 +47,7 @@ async def status_of(client: Client, task_id: str) -> dict[str, Any]:
     return (await response.json())["response"]  # type: ignore[no-any-return]
 
 
+@pytest.mark.both_stores
 async def test_the_doc_example_answers_exactly(client: Client) -> None:
     await login(client)
     response = await client.get("/api/4.0/async_status/1")
@@ -215,6 +216,7 @@ async def test_role_based_permissions(make_client: MakeClient) -> None:
     assert (await client.get("/api/4.0/async_status/1")).status == 403
 
 
+@pytest.mark.both_stores
 @pytest.mark.parametrize(
     ("path", "status", "body"),
     [
@@ -272,6 +274,7 @@ async def test_head_and_other_unrouted_methods_get_the_catch_all_404(client: Cli
         assert "X-Server-Name" not in response.headers and "Set-Cookie" not in response.headers
 
 
+@pytest.mark.both_stores
 async def test_a_renewal_goes_from_pending_to_succeeded(client: Client) -> None:
     await login(client)
     response = await client.post("/api/5.0/acme_autorenew/")
@@ -295,6 +298,7 @@ async def test_a_renewal_goes_from_pending_to_succeeded(client: Client) -> None:
     }
 
 
+@pytest.mark.both_stores
 async def test_forced_failure_shows_failed_with_end_time(client: Client) -> None:
     await login(client)
     task_id = await start_acme(client)

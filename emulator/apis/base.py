@@ -24,6 +24,7 @@ from ..vendor import IdSource, TriggerRoute
 
 if TYPE_CHECKING:
     from ..engine import Engine, Task, TaskView
+    from ..shared import SharedStore
     from ..lifecycle import Phase
     from ..options import ValidationMode
     from ..scenario import Scenario
@@ -54,6 +55,11 @@ class VendorContext(Protocol):
         ...
 
     def wall_clock(self) -> float: ...
+
+    @property
+    def shared(self) -> SharedStore | None:
+        """The store replicas share (Redis), or None: the engine's own memory."""
+        ...
 
 
 @functools.lru_cache(maxsize=256)
@@ -195,20 +201,28 @@ class VendorApi(ABC):
     # request under its task, fault rules scoped to a task or a step see the read, and no
     # vendor can forget a step.
 
-    def find_task(self, task_id: str) -> Task | None:
-        """This API's task with `task_id`, or None. Only a lookup: nothing is counted."""
-        return self.runtime.engine.find(self.name, task_id)
+    async def find_task(self, task_id: str) -> Task | None:
+        """This API's task with `task_id`, or None. Only a lookup: nothing is counted.
+        A coroutine: with a shared store (Redis) the task is looked up there."""
+        shared = self.runtime.shared
+        if shared is None:
+            return self.runtime.engine.find(self.name, task_id)
+        return await shared.find(self.name, task_id)
 
     def concerns(self, request: web.Request, task: Task) -> None:
         """`request` is about `task`: the journal files it under the task."""
         request[JOURNAL_TASK] = task.id
 
-    def read_status(self, request: web.Request, task: Task, *, count: bool = True) -> TaskView:
+    async def read_status(self, request: web.Request, task: Task, *, count: bool = True) -> TaskView:
         """A client's status read of `task`, as of now: counted (a step may end after so
         many reads; reading may move the task on) and shown to fault rules scoped to a task
         or a step. `count=False` only looks (a HEAD, a creator's first answer)."""
         request[JOURNAL_TASK] = task.id
-        view = self.runtime.engine.observe(task, count_read=count)
+        shared = self.runtime.shared
+        if shared is None:
+            view = self.runtime.engine.observe(task, count_read=count)
+        else:  # counted and moved on in the store, in one round trip
+            view = await shared.read(task, count=count)
         if count:
             request[OBSERVED] = view
         return view
@@ -222,9 +236,13 @@ class VendorApi(ABC):
         """The scenario a request to this trigger route with these facts starts, or None."""
         return self.runtime.engine.catalog.for_trigger(self.name, method, path, facts)
 
-    def start_task(self, request: web.Request, scenario: Scenario, **create: Any) -> Task:
+    async def start_task(self, request: web.Request, scenario: Scenario, **create: Any) -> Task:
         """A task of `scenario`, made by `request` (the engine's `create_task` keywords)."""
-        task = self.runtime.engine.create_task(scenario, **create)
+        shared = self.runtime.shared
+        if shared is None:
+            task = self.runtime.engine.create_task(scenario, **create)
+        else:
+            task = await shared.create(scenario, **create)
         request[JOURNAL_TASK] = task.id
         return task
 

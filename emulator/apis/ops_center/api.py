@@ -209,10 +209,10 @@ class OpsCenter(VendorApi):
             raise DbApiError(404, UNKNOWN_DATASET, f"Dataset '{dataset}' does not exist.")
         return dataset
 
-    def _task(self, request: web.Request, dataset: str) -> Task | None:
+    async def _task(self, request: web.Request, dataset: str) -> Task | None:
         """The request named by `requestId`, if it belongs to `dataset`: another dataset's
         requests are not in this dataset's cache."""
-        task = self.find_task(request.query["requestId"])
+        task = await self.find_task(request.query["requestId"])
         if task is None or task.scope.get("dataset") != dataset:
             return None
         self.concerns(request, task)
@@ -243,7 +243,7 @@ class OpsCenter(VendorApi):
             # Answered at once as if after the wait: booked as started that much earlier.
             to_end = seconds_to_end(scenario.lifecycle, Position(0, now, 0), now)
             created_at = now - (to_end if to_end is not None and to_end <= wait else wait)
-        task = self.start_task(
+        task = await self.start_task(
             request,
             scenario,
             fields=fields,
@@ -251,7 +251,7 @@ class OpsCenter(VendorApi):
             facts={"body": body, "query": dict(request.query), "header": dict(request.headers)},
             created_at=created_at,
         )
-        view = self.read_status(request, task, count=False)
+        view = await self.read_status(request, task, count=False)
         if self._real_clock and wait > 0:
             view = await self.holder.until_over(engine, task, view, wait)
         return self._status(request, view, request_id=not view.phase.is_terminal)
@@ -259,10 +259,10 @@ class OpsCenter(VendorApi):
     async def get_status(self, request: web.Request, dataset: str) -> web.Response:
         if not request.query.get("requestId"):
             raise missing("requestId")
-        task = self._task(request, dataset)
+        task = await self._task(request, dataset)
         if task is None:
             raise DbApiError(404, NOT_IN_CACHE, TEXT_NOT_IN_CACHE)
-        view = self.read_status(request, task)
+        view = await self.read_status(request, task)
         # A poll of a query still running waits for it on a real clock; the other polls
         # (a virtual clock, a query over) pay for this one test.
         if self._real_clock and not view.phase.is_terminal:
@@ -276,7 +276,7 @@ class OpsCenter(VendorApi):
         request_id = request.query.get("requestId")
         if not request_id:
             raise DbApiError(400, ABORT_MISSING_PARAMETER, "Mandatory parameter {requestId} is not specified.")
-        task = self._task(request, dataset)
+        task = await self._task(request, dataset)
         if task is None:
             raise DbApiError(
                 404, ABORT_NOT_IN_CACHE, f"Response is not present in cache for the given requestId '{request_id}'"
