@@ -67,7 +67,8 @@ if not rec then return false end
 local now, c = clock_now(P)
 local reads = tonumber(redis.call('HGET', P .. ':reads:' .. api, id) or '0')
 local lcs = split(redis.call('HGET', P .. ':lc:' .. api, id), ';')
-local poss = split(redis.call('HGET', P .. ':pos:' .. api, id), ';')
+local stored = redis.call('HGET', P .. ':pos:' .. api, id)
+local poss = split(stored, ';')
 local seen, kept = {}, {}
 for i, lc in ipairs(lcs) do
   if lc == '' then
@@ -82,7 +83,7 @@ for i, lc in ipairs(lcs) do
   end
 end
 local after = table.concat(kept, ';')
-if after ~= poss then redis.call('HSET', P .. ':pos:' .. api, id, after) end
+if after ~= stored then redis.call('HSET', P .. ':pos:' .. api, id, after) end
 if count then redis.call('HINCRBY', P .. ':reads:' .. api, id, 1) end
 return {rec, table.concat(seen, ';'), tostring(reads), num(now), c[1], c[2], c[3], c[4]}
 """
