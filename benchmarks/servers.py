@@ -70,8 +70,8 @@ def emulator_app(preload: int, scenario: str) -> tuple[web.Application, dict[str
     """The app `task-emulator serve` runs (its defaults: real clock, strict validation,
     journal on), with `preload` extra Traffic Ops tasks made through the engine."""
     from emulator.app import create_app
-from emulator.config import EmulatorConfig
-from emulator.state import build_runtime
+    from emulator.config import EmulatorConfig
+    from emulator.state import build_runtime
 
     runtime = build_runtime(EmulatorConfig())
     engine = runtime.engine
