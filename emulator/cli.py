@@ -22,7 +22,8 @@ from .control import ControlApi, admin_token_problem, control_routes
 from .errors import ConfigError, EmulatorError, ScenarioError
 from .logs import setup_logging
 from .openapi import build_document
-from .options import VALIDATION_MODES, parse_clock_start
+from .options import VALIDATION_MODES, parse_clock_start, positive_float, positive_int
+from .options import port as port_number
 from .resources import builtin_scenarios
 from .scenario_loader import check_files, scenario_files
 from .serve_command import serve
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     # TASK_EMULATOR_* value is reported like a bad option value.
     serve.add_argument("--host", default=_env("HOST", "127.0.0.1"),
                        help="address to listen on [TASK_EMULATOR_HOST] (default: %(default)s)")
-    serve.add_argument("--port", type=_port, default=_env("PORT", "8080"),
+    serve.add_argument("--port", type=port_number, default=_env("PORT", "8080"),
                        help="port [TASK_EMULATOR_PORT] (default: %(default)s)")
     _add_scenario_options(serve)
     serve.add_argument("--seed", type=int, default=_env("SEED"), help="seed for ids and fake data [TASK_EMULATOR_SEED]")
@@ -73,16 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where a virtual clock starts: epoch seconds or an ISO time such as "
                        "2026-01-02T03:04:05Z; with --seed, every id and body replays "
                        "[TASK_EMULATOR_CLOCK_START] (default: the time the server starts)")
-    serve.add_argument("--time-scale", type=_positive_float, default=_env("TIME_SCALE", "1"),
+    serve.add_argument("--time-scale", type=positive_float, default=_env("TIME_SCALE", "1"),
                        help="with the real clock, run N times faster [TASK_EMULATOR_TIME_SCALE] (default: %(default)s)")
     serve.add_argument("--validate", choices=VALIDATION_MODES, default=_env("VALIDATE", "strict"),
                        help="check every response against its schema [TASK_EMULATOR_VALIDATE] (default: %(default)s)")
     serve.add_argument("--admin-token", default=_env("ADMIN_TOKEN"),
                        help="require 'Authorization: Bearer TOKEN' on the control API [TASK_EMULATOR_ADMIN_TOKEN]")
-    serve.add_argument("--journal-limit", type=_positive_int, default=_env("JOURNAL_LIMIT", "10000"),
+    serve.add_argument("--journal-limit", type=positive_int, default=_env("JOURNAL_LIMIT", "10000"),
                        help="vendor requests the journal keeps, the oldest dropped first "
                        "[TASK_EMULATOR_JOURNAL_LIMIT] (default: %(default)s)")
-    serve.add_argument("--task-limit", type=_positive_int, default=_env("TASK_LIMIT", "100000"),
+    serve.add_argument("--task-limit", type=positive_int, default=_env("TASK_LIMIT", "100000"),
                        help="tasks the server holds at most; past it, a vendor request that would "
                        "start one gets the vendor's 503 and the control API a 429, until a reset "
                        "[TASK_EMULATOR_TASK_LIMIT] (default: %(default)s)")
@@ -91,13 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--loop", choices=LOOPS, default=_env("LOOP", "auto"),
                        help="event loop: uvloop (installed with the 'fast' extra) is faster; auto uses "
                        "it when installed [TASK_EMULATOR_LOOP] (default: %(default)s)")
-    serve.add_argument("--max-connections", type=_positive_int, default=_env("MAX_CONNECTIONS", "1000"),
+    serve.add_argument("--max-connections", type=positive_int, default=_env("MAX_CONNECTIONS", "1000"),
                        help="connections served at once; one more is answered 503 "
                        "[TASK_EMULATOR_MAX_CONNECTIONS] (default: %(default)s)")
-    serve.add_argument("--read-timeout", type=_positive_float, default=_env("READ_TIMEOUT", "15"),
+    serve.add_argument("--read-timeout", type=positive_float, default=_env("READ_TIMEOUT", "15"),
                        help="seconds a request (head and body) has to come in whole, from its first byte "
                        "[TASK_EMULATOR_READ_TIMEOUT] (default: %(default)s)")
-    serve.add_argument("--idle-timeout", type=_positive_float, default=_env("IDLE_TIMEOUT", "75"),
+    serve.add_argument("--idle-timeout", type=positive_float, default=_env("IDLE_TIMEOUT", "75"),
                        help="seconds a kept-alive connection may wait for its next request "
                        "[TASK_EMULATOR_IDLE_TIMEOUT] (default: %(default)s)")
     serve.add_argument("--shutdown-grace", type=_grace, default=_env("SHUTDOWN_GRACE", "5"),
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--url", default=_env("URL", _health_url()),
                         help="the server's base URL [TASK_EMULATOR_URL] (default: %(default)s, from "
                         "TASK_EMULATOR_HOST and TASK_EMULATOR_PORT as serve reads them)")
-    health.add_argument("--timeout", type=_positive_float, default="5", help="seconds (default: %(default)s)")
+    health.add_argument("--timeout", type=positive_float, default="5", help="seconds (default: %(default)s)")
 
     commands.add_parser(
         "openapi", help="print the OpenAPI 3.1 document",
@@ -198,25 +199,10 @@ def _clock_start(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError(text)
-    return value
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise ValueError(text)
-    return value
 
 
 def _grace(text: str) -> float:

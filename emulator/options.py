@@ -54,3 +54,25 @@ def parse_seed(raw: object) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{raw!r} is not a whole number") from None
+
+
+# Option types for argparse (a ValueError is its "invalid value" message).
+def port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(text)
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError(text)
+    return value

@@ -1,9 +1,10 @@
 """Credentials blanked out of whatever the emulator keeps or writes of a request: the journal
 (headers, query, body) and the access log (the query string).
 
-What is secret is declared here, once: header names, key names (of JSON bodies, form bodies
-and query strings, in any case), and per vendor the routes a client logs in on, whose
-bodies carry a password or a login token.
+What is secret: the generic names here (any `Authorization`, any key holding "password" or
+"token" …), and what each vendor API declares (`VendorApi.secrets`: its header and key
+names, the routes a client logs in on, its secret settings), registered when the APIs are
+found. A fifth API's credentials are redacted by its declaration alone.
 
 A body is read as key/value pairs wherever it can be: as JSON (secret keys' values redacted
 at any depth); else as text, where every `key: value`, `"key": value`, `'key': value` and
@@ -16,33 +17,42 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from .jsonbody import loads
+from .vendor import Secrets
 
 REDACTED = "[redacted]"
 # Header names whose values are credentials (compared lower-case), besides any name
-# `is_secret_key` calls secret (X-Auth-Token, X-Subject-Token, X-Security-Token, X-Api-Key).
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-# Keys whose values are credentials wherever they appear: these names (Traffic Ops logs in
-# with `u`/`p`, and with a login token `t`; DataArts signs with an `sk`) …
-SECRET_KEYS = frozenset({"p", "t", "sk", "pw", "pwd"})
+# `is_secret_key` calls secret (X-Auth-Token, X-Subject-Token, X-Security-Token, X-Api-Key)
+# and those the APIs declare.
+SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
+# Keys whose values are credentials wherever they appear: these names, those the APIs
+# declare (Traffic Ops logs in with `p`, and with a login token `t`) …
+SECRET_KEYS = {"pw", "pwd"}
 # … and any name holding one of these (password, access_token, client_secret, X-Auth-Token).
 SECRET_PARTS = (
     "password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "credential",
 )
-# Per vendor, the paths a client logs in or gets a token on (regular expressions).
-CREDENTIAL_ROUTES: Mapping[str, tuple[str, ...]] = {
-    "traffic_ops": (r"/api/[^/]+/user/login",),  # and /user/login/token
-    "dataarts": (r"/v3/auth/tokens",),
-    "spectrum_discover": (r"/auth/v1/token",),
-    "ops_center": (),  # HTTP Basic only
-}
-_CREDENTIAL_PATH = re.compile(
-    "|".join(f"(?:{pattern})" for patterns in CREDENTIAL_ROUTES.values() for pattern in patterns)
-)
+# Setting keys whose values (or, for a mapping, whose keys) are credentials.
+SECRET_SETTINGS = {"password", "token"}
+# The paths a client logs in or gets a token on (regular expressions), as the APIs declare.
+_LOGIN_PATHS: list[str] = []
+_CREDENTIAL_PATH = re.compile(r"(?!)")  # matches nothing until an API declares a path
+
+
+def register(secrets: Secrets) -> None:
+    """Add what an API declares secret (called once for each API found)."""
+    global _CREDENTIAL_PATH
+    SECRET_HEADERS.update(name.lower() for name in secrets.headers)
+    SECRET_KEYS.update(name.lower() for name in secrets.keys)
+    SECRET_SETTINGS.update(secrets.settings)
+    new = [path for path in secrets.login_paths if path not in _LOGIN_PATHS]
+    if new:
+        _LOGIN_PATHS.extend(new)
+        _CREDENTIAL_PATH = re.compile("|".join(f"(?:{pattern})" for pattern in _LOGIN_PATHS))
 
 
 def is_secret_key(name: str) -> bool:

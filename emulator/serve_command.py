@@ -21,6 +21,7 @@ from .config import EmulatorConfig
 from .control import ControlApi, control_routes
 from .errors import ConfigError
 from .fault_http import end_delays
+from .redact import SECRET_SETTINGS
 from .routing import CONTROL_PREFIX
 from .serving import Listener, ServeLimits, raise_open_file_limit
 from .state import build_runtime
@@ -153,8 +154,6 @@ def banner(host: str, port: int, runtime: Any, loop: str = "asyncio") -> str:
     return "\n".join(lines)
 
 
-# Settings keys whose values are credentials; `login_tokens` maps credentials to users.
-SECRET_SETTINGS = frozenset({"password", "sk", "token"})
 
 
 def configured_secrets(settings: Any) -> set[str]:
@@ -165,7 +164,7 @@ def configured_secrets(settings: Any) -> set[str]:
         for key, value in settings.items():
             if key in SECRET_SETTINGS and isinstance(value, str):
                 found.add(value)
-            elif key == "login_tokens" and isinstance(value, Mapping):
+            elif key in SECRET_SETTINGS and isinstance(value, Mapping):
                 found.update(str(token) for token in value)
             else:
                 found |= configured_secrets(value)

@@ -28,6 +28,20 @@ class TriggerRoute:
     match_keys: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """What of an API's traffic and settings is a credential, declared by the API so that
+    the journal, the logs and the start-up banner never show it: header names, key names
+    (of JSON and form bodies and query strings, in any case), the paths a client logs in on
+    (regular expressions; a body there that cannot be read is not kept at all), and the
+    setting keys whose values are credentials (a mapping under such a key: its keys are)."""
+
+    headers: frozenset[str] = frozenset()
+    keys: frozenset[str] = frozenset()
+    login_paths: tuple[str, ...] = ()
+    settings: frozenset[str] = frozenset()
+
+
 class IdSource(Protocol):
     """What a new task id is drawn from: all of it replays with a seed and a clock start."""
 

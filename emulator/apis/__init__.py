@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
 
 from ..errors import ConfigError
+from ..redact import register
 from .base import VendorApi
 
 ENTRY_POINT_GROUP = "task_emulator.apis"
@@ -32,6 +33,7 @@ def discover() -> dict[str, type[VendorApi]]:
                 f"the API {entry.name!r} ({entry.value}) calls itself {api.name!r}: "
                 "the entry point's name and the class's `name` must agree"
             )
+        register(api.secrets)
         found[entry.name] = api
     if not found:
         raise ConfigError(

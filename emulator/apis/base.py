@@ -20,7 +20,7 @@ from aiohttp import BasicAuth, web
 from ..requestkeys import JOURNAL_TASK, JOURNAL_VIOLATION, OBSERVED
 from ..resources import builtin_scenarios, builtin_schemas
 from ..scenario import EMPTY
-from ..vendor import IdSource, TriggerRoute
+from ..vendor import IdSource, Secrets, TriggerRoute
 
 if TYPE_CHECKING:
     from ..engine import Engine, Task, TaskView
@@ -105,6 +105,9 @@ class VendorApi(ABC):
     # Built-in settings (users, roles …), documented in the README; configuration replaces
     # them key by key, checked against schemas/<api>/settings.schema.json.
     default_settings: ClassVar[Mapping[str, Any]] = EMPTY
+    # What of this API's requests and settings is a credential: the journal, the logs and
+    # the banner redact by it (see emulator.redact).
+    secrets: ClassVar[Secrets] = Secrets()
     # Where a client of this API points its base URL (an SDK's endpoint, a session's root).
     base_path: ClassVar[str] = "/"
 

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..options import port as port_number
+from ..options import positive_float, positive_int
 from ..schemas import SchemaSet
 from ..state import load_schemas
 from .credentials import ENV_PREFIX, KNOWN_KEYS, Secrets, load_credentials
@@ -78,7 +80,7 @@ def add_verify_parser(commands: argparse._SubParsersAction) -> None:  # type: ig
     )
     verify.add_argument(
         "--max-polls",
-        type=_positive_int,
+        type=positive_int,
         default=100,
         metavar="N",
         help="polls at most (default: %(default)s)",
@@ -92,7 +94,7 @@ def add_verify_parser(commands: argparse._SubParsersAction) -> None:  # type: ig
     )
     verify.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=300.0,
         metavar="SECONDS",
         help="for the whole run; each call gets what is left, 30 s at most (default: %(default)s)",
@@ -127,11 +129,11 @@ def add_record_parser(commands: argparse._SubParsersAction) -> None:  # type: ig
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
     record.add_argument(
-        "--port", type=_port, default=8081, help="port to listen on (default: %(default)s)"
+        "--port", type=port_number, default=8081, help="port to listen on (default: %(default)s)"
     )
     record.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=60.0,
         metavar="SECONDS",
         help="for each forwarded request (default: %(default)s)",
@@ -224,25 +226,10 @@ def _base_url(text: str) -> str:
     return text.rstrip("/")
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError(text)
-    return value
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not 0 < value < float("inf"):
-        raise ValueError(text)
-    return value
 
 
 def _non_negative_float(text: str) -> float:

@@ -23,7 +23,7 @@ from weakref import WeakKeyDictionary
 from aiohttp import web
 
 from ...errors import shown
-from ...vendor import IdSource, TriggerRoute
+from ...vendor import IdSource, Secrets, TriggerRoute
 from ..base import RenderCache, VendorApi
 from . import render
 from .bodies import (
@@ -119,6 +119,13 @@ class DataArts(VendorApi):
         self._statuses: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
 
     # ---- the spec ------------------------------------------------------------------------
+
+    secrets: ClassVar[Secrets] = Secrets(
+        headers=frozenset({"x-auth-token", "x-subject-token"}),
+        keys=frozenset({"sk", "password"}),
+        login_paths=(r"/v3/auth/tokens",),
+        settings=frozenset({"sk", "password", "token"}),
+    )
 
     @classmethod
     def check_task_id(cls, raw: object) -> str:

@@ -29,7 +29,7 @@ from aiohttp import web
 
 from ...errors import shown
 from ...lifecycle import Phase, Position
-from ...vendor import IdSource, TriggerRoute
+from ...vendor import IdSource, Secrets, TriggerRoute
 from ..base import RenderCache, VendorApi, basic_credentials
 from .codes import (
     ABORT_ALREADY_ABORTED,
@@ -104,6 +104,9 @@ class OpsCenter(VendorApi):
         self._finished_accepted: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
 
     # ---- the spec ------------------------------------------------------------------------
+
+    # HTTP Basic only: the Authorization header, redacted for every API.
+    secrets: ClassVar[Secrets] = Secrets(settings=frozenset({"password"}))
 
     @classmethod
     def forced_fields(cls, phase: Phase, message: str, current: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -28,7 +28,7 @@ from aiohttp import web
 
 from ...errors import shown
 from ...lifecycle import Phase, parse_duration
-from ...vendor import IdSource, TriggerRoute
+from ...vendor import IdSource, Secrets, TriggerRoute
 from ..base import VendorApi
 from .auth import TASK_ROLES, Authenticator, AuthFailure, User, authorize, users_from_settings
 from .metaocean import (
@@ -110,6 +110,12 @@ class SpectrumDiscover(VendorApi):
         self.columns = load_columns(runtime.schemas.root / COLUMNS_FILE)
 
     # ---- the spec ------------------------------------------------------------------------
+
+    secrets: ClassVar[Secrets] = Secrets(
+        headers=frozenset({"x-auth-token"}),
+        login_paths=(r"/auth/v1/token",),
+        settings=frozenset({"password"}),
+    )
 
     @classmethod
     def forced_fields(cls, phase: Phase, message: str, current: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiohttp import web
 
 from ...errors import shown
-from ...vendor import IdSource, TriggerRoute
+from ...vendor import IdSource, Secrets, TriggerRoute
 from ..base import RenderCache, VendorApi
 from .auth import NO_ROLE, Guard, Role, User, authorize
 from .godecode import GoDecodeError, decode_form
@@ -107,6 +107,12 @@ class TrafficOps(VendorApi):
         self._dnssec_refresh: str | None = None
 
     # ---- the spec ------------------------------------------------------------------------
+
+    secrets: ClassVar[Secrets] = Secrets(
+        keys=frozenset({"p", "t"}),  # {"u": …, "p": …} and the login token's {"t": …}
+        login_paths=(r"/api/[^/]+/user/login",),  # and /user/login/token
+        settings=frozenset({"password", "login_tokens"}),
+    )
 
     @classmethod
     def settings_problems(cls, settings: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
