@@ -52,6 +52,7 @@ def build_document(runtime: Runtime, control_routes: Iterable[web.AbstractRouteD
     for name, api in runtime.apis.items():
         builder.add_api(name, api.title, "", api.routes())
     builder.add_api(CONTROL, "task-emulator control API", CONTROL_PREFIX, control_routes)
+    _name_the_apis(builder.components, sorted(runtime.apis))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -227,3 +228,12 @@ class _Builder:
         return f"#/components/schemas/{name}"
 
 
+def _name_the_apis(components: dict[str, Any], apis: list[str]) -> None:
+    """The control API's `api` keys take this server's API ids and nothing else (the
+    installed APIs are known only when the server runs, so the schema files cannot say)."""
+    for name, schema in components.items():
+        if not name.startswith(f"{CONTROL}.") or not isinstance(schema, dict):
+            continue
+        api = schema.get("properties", {}).get("api")
+        if isinstance(api, dict) and api.get("type") == "string":
+            api["enum"] = apis

@@ -85,4 +85,4 @@ async def test_responses_point_at_the_schemas_responses_are_checked_against(clie
     assert "definitions" not in json.dumps(doc)
     schemes = doc["components"]["securitySchemes"]
     assert schemes["traffic_ops.cookie"] == {"type": "apiKey", "in": "cookie", "name": "mojolicious"}
-    assert schemes["spectrum_discover.token"]["name"] == "X-Auth-Token"
+    assert schemes["spectrum_discover.allowBasic"]["name"] == "X-ALLOW-BASIC-AUTH-SD"  # Bearer or Basic with it
