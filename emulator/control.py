@@ -61,6 +61,9 @@ from .yamlsource import JsonPath, format_path
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_TASK_LIMIT = 1000
+# The largest `limit`, `offset` or `after` a query takes: past any count a server can hold,
+# and small enough for every index (a page far past the end is simply empty).
+MAX_QUERY_NUMBER = 1_000_000_000
 # The longest error message a control route answers: what was wrong, never the whole input
 # echoed back (a key or a value can be as long as the body).
 MESSAGE_LIMIT = 400
@@ -389,6 +392,8 @@ class ControlApi:
             raise ControlError(400, f"{name}: not a whole number: {shown(raw)}") from None
         if value < minimum:
             raise ControlError(400, f"{name}: must be at least {minimum}, not {value}")
+        if value > MAX_QUERY_NUMBER:
+            raise ControlError(400, f"{name}: must be at most {MAX_QUERY_NUMBER:,}, not {shown(raw)}")
         return value
 
     def _clock_json(self) -> dict[str, Any]:
