@@ -6,21 +6,21 @@ can grow it past its bound. What one entry may hold is cut when it is recorded:
 
 - a body up to BODY_LIMIT bytes; a longer one is kept as its first BODY_LIMIT bytes of
   text, its secrets blanked then and there (on a login route, not at all);
-- headers and URL up to HEADER_CHARS_LIMIT characters; beyond, the entry keeps a cut copy
-  of the headers: at most HEADER_COUNT_LIMIT of them, each value up to HEADER_VALUE_LIMIT
-  characters, and a last header named CUT_HEADER saying how many more there were.
+- headers up to HEADER_COUNT_LIMIT of them and HEADER_CHARS_LIMIT characters in all;
+  beyond, the entry keeps a cut copy: each value up to HEADER_VALUE_LIMIT characters, at most
+  HEADER_CHARS_LIMIT in all, and a last header named CUT_HEADER saying how many more there
+  were.
 
-What an entry counts against `max_bytes` is an upper bound of the memory it holds. Python
-stores a character in 1, 2 or 4 bytes, and telling which costs more than counting, so every
-character counts CHAR_BYTES; the URL's count twice (yarl caches its decoded forms as they
-are used); each string and the entry itself also count what their objects take.
+What an entry counts against `max_bytes` is an upper bound of the memory it holds: Python
+stores a character in 1, 2 or 4 bytes, and telling which costs more than counting, so a
+header's character counts 4 bytes, and the URL's twice that (yarl caches its decoded forms
+as they are used); a body counts its bytes, the text kept of a long one what it takes.
 
 Recording is on every vendor request's path, a status poll's included, so a request within
 those bounds (all but hostile ones) is kept by reference to what aiohttp has already parsed:
-the URL and the header mapping, immutable both, and measured in one C-level pass. Building
-the entry (decoding the body, redacting credentials: see redact.py) waits until someone reads
-the journal, and redaction happens in that one place, so nothing read back from the journal
-can leak a credential.
+the URL and the header mapping, immutable both. Building the entry (decoding the body,
+redacting credentials: see redact.py) waits until someone reads the journal, and redaction
+happens in that one place, so nothing read back from the journal can leak a credential.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import sys
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, NamedTuple
 
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
@@ -38,25 +38,21 @@ from yarl import URL
 from .redact import is_credential_route, redact_body, redact_pairs, redact_text_body
 
 BODY_LIMIT = 4096
-# Nearly every request is within these (a browser's headers: ~15, ~2 KB).
-HEADER_CHARS_LIMIT = 16 * 1024
+# Nearly every request's headers are within these (a browser's: ~15 headers, ~2 KB).
 HEADER_COUNT_LIMIT = 64
+HEADER_CHARS_LIMIT = 16 * 1024
 # What a cut copy keeps of each header.
 HEADER_NAME_LIMIT = 128
 HEADER_VALUE_LIMIT = 1024
 CUT_HEADER = "..."
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-# The most bytes CPython stores a character in: what a character counts.
+# The most bytes CPython stores a character in.
 CHAR_BYTES = 4
-# What an entry holds besides its characters, in characters (of CHAR_BYTES): each string's
-# object and its slot in the header mapping, and the entry's own objects (the tuple, the URL,
-# the mapping). Measured with tracemalloc on recorded aiohttp requests, rounded up. Counted
-# by the join that counts the characters: STRING_COST as the separator between strings, the
-# entry's as a string of its own.
-STRING_COST = 24
-ENTRY_COST = 128
-_SEPARATOR = " " * STRING_COST
-_ENTRY = " " * (ENTRY_COST - STRING_COST)
+# What an entry holds besides the characters it counts: the tuple, the URL object, the
+# header mapping's table (per header) and each object's own header. Measured with
+# tracemalloc on recorded aiohttp requests, rounded up.
+ENTRY_OVERHEAD = 512
+HEADER_OVERHEAD = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,42 +88,44 @@ class JournalEntry:
         }
 
 
-# A request as recorded: references only, made into a JournalEntry when read. A plain
-# tuple: it is made per request, and a tuple display costs a poll ~100 instructions where a
-# NamedTuple's constructor (a Python function) costs ~3,000. Path, query and content type are
-# looked up when read, not per request. Its fields, in order: seq, time, api, task, method,
-# url (a yarl URL), headers, body (as sent, up to BODY_LIMIT bytes, or the text kept of a
-# longer one), status, violation, fault, and start: what the journal had counted (in
-# characters) before this entry, so that the entries from this one on count the journal's
-# latest count less this.
-_Recorded = tuple[
-    int, float, str | None, str | None, str, URL, Mapping[str, str], bytes | str, int | None,
-    str | None, str | None, int,
-]
-_API: Final = 2
-_TASK: Final = 3
-_START: Final = 11
+class _Recorded(NamedTuple):
+    """A request as recorded: references only, made into a JournalEntry when read. (A
+    tuple: it is made per request, and tuples are the cheapest thing to make. Path, query
+    and content type are looked up when read, not per request.)"""
 
+    seq: int
+    time: float
+    api: str | None
+    task: str | None
+    method: str
+    url: URL
+    headers: Mapping[str, str]
+    # The body as sent (up to BODY_LIMIT bytes), or the text kept of a longer one.
+    body: bytes | str
+    status: int | None
+    violation: str | None
+    fault: str | None
+    size: int  # what it counts against the journal's max_bytes
 
-def _entry(recorded: _Recorded) -> JournalEntry:
-    seq, time, api, task, method, url, headers, body, status, violation, fault, _ = recorded
-    path = url.path
-    if isinstance(body, bytes):  # as sent: else, the text kept of a longer body
-        body = redact_body(body, credentials=is_credential_route(path))
-    return JournalEntry(
-        seq,
-        time,
-        api,
-        task,
-        method,
-        path,
-        redact_pairs(url.query.items()),
-        redact_pairs(headers.items(), headers=True),
-        body,
-        status,
-        violation,
-        fault,
-    )
+    def entry(self) -> JournalEntry:
+        path = self.url.path
+        body = self.body
+        if isinstance(body, bytes):  # as sent: else, the text kept of a longer body
+            body = redact_body(body, credentials=is_credential_route(path))
+        return JournalEntry(
+            self.seq,
+            self.time,
+            self.api,
+            self.task,
+            self.method,
+            path,
+            redact_pairs(self.url.query.items()),
+            redact_pairs(self.headers.items(), headers=True),
+            body,
+            self.status,
+            self.violation,
+            self.fault,
+        )
 
 
 class Journal:
@@ -138,12 +136,8 @@ class Journal:
             raise ValueError(f"the journal must hold at least one byte, not {max_bytes}")
         self.limit = limit
         self.max_bytes = max_bytes
-        self._max_chars = max_bytes // CHAR_BYTES
         self._recorded: deque[_Recorded] = deque(maxlen=limit)
-        self._counted = 0  # characters counted since the journal began
-        # A count past which the journal may be over max_bytes: checked per request, so one
-        # comparison; made exact (and the oldest entries dropped) only once it is passed.
-        self._check_at = self._max_chars
+        self._bytes = 0
         self._seq = itertools.count(1)
 
     def record(
@@ -164,37 +158,43 @@ class Journal:
         kept as given and read only when the journal is, so they must not change afterwards
         (aiohttp's parsed request headers are immutable; a case-insensitive mapping, as they
         are, finds the Content-Type however it was written)."""
-        # All a poll costs besides the tuple: the characters the entry holds, counted by one
-        # join in C (a Python loop over the headers costs ~700 instructions a header), the
-        # URL's by yarl's own fields (its public properties are computed on first use).
-        path, query = url._path, url._query
-        strings = [_ENTRY, *headers, *headers.values(), path, query, path, query]
-        chars = len(_SEPARATOR.join(strings))
+        # Their size in one C-level pass over the strings: a Python loop over a poll's
+        # headers costs twice the instructions (~700 a header), a percent of a poll.
+        count = len(headers)
+        chars = len("".join([*headers, *headers.values()]))
+        if chars > HEADER_CHARS_LIMIT or count > HEADER_COUNT_LIMIT:
+            headers, chars, count = _cut_headers(headers)
+        # The URL's path and query string (yarl's own fields: its public properties are
+        # computed on first use, a Python call each), and as much again for the decoded
+        # forms it caches as they are used.
+        url_chars = len(url._path) + len(url._query)
+        size = ENTRY_OVERHEAD + CHAR_BYTES * (chars + 2 * url_chars) + HEADER_OVERHEAD * count
         kept: bytes | str = body
-        if body or chars > HEADER_CHARS_LIMIT:
-            headers, kept, chars = _bounded(headers, body, url, chars)
-        start = self._counted
-        self._counted = counted = start + chars
-        seq = next(self._seq)
-        self._recorded.append(
-            (seq, time, api, task, method, url, headers, kept, status, violation, fault, start)
+        if body:
+            if len(body) > BODY_LIMIT:
+                kept, body_bytes = _cut_body(body, url.path)
+                size += body_bytes
+            else:
+                size += len(body)
+        recorded = self._recorded
+        if len(recorded) == self.limit:  # the append drops the oldest
+            self._bytes -= recorded[0].size
+        recorded.append(
+            _Recorded(
+                next(self._seq), time, api, task, method, url, headers, kept, status,
+                violation, fault, size,
+            )
         )
-        if counted > self._check_at:
-            self._trim()
-
-    def _trim(self) -> None:
-        """Drop the oldest entries until the rest count at most max_bytes (the newest is
-        always kept), and set where to check again."""
-        recorded, counted, most = self._recorded, self._counted, self._max_chars
-        while len(recorded) > 1 and counted - recorded[0][_START] > most:
-            recorded.popleft()
-        self._check_at = recorded[0][_START] + most
+        self._bytes += size
+        if self._bytes > self.max_bytes:
+            while self._bytes > self.max_bytes and len(recorded) > 1:
+                self._bytes -= recorded.popleft().size
 
     def entries(self, api: str | None = None, task: str | None = None) -> list[JournalEntry]:
         return [
-            _entry(r)
+            r.entry()
             for r in self._recorded
-            if (api is None or r[_API] == api) and (task is None or r[_TASK] == task)
+            if (api is None or r.api == api) and (task is None or r.task == task)
         ]
 
     def latest(
@@ -212,7 +212,7 @@ class Journal:
 
     def clear(self) -> None:
         self._recorded.clear()
-        self._check_at = self._counted + self._max_chars
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._recorded)
@@ -220,35 +220,15 @@ class Journal:
     @property
     def bytes(self) -> int:
         """What the entries count against `max_bytes`."""
-        recorded = self._recorded
-        return (self._counted - recorded[0][_START]) * CHAR_BYTES if recorded else 0
+        return self._bytes
 
 
-def _bounded(
-    headers: Mapping[str, str], body: bytes, url: URL, chars: int
-) -> tuple[Mapping[str, str], bytes | str, int]:
-    """The headers and body an entry keeps of a request with a body or with headers past
-    HEADER_CHARS_LIMIT, and the characters the entry then counts."""
-    if chars > HEADER_CHARS_LIMIT:
-        headers = _cut_headers(headers)
-        path, query = url._path, url._query
-        strings = [_ENTRY, *headers, *headers.values(), path, query, path, query]
-        chars = len(_SEPARATOR.join(strings))
-    kept: bytes | str = body
-    if len(body) > BODY_LIMIT:
-        kept = _cut_body(body, url.path)
-        chars += sys.getsizeof(kept) // CHAR_BYTES + 1
-    else:
-        chars += len(body) // CHAR_BYTES + 1 + STRING_COST
-    return headers, kept, chars
-
-
-def _cut_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
-    """A copy of `headers` within the bounds."""
+def _cut_headers(headers: Mapping[str, str]) -> tuple[CIMultiDictProxy[str], int, int]:
+    """A copy of `headers` within the bounds, the characters it holds and how many headers."""
     kept: CIMultiDict[str] = CIMultiDict()
     chars = dropped = 0
     for name, value in headers.items():
-        if len(kept) >= HEADER_COUNT_LIMIT or chars >= HEADER_CHARS_LIMIT // 2:
+        if len(kept) >= HEADER_COUNT_LIMIT or chars >= HEADER_CHARS_LIMIT:
             dropped += 1
             continue
         name = name[:HEADER_NAME_LIMIT]
@@ -257,16 +237,20 @@ def _cut_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
         kept.add(name, value)
         chars += len(name) + len(value)
     if dropped:
-        kept.add(CUT_HEADER, f"{dropped:,} more headers not kept")
-    return CIMultiDictProxy(kept)
+        note = f"{dropped:,} more headers not kept"
+        kept.add(CUT_HEADER, note)
+        chars += len(CUT_HEADER) + len(note)
+    return CIMultiDictProxy(kept), chars, len(kept)
 
 
-def _cut_body(body: bytes, path: str) -> str:
+def _cut_body(body: bytes, path: str) -> tuple[str, int]:
     """What is kept of a body longer than BODY_LIMIT: its beginning as text, secrets blanked
     now, since the rest of it is gone by the time the journal is read. Cut before blanking,
     so that a secret cut short is still matched to its end. A login route's is not kept:
     only a whole body can be told to be JSON or a form."""
     if is_credential_route(path):
-        return f"[not kept: {len(body):,} bytes sent to a login route, longer than {BODY_LIMIT:,}]"
-    text = body[:BODY_LIMIT].decode("utf-8", errors="replace")
-    return redact_text_body(text, credentials=False, size=len(body)) + "…"
+        kept = f"[not kept: {len(body):,} bytes sent to a login route, longer than {BODY_LIMIT:,}]"
+    else:
+        text = body[:BODY_LIMIT].decode("utf-8", errors="replace")
+        kept = redact_text_body(text, credentials=False, size=len(body)) + "…"
+    return kept, sys.getsizeof(kept)
