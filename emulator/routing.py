@@ -12,9 +12,12 @@ CONTROL_PREFIX = "/_emulator"
 async def no_route(request: web.Request) -> web.StreamResponse:
     """aiohttp's own 404, or its 405 when the path is a route's with other methods."""
     allowed = await methods_elsewhere(request)
+    # Returned, not raised: a raised HTTPException keeps the request (and a body of up to
+    # 1 MB) alive in a reference cycle until the garbage collector runs.
     if allowed:
-        raise web.HTTPMethodNotAllowed(request.method, allowed)
-    raise web.HTTPNotFound()
+        methods = ",".join(sorted(allowed))
+        return web.Response(status=405, text="405: Method Not Allowed", headers={"Allow": methods})
+    return web.Response(status=404, text="404: Not Found")
 
 
 async def methods_elsewhere(request: web.Request) -> set[str]:

@@ -22,6 +22,7 @@ from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
+from ... import jsonbody
 from ...errors import shown
 from ...vendor import IdSource, Secrets, TriggerRoute
 from ..base import RenderCache, VendorApi
@@ -265,7 +266,7 @@ class DataArts(VendorApi):
         its times from the wall clock (IAM's own)."""
         now = self.wall_time()
         try:
-            auth = json.loads(await request.read())
+            auth = jsonbody.loads(await request.read())
         except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
             auth = None
         problem = token_request_problem(auth, self.runtime.schemas)

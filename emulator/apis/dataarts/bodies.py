@@ -7,9 +7,10 @@ surrogate, and a task holding one would answer every later read with an encoding
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
+
+from ... import jsonbody
 
 if TYPE_CHECKING:
     from ...schemas import SchemaSet
@@ -31,7 +32,7 @@ def dlf_error(code: str, message: str) -> dict[str, str]:
 def import_body(raw: bytes, schemas: SchemaSet) -> tuple[dict[str, Any], dict[str, str] | None]:
     """The import request's body, or the DLF error it deserves."""
     try:
-        body = json.loads(raw) if raw.strip() else None
+        body = jsonbody.loads(raw) if raw.strip() else None
     except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
         # [inf] the service's answer to malformed JSON is not documented.
         return {}, dlf_error(PARAMETER_MISSING, "The request body is not valid JSON.")

@@ -3,12 +3,12 @@ each value checked as the doc describes it, or the vendor's error saying which i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
+from ... import jsonbody
 from .codes import INVALID_PARAMETER, DbApiError, invalid, missing
 from .results import parse_time
 
@@ -19,7 +19,7 @@ async def read_body(request: web.Request) -> Any:
     if not raw.strip():
         raise missing("query")
     try:
-        return json.loads(raw)
+        return jsonbody.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # Recursion: nested too deep to parse
         raise DbApiError(400, INVALID_PARAMETER, "Request body is not valid JSON.") from None
 
