@@ -202,10 +202,6 @@ class VendorApi(ABC):
         """This API's task with `task_id`, or None. Only a lookup: nothing is counted."""
         return self.runtime.engine.find(self.name, task_id)
 
-    def concerns(self, request: web.Request, task: Task) -> None:
-        """`request` is about `task`: the journal files it under the task."""
-        request[JOURNAL_TASK] = task.id
-
     def read_status(self, request: web.Request, task: Task, *, count: bool = True) -> TaskView:
         """A client's status read of `task`, as of now: counted (a step may end after so
         many reads; reading may move the task on) and shown to fault rules scoped to a task

@@ -218,7 +218,6 @@ class OpsCenter(VendorApi):
         task = self.find_task(request.query["requestId"])
         if task is None or task.scope.get("dataset") != dataset:
             return None
-        self.concerns(request, task)
         return task
 
     # ---- actions -------------------------------------------------------------------------
@@ -285,7 +284,7 @@ class OpsCenter(VendorApi):
                 404, ABORT_NOT_IN_CACHE, f"Response is not present in cache for the given requestId '{request_id}'"
             )
         engine = self.runtime.engine
-        view = engine.observe(task, count_read=False)  # stopping is not a status read
+        view = self.read_status(request, task, count=False)  # stopping is not a status read
         if view.fields.get("aborted"):
             # [inf] 400: the page lists the body, not its status.
             raise DbApiError(

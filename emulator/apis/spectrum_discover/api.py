@@ -304,7 +304,6 @@ class SpectrumDiscover(VendorApi):
         task = self.find_task(task_id)
         if task is None:
             return self._error(request, 404, f"Task {task_id} not found")  # [inf] wording
-        self.concerns(request, task)
         return task
 
     def _url(self, request: web.Request, task: Task) -> str:
