@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import itertools
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__
-from .engine import TaskView
+from .engine import Task, TaskView
 from .errors import (
     SHOWN_CHARACTERS,
     ConfigError,
@@ -196,17 +195,25 @@ class ControlApi:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.engine = runtime.engine
+        self.store = runtime.store
         self._openapi: dict[str, Any] | None = None
 
     async def health(self, request: web.Request) -> web.Response:
+        problem = await self.store.problem()
+        if problem is not None:
+            return web.json_response(
+                {"status": "unavailable", "version": __version__, "store": self.store.name, "error": problem},
+                status=503,
+            )
         return web.json_response(
             {
                 "status": "ok",
                 "version": __version__,
                 "apis": sorted(self.runtime.apis),
                 "scenarios": len(self.engine.catalog.scenarios),
-                "tasks": self.engine.count(),
-                "clock": self._clock_json(),
+                "tasks": await self.store.count(),
+                "clock": await self._clock_json(),
+                "store": self.store.name,
             }
         )
 
@@ -227,8 +234,8 @@ class ControlApi:
             except ValueError as error:
                 raise ControlError(400, f"id: {error}") from None
         fields, scope = check_new_task(self.runtime, api, body.get("fields", {}), body.get("scope", {}))
-        task = self.engine.create_task(scenario, task_id=task_id, fields=fields, scope=scope)
-        view = self.engine.observe(task, count_read=False)
+        task = await self.store.create(scenario, task_id=task_id, fields=fields, scope=scope)
+        view = await self.store.read(task, count=False)
         return web.json_response(self._task_json(request, view), status=201)
 
     async def list_tasks(self, request: web.Request) -> web.Response:
@@ -246,51 +253,34 @@ class ControlApi:
         # A page of a long list (the dashboard's): skip `offset` matching tasks. Unfiltered,
         # skipped tasks are not even looked at, so a late page of a million tasks is cheap.
         offset = self._int_query(request, "offset", 0, minimum=0)
-        tasks = self.engine.tasks(api)
-        if scenario is not None:
-            tasks = (task for task in tasks if task.scenario.name == scenario)
-        skip = offset
-        if phase is None:
-            tasks, skip = itertools.islice(tasks, offset, None), 0
-        found: list[dict[str, Any]] = []
-        next_offset = None
-        for task in tasks:
-            view = self.engine.observe(task, count_read=False)
-            if phase is not None and view.phase is not phase:
-                continue
-            if skip:
-                skip -= 1
-            elif len(found) == limit:  # one past the page: there is a next one
-                next_offset = offset + limit
-                break
-            else:
-                found.append(self._task_json(request, view))
+        views, next_offset = await self.store.page(api, scenario=scenario, phase=phase, offset=offset, limit=limit)
+        found = [self._task_json(request, view) for view in views]
         return web.json_response({"tasks": found, "next_offset": next_offset})
 
     async def get_task(self, request: web.Request) -> web.Response:
-        view = self.engine.observe(self._task(request), count_read=False)
+        view = await self.store.read(await self._task(request), count=False)
         return web.json_response(self._task_json(request, view))
 
     async def transition(self, request: web.Request) -> web.Response:
-        task = self._task(request)
+        task = await self._task(request)
         body = await self._body(request, "transition")
-        view = self.engine.transition(task, Phase(body["phase"]), body.get("message"))
+        view = await self.store.transition(task, Phase(body["phase"]), body.get("message"))
         return web.json_response(self._task_json(request, view))
 
     async def clock(self, request: web.Request) -> web.Response:
-        return web.json_response(self._clock_json())
+        return web.json_response(await self._clock_json())
 
     async def advance_clock(self, request: web.Request) -> web.Response:
         body = await self._body(request, "advance_clock")
         try:
-            self.engine.advance_clock(float(body["seconds"]))
+            await self.store.advance_clock(float(body["seconds"]))
         except ValueError as error:  # the clock refuses and stays where it was
             raise ControlError(400, f"seconds: {error}") from None
-        return web.json_response(self._clock_json())
+        return web.json_response(await self._clock_json())
 
     async def reset(self, request: web.Request) -> web.Response:
-        self.runtime.reset()
-        return web.json_response({"status": "reset", "tasks": self.engine.count()})
+        await self.runtime.reset()
+        return web.json_response({"status": "reset", "tasks": await self.store.count()})
 
     async def expire_credentials(self, request: web.Request) -> web.Response:
         body = await self._body(request, "expire_credentials") if request.body_exists else {}
@@ -377,9 +367,9 @@ class ControlApi:
             raise ControlError(400, f"unknown api {shown(name)}: use one of {', '.join(sorted(self.runtime.apis))}")
         return name
 
-    def _task(self, request: web.Request) -> Any:
+    async def _task(self, request: web.Request) -> Task:
         api = self._api(request.match_info["api"])
-        return self.engine.get(api, request.match_info["id"])
+        return await self.store.get(api, request.match_info["id"])
 
     @staticmethod
     def _int_query(request: web.Request, name: str, default: int, minimum: int) -> int:
@@ -396,8 +386,8 @@ class ControlApi:
             raise ControlError(400, f"{name}: must be at most {MAX_QUERY_NUMBER:,}, not {shown(raw)}")
         return value
 
-    def _clock_json(self) -> dict[str, Any]:
-        now = self.engine.clock.now()
+    async def _clock_json(self) -> dict[str, Any]:
+        now = await self.store.now()
         return {"mode": self.engine.clock.mode, "now": now, "iso": _iso(now)}
 
     def _task_json(self, request: web.Request, view: TaskView) -> dict[str, Any]:

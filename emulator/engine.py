@@ -20,12 +20,20 @@ from .randomness import RandomSource
 from .scenario import EMPTY, Catalog, FieldTemplate, Scenario
 
 if TYPE_CHECKING:
-    from .vendor import ApiSpec
+    from .vendor import ApiSpec, IdSource
 
 # A task's fields (its messages, a query it was made with …) are kept until a reset: a
 # client's request may fill them, so they are bounded (64 KiB of text), well past any real
 # message or query.
 MAX_FIELD_CHARS = 65_536
+
+
+def over_limit(limit: int) -> TaskRefused:
+    return TaskRefused(
+        429,
+        f"the server holds {limit:,} tasks, its task limit: reset it "
+        "(POST /_emulator/reset) or start it with a higher --task-limit",
+    )
 
 
 class Subtask:
@@ -223,21 +231,38 @@ class Engine:
         created_at: float | None = None,
         at: Phase | None = None,
     ) -> Task:
-        """Make a task from `scenario`. `facts` (the triggering request's body, query …) fill
-        the scenario's ${...} placeholders; `fields` override the scenario's task fields."""
-        spec = self.apis[scenario.api]
+        """Make a task from `scenario` and keep it. `facts` (the triggering request's body,
+        query …) fill the scenario's ${...} placeholders; `fields` override the scenario's
+        task fields."""
         tasks = self._tasks[scenario.api]
         if self.task_limit is not None and self.count() >= self.task_limit:
-            raise TaskRefused(
-                429,
-                f"the server holds {self.task_limit:,} tasks, its task limit: reset it "
-                "(POST /_emulator/reset) or start it with a higher --task-limit",
-            )
-        if task_id is None:
-            task_id = spec.new_task_id(self)
-        elif task_id in tasks:
+            raise over_limit(self.task_limit)
+        if task_id is not None and task_id in tasks:
             raise Conflict(f"a {scenario.api} task with id {shown(task_id)} already exists")
-        now = self.clock.now()
+        task = self.build_task(
+            scenario, self, task_id=task_id, fields=fields, scope=scope, facts=facts, created_at=created_at, at=at
+        )
+        tasks[task.id] = task
+        return task
+
+    def build_task(
+        self,
+        scenario: Scenario,
+        ids: IdSource,
+        *,
+        task_id: str | None = None,
+        fields: Mapping[str, Any] = EMPTY,
+        scope: Mapping[str, str] | None = None,
+        facts: Mapping[str, Any] = EMPTY,
+        created_at: float | None = None,
+        at: Phase | None = None,
+    ) -> Task:
+        """A task of `scenario` with its id (unless given) and seed drawn from `ids`, as of
+        `ids.now()`; not kept (see `create_task`, and a shared store's own `create`)."""
+        spec = self.apis[scenario.api]
+        if task_id is None:
+            task_id = spec.new_task_id(ids)
+        now = ids.now()
         born = now if created_at is None else created_at
         lifecycle = scenario.lifecycle
         if lifecycle is None:
@@ -247,7 +272,7 @@ class Engine:
         else:
             position = Position(lifecycle.index_of(at), now, 0)
         full_scope = dict(spec.scope_defaults) if scope is None else {**spec.scope_defaults, **scope}
-        overrides = self._render_fields(scenario, task_id, full_scope, facts)
+        overrides = self._render_fields(scenario, ids, task_id, full_scope, facts)
         overrides.update(fields)
         size = sum(len(value) for value in overrides.values() if isinstance(value, str))
         if size > MAX_FIELD_CHARS:
@@ -257,36 +282,34 @@ class Engine:
             )
         subtasks = tuple(
             Subtask(
-                spec.new_subtask_id(self, task_id, index),
+                spec.new_subtask_id(ids, task_id, index),
                 index,
                 sub.lifecycle,
                 advance(sub.lifecycle, Position(0, born, 0), now, 0),
             )
             for index, sub in enumerate(scenario.subtasks)
         )
-        task = Task(
+        return Task(
             scenario.api,
             task_id,
             scenario,
             born,
-            self.random.task_seed(),
+            ids.random.task_seed(),
             lifecycle,
             position,
             MappingProxyType(overrides) if overrides else EMPTY,
             MappingProxyType(full_scope) if full_scope else EMPTY,
             subtasks,
         )
-        tasks[task_id] = task
-        return task
 
     def _render_fields(
-        self, scenario: Scenario, task_id: str, scope: Mapping[str, str], facts: Mapping[str, Any]
+        self, scenario: Scenario, ids: IdSource, task_id: str, scope: Mapping[str, str], facts: Mapping[str, Any]
     ) -> dict[str, Any]:
         if not scenario.templated:
             return {}
         if not facts:
-            facts = self.apis[scenario.api].default_facts(self)
-        values = _Placeholders(self.random, {"id": task_id, "scope": scope, **facts})
+            facts = self.apis[scenario.api].default_facts(ids)
+        values = _Placeholders(ids.random, {"id": task_id, "scope": scope, **facts})
         return {
             name: FieldTemplate(scenario.fields[name]).safe_substitute(values)
             for name in scenario.templated
@@ -324,13 +347,14 @@ class Engine:
         the control API does not, so inspecting a task never moves it."""
         now = self.clock.now()
         task.settle(now)
-        view = self._view(task, now)
+        view = self.view(task, now)
         if count_read:
             task.reads += 1
             task.settle(now)
         return view
 
-    def _view(self, task: Task, now: float) -> TaskView:
+    def view(self, task: Task, now: float) -> TaskView:
+        """`task` as seen at `now` (already settled to it), its read count unchanged."""
         scenario = task.scenario
         lifecycle = task.lifecycle
         if lifecycle is not None and not task.subtasks:  # most tasks: no subtask views to build

@@ -127,6 +127,12 @@ class EmulatorServer:
             return function()
         return self._loop_thread.call(function)
 
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the server's loop (where its store is used) and return its result."""
+        if self._loop_thread is None:
+            raise RuntimeError("the server is not started")
+        return self._loop_thread.run(coroutine)
+
     def stop(self) -> None:
         """Stop the server: delayed and dribbled answers end at once, other requests in flight
         get STOP_GRACE seconds to finish. Calling it twice is harmless."""

@@ -28,6 +28,7 @@ from .resources import builtin_schemas
 from .scenario import EMPTY, Catalog
 from .scenario_loader import explain_schema_error, load_catalog
 from .schemas import SCHEMA_SUFFIX, SchemaSet
+from .store import MemoryStore, TaskStore
 from .yamlsource import format_path
 
 log = logging.getLogger("task_emulator")
@@ -41,6 +42,9 @@ class Runtime:
     schemas: SchemaSet
     engine: Engine
     journal: Journal
+    # Where tasks, read counts and the clock live (see emulator.store): `engine`'s own by
+    # default, or a store shared with other replicas.
+    store: TaskStore = field(default=None)  # type: ignore[assignment]
     apis: dict[str, VendorApi] = field(default_factory=dict)
     # Injected faults: the scenarios' and those added at run time (empty: no cost per request).
     faults: FaultSet = field(default_factory=FaultSet)
@@ -58,8 +62,12 @@ class Runtime:
     def time_scale(self) -> float:
         return self.config.time_scale if self.config.clock == "real" else 1.0
 
-    def reset(self) -> None:
-        self.engine.reset()
+    def __post_init__(self) -> None:
+        if self.store is None:
+            self.store = MemoryStore(self.engine)
+
+    async def reset(self) -> None:
+        await self.store.reset()
         self.journal.clear()
         self.faults.reset()
         end_delays(self.faults)

@@ -121,36 +121,35 @@ class TaskEmulator:
     ) -> Task:
         """A new task of `api` from `scenario`; keyword arguments set its fields."""
 
-        def create() -> EngineTask:
+        async def create() -> EngineTask:
             runtime = self.server.runtime
             spec = self._api(api)
             task_id = None if id is None else spec.check_task_id(id)
-            engine = runtime.engine
-            found = engine.scenario(api, scenario)
+            found = runtime.engine.scenario(api, scenario)
             try:  # the control API's own check: a typo or a wrong type is refused either way
                 checked_fields, checked_scope = check_new_task(runtime, api, fields, scope or {})
             except ControlError as error:
                 raise ValueError(error.message) from None
-            return engine.create_task(found, task_id=task_id, fields=checked_fields, scope=checked_scope)
+            return await runtime.store.create(found, task_id=task_id, fields=checked_fields, scope=checked_scope)
 
-        made = self.server.call(create)
+        made = self.server.run(create())
         return Task(self, api, made.id, self.server.url + self._api(api).status_path(made))
 
     def phase(self, task: Task | str, api: str | None = None) -> str:
         engine_task = self._engine_task(task, api)
-        return self.server.call(lambda: self.server.runtime.engine.observe(engine_task, count_read=False).phase.value)
+        return self.server.run(self.server.runtime.store.read(engine_task, count=False)).phase.value
 
     def advance(self, seconds: float) -> float:
         """Move the emulator clock forward; every task moves with it. Returns the new time."""
-        return self.server.call(lambda: self.server.runtime.engine.advance_clock(seconds))
+        return self.server.run(self.server.runtime.store.advance_clock(seconds))
 
     def now(self) -> float:
-        return self.server.call(lambda: self.server.runtime.engine.clock.now())
+        return self.server.run(self.server.runtime.store.now())
 
     def transition(self, task: Task, phase: str, message: str | None = None) -> None:
         engine_task = self._engine_task(task)
         target = Phase.parse(phase)
-        self.server.call(lambda: self.server.runtime.engine.transition(engine_task, target, message))
+        self.server.run(self.server.runtime.store.transition(engine_task, target, message))
 
     def complete(self, task: Task) -> None:
         """Make `task` succeed now."""
@@ -162,7 +161,7 @@ class TaskEmulator:
 
     def reset(self) -> None:
         """Back to the loaded scenarios and preloaded tasks, as at start."""
-        self.server.call(self.server.runtime.reset)
+        self.server.run(self.server.runtime.reset())
 
     def expire_credentials(self, api: str | None = None) -> list[str]:
         """Expire every credential issued so far (of `api` only, when given): the next call
@@ -258,4 +257,4 @@ class TaskEmulator:
             raise ValueError("give the api with a task id")
         else:
             task_id = task
-        return self.server.call(lambda: self.server.runtime.engine.get(str(api), task_id))
+        return self.server.run(self.server.runtime.store.get(str(api), task_id))

@@ -196,5 +196,5 @@ def test_five_wrong_secret_keys_lock_the_access_key(sdk: Any, server: EmulatorSe
     assert (raised.value.status_code, raised.value.error_code, raised.value.error_msg) == (
         401, "APIGW.0301", "Incorrect IAM authentication information: AK access failed to reach the limit,forbidden."
     )
-    server.call(server.runtime.reset)  # as the pytest fixtures do between tests
+    server.run(server.runtime.reset())  # as the pytest fixtures do between tests
     assert right.list_system_tasks(request).status == "SUCCESSFUL"

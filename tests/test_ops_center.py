@@ -388,7 +388,7 @@ async def test_results_come_from_the_task_seed_with_the_doc_shapes(client: Clien
     assert None in values and all(v is None or 0 <= v <= 100 for v in values)
     # Same seed, same server start: the same bodies.
     runtime = runtime_of(client)
-    runtime.reset()
+    await runtime.reset()
     assert (await start_query(client, wait="62"))[1] == body
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..options import ValidationMode
     from ..scenario import Scenario
     from ..schemas import SchemaSet
+    from ..store import TaskStore
 
 log = logging.getLogger("task_emulator.validation")
 
@@ -40,7 +41,12 @@ class VendorContext(Protocol):
     Not the server itself: an API cannot reach the journal, the faults or other APIs."""
 
     @property
-    def engine(self) -> Engine: ...
+    def engine(self) -> Engine:
+        """The scenarios and the clock's mode; tasks are read and made through `store`."""
+        ...
+
+    @property
+    def store(self) -> TaskStore: ...
 
     @property
     def schemas(self) -> SchemaSet: ...
@@ -198,16 +204,16 @@ class VendorApi(ABC):
     # request under its task, fault rules scoped to a task or a step see the read, and no
     # vendor can forget a step.
 
-    def find_task(self, task_id: str) -> Task | None:
+    async def find_task(self, task_id: str) -> Task | None:
         """This API's task with `task_id`, or None. Only a lookup: nothing is counted."""
-        return self.runtime.engine.find(self.name, task_id)
+        return await self.runtime.store.find(self.name, task_id)
 
-    def read_status(self, request: web.Request, task: Task, *, count: bool = True) -> TaskView:
+    async def read_status(self, request: web.Request, task: Task, *, count: bool = True) -> TaskView:
         """A client's status read of `task`, as of now: counted (a step may end after so
         many reads; reading may move the task on) and shown to fault rules scoped to a task
         or a step. `count=False` only looks (a HEAD, a creator's first answer)."""
         request[JOURNAL_TASK] = task.id
-        view = self.runtime.engine.observe(task, count_read=count)
+        view = await self.runtime.store.read(task, count=count)
         if count:
             request[OBSERVED] = view
         return view
@@ -217,13 +223,24 @@ class VendorApi(ABC):
         for the task, say): fault rules see what the client is shown."""
         request[OBSERVED] = view
 
+    async def look(self, task: Task) -> TaskView:
+        """`task` as of now, for the API's own decisions (is it still running?): not a
+        client's read, so not counted, filed or shown to fault rules."""
+        return await self.runtime.store.read(task, count=False)
+
+    async def force(
+        self, task: Task, phase: Phase, message: str | None = None, fields: Mapping[str, Any] | None = None
+    ) -> TaskView:
+        """`task` forced into `phase` by a vendor request (an abort, say): Engine.transition."""
+        return await self.runtime.store.transition(task, phase, message, fields)
+
     def trigger_scenario(self, method: str, path: str, facts: Mapping[str, Any]) -> Scenario | None:
         """The scenario a request to this trigger route with these facts starts, or None."""
         return self.runtime.engine.catalog.for_trigger(self.name, method, path, facts)
 
-    def start_task(self, request: web.Request, scenario: Scenario, **create: Any) -> Task:
+    async def start_task(self, request: web.Request, scenario: Scenario, **create: Any) -> Task:
         """A task of `scenario`, made by `request` (the engine's `create_task` keywords)."""
-        task = self.runtime.engine.create_task(scenario, **create)
+        task = await self.runtime.store.create(scenario, **create)
         request[JOURNAL_TASK] = task.id
         return task
 

@@ -212,10 +212,10 @@ class DataArts(VendorApi):
         refused = await self._admit(request, project_id, request_id)
         if refused is not None:
             return refused
-        task = self.find_task(request.match_info["task_id"])
+        task = await self.find_task(request.match_info["task_id"])
         if task is None or task.scope != self._scope(request, project_id):
             return self._dlf(request, 400, dlf_error(*TASK_NOT_FOUND), "dlf_error", request_id)
-        view = self.read_status(request, task)
+        view = await self.read_status(request, task)
         data, body = self._statuses.get(view, lambda: _encoded(render.system_task_body(view, task.scenario.options)))
         return self._dlf(request, 200, data, "system_task", request_id, body=body)
 
@@ -252,7 +252,7 @@ class DataArts(VendorApi):
             )
             return self._dlf(request, 500, dlf_error("DLF.0000", text), "dlf_error", request_id)
         fields = {} if "name" in scenario.fields else {"path": body["path"]}
-        task = self.start_task(
+        task = await self.start_task(
             request,
             scenario,
             scope=scope,

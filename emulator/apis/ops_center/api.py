@@ -212,10 +212,10 @@ class OpsCenter(VendorApi):
             raise DbApiError(404, UNKNOWN_DATASET, f"Dataset '{dataset}' does not exist.")
         return dataset
 
-    def _task(self, request: web.Request, dataset: str) -> Task | None:
+    async def _task(self, request: web.Request, dataset: str) -> Task | None:
         """The request named by `requestId`, if it belongs to `dataset`: another dataset's
         requests are not in this dataset's cache."""
-        task = self.find_task(request.query["requestId"])
+        task = await self.find_task(request.query["requestId"])
         if task is None or task.scope.get("dataset") != dataset:
             return None
         return task
@@ -230,14 +230,13 @@ class OpsCenter(VendorApi):
         fields = query_fields(body, request.query)
         process_sync = fields["processSync"]
         facts = {"body.query": fields["query"], "dataset": dataset, "processSync": str(process_sync).lower()}
-        engine = self.runtime.engine
         scenario = self.trigger_scenario("POST", PATH, facts)
         if scenario is None or scenario.lifecycle is None:
             log.error("no ops_center scenario has the trigger POST %s for %r", PATH, facts)
             raise DbApiError(
                 500, INTERNAL_ERROR, f"task-emulator: no ops_center scenario has the trigger POST {PATH} for this query"
             )
-        now = engine.clock.now()
+        now = await self.runtime.store.now()
         wait = wait_seconds(request.headers.get("x-waitTime"))
         if self._real_clock:
             created_at = now  # and the request is held below
@@ -245,7 +244,7 @@ class OpsCenter(VendorApi):
             # Answered at once as if after the wait: booked as started that much earlier.
             to_end = seconds_to_end(scenario.lifecycle, Position(0, now, 0), now)
             created_at = now - (to_end if to_end is not None and to_end <= wait else wait)
-        task = self.start_task(
+        task = await self.start_task(
             request,
             scenario,
             fields=fields,
@@ -253,24 +252,24 @@ class OpsCenter(VendorApi):
             facts={"body": body, "query": dict(request.query), "header": dict(request.headers)},
             created_at=created_at,
         )
-        view = self.read_status(request, task, count=False)
+        view = await self.read_status(request, task, count=False)
         if self._real_clock and wait > 0:
-            view = await self.holder.until_over(engine, task, view, wait)
+            view = await self.holder.until_over(self.look, task, view, wait)
         return self._status(request, view, request_id=not view.phase.is_terminal)
 
     async def get_status(self, request: web.Request, dataset: str) -> web.Response:
         if not request.query.get("requestId"):
             raise missing("requestId")
-        task = self._task(request, dataset)
+        task = await self._task(request, dataset)
         if task is None:
             raise DbApiError(404, NOT_IN_CACHE, TEXT_NOT_IN_CACHE)
-        view = self.read_status(request, task)
+        view = await self.read_status(request, task)
         # A poll of a query still running waits for it on a real clock; the other polls
         # (a virtual clock, a query over) pay for this one test.
         if self._real_clock and not view.phase.is_terminal:
             wait = wait_seconds(request.headers.get("x-waitTime"))
             if wait > 0:
-                view = await self.holder.until_over(self.runtime.engine, task, view, wait)
+                view = await self.holder.until_over(self.look, task, view, wait)
                 self.read_again(request, view)
         return self._status(request, view, request_id=False)
 
@@ -278,13 +277,12 @@ class OpsCenter(VendorApi):
         request_id = request.query.get("requestId")
         if not request_id:
             raise DbApiError(400, ABORT_MISSING_PARAMETER, "Mandatory parameter {requestId} is not specified.")
-        task = self._task(request, dataset)
+        task = await self._task(request, dataset)
         if task is None:
             raise DbApiError(
                 404, ABORT_NOT_IN_CACHE, f"Response is not present in cache for the given requestId '{request_id}'"
             )
-        engine = self.runtime.engine
-        view = self.read_status(request, task, count=False)  # stopping is not a status read
+        view = await self.read_status(request, task, count=False)  # stopping is not a status read
         if view.fields.get("aborted"):
             # [inf] 400: the page lists the body, not its status.
             raise DbApiError(
@@ -293,7 +291,7 @@ class OpsCenter(VendorApi):
         aborted = not view.phase.is_terminal
         if aborted:
             counters = self._counters(view)
-            engine.transition(
+            await self.force(
                 task,
                 Phase.FAILED,
                 fields={

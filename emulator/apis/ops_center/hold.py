@@ -18,10 +18,11 @@ coroutine, when its asyncio task is cancelled.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ...engine import Engine, Task, TaskView
+    from ...engine import Task, TaskView
 
 
 def step_ends_at(view: TaskView) -> float | None:
@@ -46,7 +47,9 @@ class Holder:
         """How many requests are held right now."""
         return len(self._sleepers)
 
-    async def until_over(self, engine: Engine, task: Task, view: TaskView, wait: float) -> TaskView:
+    async def until_over(
+        self, look: Callable[[Task], Awaitable[TaskView]], task: Task, view: TaskView, wait: float
+    ) -> TaskView:
         """`task` as seen when it is over or `wait` seconds after `view` was taken, whichever
         comes first (at once when it is over already, or the server is stopping). Looking
         again is not a status read: the request was counted once, when it came in."""
@@ -54,10 +57,10 @@ class Holder:
         while not view.phase.is_terminal and not self._released:
             ends_at = step_ends_at(view)
             wake_at = deadline if ends_at is None else min(ends_at, deadline)
-            delay = wake_at - engine.clock.now()
+            delay = wake_at - view.observed_at
             if delay > 0:
                 await self._sleep(task, delay / self.time_scale)
-            view = engine.observe(task, count_read=False)
+            view = await look(task)
             if view.observed_at >= deadline:
                 break
         return view

@@ -202,7 +202,7 @@ class SpectrumDiscover(VendorApi):
     async def query_get(self, request: web.Request) -> web.StreamResponse:
         # The whole query string is the SQL, URL-encoded; '+' is read as a space as well. [inf]
         sql = urllib.parse.unquote_plus(request.rel_url.raw_query_string)
-        return self._start(request, sql)
+        return await self._start(request, sql)
 
     async def query_post(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -210,9 +210,9 @@ class SpectrumDiscover(VendorApi):
             sql = raw.decode("utf-8")
         except UnicodeDecodeError:
             return self._error(request, 400, "The SQL query must be UTF-8 text")
-        return self._start(request, sql)
+        return await self._start(request, sql)
 
-    def _start(self, request: web.Request, sql: str) -> web.StreamResponse:
+    async def _start(self, request: web.Request, sql: str) -> web.StreamResponse:
         if not sql.strip():
             return self._error(request, 400, "No SQL query was given")  # [inf]
         facts = sql_facts(sql)
@@ -226,23 +226,23 @@ class SpectrumDiscover(VendorApi):
             return self._error(
                 request, 500, f"task-emulator: no {self.name} scenario has a trigger matching this query"
             )
-        task = self.start_task(request, scenario, facts={"query": {"sql": sql}})
+        task = await self.start_task(request, scenario, facts={"query": {"sql": sql}})
         return self._reply(
             request, 202, {"status": "work scheduled"}, "status", {"Location": self._url(request, task)}
         )
 
     async def peek(self, request: web.Request) -> web.StreamResponse:
-        task = self._task(request)
+        task = await self._task(request)
         if isinstance(task, web.StreamResponse):
             return task
-        view = self._look(request, task)
+        view = await self._look(request, task)
         return self._reply(request, 200, {"status": peek_status(view)}, "status")
 
     async def task_status(self, request: web.Request) -> web.StreamResponse:
-        task = self._task(request)
+        task = await self._task(request)
         if isinstance(task, web.StreamResponse):
             return task
-        view = self._look(request, task)
+        view = await self._look(request, task)
         if view.phase is Phase.SUCCEEDED:
             if request.method == "HEAD":
                 # What the GET would send, without making the rows aiohttp would not send.
@@ -289,19 +289,19 @@ class SpectrumDiscover(VendorApi):
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def _look(self, request: web.Request, task: Task) -> TaskView:
+    async def _look(self, request: web.Request, task: Task) -> TaskView:
         """The task as this request sees it. A GET is a status read: it counts (a step may
         end after so many reads) and fault rules about tasks see it. A HEAD only looks, so
         a client or proxy probing the URL never moves the task on."""
-        return self.read_status(request, task, count=request.method != "HEAD")
+        return await self.read_status(request, task, count=request.method != "HEAD")
 
-    def _task(self, request: web.Request) -> Task | web.StreamResponse:
+    async def _task(self, request: web.Request) -> Task | web.StreamResponse:
         raw = request.match_info["id"]
         try:
             task_id = self.check_task_id(raw)
         except ValueError:
             return self._error(request, 400, f"Invalid task id: {raw}")  # [inf] wording
-        task = self.find_task(task_id)
+        task = await self.find_task(task_id)
         if task is None:
             return self._error(request, 404, f"Task {task_id} not found")  # [inf] wording
         return task

@@ -306,17 +306,17 @@ class TrafficOps(VendorApi):
                 alerts("getting integer parameters: parameter 'id' not an integer"),
                 "alerts",
             )
-        task = self.find_task(str(number))
+        task = await self.find_task(str(number))
         if task is None:
             return self._reply(request, 404, alerts("Not Found"), "alerts")
-        view = self.read_status(request, task)
+        view = await self.read_status(request, task)
         data, body = self._statuses.get(
             view, lambda: _encoded({"response": async_status_body(view)})
         )
         return self._reply(request, 200, data, "async_status", body=body)
 
     async def acme_autorenew(self, request: web.Request) -> web.Response:
-        task = self._start(request, "POST", "/api/{version}/acme_autorenew")
+        task = await self._start(request, "POST", "/api/{version}/acme_autorenew")
         if isinstance(task, web.Response):
             return task
         location = self.status_path(task)
@@ -327,8 +327,8 @@ class TrafficOps(VendorApi):
         return self._reply(request, 202, alerts(text, "success"), "alerts", {"Location": location})
 
     async def dnssec_refresh(self, request: web.Request) -> web.Response:
-        running = self._dnssec_refresh and self.find_task(self._dnssec_refresh)
-        if running and not self.runtime.engine.observe(running, count_read=False).phase.is_terminal:
+        running = self._dnssec_refresh and await self.find_task(self._dnssec_refresh)
+        if running and not (await self.look(running)).phase.is_terminal:
             # dnssecrefresh.go: one refresh at a time; a second call points at id 0.
             return self._reply(
                 request,
@@ -337,7 +337,7 @@ class TrafficOps(VendorApi):
                 "alerts",
                 {"Location": f"{ASYNC_ENDPOINT}0"},
             )
-        task = self._start(request, "PUT", "/api/{version}/cdns/dnsseckeys/refresh")
+        task = await self._start(request, "PUT", "/api/{version}/cdns/dnsseckeys/refresh")
         if isinstance(task, web.Response):
             return task
         self._dnssec_refresh = task.id
@@ -348,12 +348,12 @@ class TrafficOps(VendorApi):
         )
         return self._reply(request, 202, alerts(text, "success"), "alerts", {"Location": location})
 
-    def _start(self, request: web.Request, method: str, path: str) -> Task | web.Response:
+    async def _start(self, request: web.Request, method: str, path: str) -> Task | web.Response:
         scenario = self.trigger_scenario(method, path, {})
         if scenario is None:
             text = f"task-emulator: no traffic_ops scenario has the trigger {method} {path}"
             return self._reply(request, 500, alerts(text), "alerts")
-        return self.start_task(request, scenario)
+        return await self.start_task(request, scenario)
 
     # ---- auth ----------------------------------------------------------------------------
 

@@ -120,7 +120,7 @@ class AcmeJobs(VendorApi):
         if scenario is None:
             return self._error(request, 500, f"no acme_jobs scenario starts a {kind!r} job")
         # start_task, not the engine: the journal files this request under the new job.
-        task = self.start_task(request, scenario, facts={"body": body})
+        task = await self.start_task(request, scenario, facts={"body": body})
         location = self.status_path(task)
         return self.respond(
             request, 202, {"id": task.id}, schema="started", encode=encode,
@@ -128,12 +128,12 @@ class AcmeJobs(VendorApi):
         )
 
     async def job_status(self, request: web.Request) -> web.Response:
-        task = self.find_task(request.match_info["id"])
+        task = await self.find_task(request.match_info["id"])
         if task is None:
             return self._error(request, 404, "no such job")
         # read_status counts the read (a step may last so many polls) and shows it to the
         # fault rules scoped to this job or its step.
-        view = self.read_status(request, task)
+        view = await self.read_status(request, task)
         data: dict[str, Any] = {"id": task.id, "state": STATES[view.phase]}
         if view.message is not None:
             data["message"] = view.message

@@ -1,0 +1,168 @@
+"""Where the server's tasks, read counts, clock and id sequences live: one interface, two homes.
+
+`MemoryStore` keeps them in this process (the default: the engine's own dictionaries, no
+round trip, nothing new to install). A shared store (`emulator.redis_store`) keeps them in
+Redis, so that replicas act as one server. Everything that reads or moves a task goes
+through a `TaskStore`, and every call is awaited, because a shared store answers over the
+network; the memory store answers at once and costs an `await` (a tenth of a percent of a
+status poll).
+
+The engine still does the work of both: it makes tasks and computes what a read sees. A
+store only decides where a task is kept and that a read is counted once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .engine import Engine, Task, TaskView
+    from .lifecycle import Phase
+    from .scenario import Scenario
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached or stopped answering: vendors answer their own 503,
+    the control API and health say so. Not an EmulatorError: nobody's input was wrong."""
+
+
+class TaskStore(Protocol):
+    """What the vendor routes, the control API and the test handle keep their tasks in."""
+
+    engine: Engine
+
+    @property
+    def name(self) -> str:
+        """`memory`, or the shared store's address without its password."""
+        ...
+
+    async def find(self, api: str, task_id: str) -> Task | None:
+        """The task, or None. Only a lookup: nothing is counted or moved."""
+        ...
+
+    async def get(self, api: str, task_id: str) -> Task:
+        """The task, or NotFound naming it."""
+        ...
+
+    async def read(self, task: Task, *, count: bool) -> TaskView:
+        """The task as of now: a client's status read when `count` (counted, and the task
+        moved on, atomically), a look otherwise."""
+        ...
+
+    async def create(self, scenario: Scenario, **create: Any) -> Task:
+        """A new task (Engine.create_task's keywords): Conflict for an id already taken,
+        TaskRefused at the task limit."""
+        ...
+
+    async def transition(
+        self, task: Task, phase: Phase, message: str | None = None, fields: Mapping[str, Any] | None = None
+    ) -> TaskView:
+        """`task` forced into `phase` from now on (see Engine.transition)."""
+        ...
+
+    async def page(
+        self, api: str | None, *, scenario: str | None, phase: Phase | None, offset: int, limit: int
+    ) -> tuple[list[TaskView], int | None]:
+        """A page of the tasks (of `api`, of `scenario`, in `phase`) as they stand, uncounted,
+        in the order they were made: `limit` of them after skipping `offset` matching ones,
+        and the offset of the next page (None: this is the last)."""
+        ...
+
+    async def count(self) -> int: ...
+
+    async def now(self) -> float:
+        """Now on the emulator clock every replica shares."""
+        ...
+
+    async def advance_clock(self, seconds: float) -> float: ...
+
+    async def reset(self) -> None:
+        """Back to the scenarios' preloaded tasks, a fresh clock and the sequences restarted."""
+        ...
+
+    async def problem(self) -> str | None:
+        """Why the store cannot be used now (health's answer), or None."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """The tasks in this process: the engine's own. Every call answers at once."""
+
+    name = "memory"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def find(self, api: str, task_id: str) -> Task | None:
+        return self.engine.find(api, task_id)
+
+    async def get(self, api: str, task_id: str) -> Task:
+        return self.engine.get(api, task_id)
+
+    async def read(self, task: Task, *, count: bool) -> TaskView:
+        return self.engine.observe(task, count_read=count)
+
+    async def create(self, scenario: Scenario, **create: Any) -> Task:
+        return self.engine.create_task(scenario, **create)
+
+    async def transition(
+        self, task: Task, phase: Phase, message: str | None = None, fields: Mapping[str, Any] | None = None
+    ) -> TaskView:
+        return self.engine.transition(task, phase, message, fields)
+
+    async def page(
+        self, api: str | None, *, scenario: str | None, phase: Phase | None, offset: int, limit: int
+    ) -> tuple[list[TaskView], int | None]:
+        return page_of(self.engine.tasks(api), self.engine.observe, scenario, phase, offset, limit)
+
+    async def count(self) -> int:
+        return self.engine.count()
+
+    async def now(self) -> float:
+        return self.engine.now()
+
+    async def advance_clock(self, seconds: float) -> float:
+        return self.engine.advance_clock(seconds)
+
+    async def reset(self) -> None:
+        self.engine.reset()
+
+    async def problem(self) -> str | None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def page_of(
+    tasks: Iterable[Task],
+    observe: Callable[..., TaskView],
+    scenario: str | None,
+    phase: Phase | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[TaskView], int | None]:
+    """A page of `tasks` (see TaskStore.page). Without a phase filter the skipped tasks are
+    not even looked at, so a late page of a million tasks is cheap; a phase is known only by
+    looking."""
+    if scenario is not None:
+        tasks = (task for task in tasks if task.scenario.name == scenario)
+    skip = offset
+    if phase is None:
+        tasks, skip = itertools.islice(tasks, offset, None), 0
+    found: list[TaskView] = []
+    for task in tasks:
+        view = observe(task, count_read=False)
+        if phase is not None and view.phase is not phase:
+            continue
+        if skip:
+            skip -= 1
+        elif len(found) == limit:  # one past the page: there is a next one
+            return found, offset + limit
+        else:
+            found.append(view)
+    return found, None
