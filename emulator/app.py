@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -17,6 +17,7 @@ from .fault_http import serve_with_faults
 from .requestkeys import JOURNAL_TASK, JOURNAL_VIOLATION
 from .routing import CONTROL_PREFIX, no_route
 from .state import RUNTIME, Runtime, build_runtime
+from .store import StoreUnavailable
 
 # Requests bigger than this are refused before any handler reads them.
 MAX_BODY_BYTES = 1024 * 1024
@@ -38,10 +39,17 @@ def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = N
     app.add_subapp(CONTROL_PREFIX, control_app(runtime))
     # aiohttp sends on_shutdown before it waits for the requests in flight.
     app.on_shutdown.append(functools.partial(_stop_holding, runtime))
+    app.cleanup_ctx.append(functools.partial(_store_open, runtime))
     # Last, so it only gets what no vendor or control route takes: still journaled, and
     # still hit by faults that match every request.
     app.router.add_route("*", "/{tail:.*}", journaled(runtime, None, no_route))
     return app
+
+
+async def _store_open(runtime: Runtime, app: web.Application) -> AsyncIterator[None]:
+    """The store's connections, closed with the application."""
+    yield
+    await runtime.store.close()
 
 
 async def _stop_holding(runtime: Runtime, app: web.Application) -> None:
@@ -71,6 +79,8 @@ def journaled(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
             raise
         except TaskRefused as error:  # free on the way that raises nothing (Python 3.11)
             response = refused(runtime, request, api, error)
+        except StoreUnavailable as error:
+            response = unavailable(runtime, request, api, error)
         except Exception:  # a bug
             response = crashed(runtime, request, api)
         # `body_exists` looked at here as well: a poll has none, and makes no coroutine to read it.
@@ -91,6 +101,8 @@ def guarded(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
             raise
         except TaskRefused as error:
             return refused(runtime, request, api, error)
+        except StoreUnavailable as error:
+            return unavailable(runtime, request, api, error)
         except Exception:
             return crashed(runtime, request, api)
 
@@ -108,6 +120,16 @@ def refused(runtime: Runtime, request: web.Request, api: str | None, error: Task
     if vendor is None:
         return web.Response(status=status, text=str(error))
     return vendor.error_response(request, status, None)
+
+
+def unavailable(runtime: Runtime, request: web.Request, api: str | None, error: StoreUnavailable) -> web.StreamResponse:
+    """A request that needs the shared store while it cannot be reached: the vendor's own
+    503 (as a vendor whose database is down answers), asked to come back in a second."""
+    log.warning("%s %s: %s", request.method, request.path, error)
+    vendor = runtime.apis.get(api) if api is not None else None
+    if vendor is None:
+        return web.Response(status=503, text=str(error), headers={"Retry-After": "1"})
+    return vendor.error_response(request, 503, 1)
 
 
 def crashed(runtime: Runtime, request: web.Request, api: str | None) -> web.StreamResponse:

@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tasks the server holds at most; past it, a vendor request that would "
                        "start one gets the vendor's 503 and the control API a 429, until a reset "
                        "[TASK_EMULATOR_TASK_LIMIT] (default: %(default)s)")
+    serve.add_argument("--store", default=_env("STORE"),
+                       help="keep tasks, read counts and the clock in Redis (redis://host:port/db), shared "
+                       "by every replica on it; needs the 'redis' extra [TASK_EMULATOR_STORE] (default: memory)")
     serve.add_argument("--config", type=Path, default=_env("CONFIG"),
                        help="YAML file of per-API settings (users, roles …) [TASK_EMULATOR_CONFIG]")
     serve.add_argument("--loop", choices=LOOPS, default=_env("LOOP", "auto"),
@@ -307,6 +310,7 @@ def run_serve(args: argparse.Namespace) -> int:
         journal_limit=args.journal_limit,
         task_limit=args.task_limit,
         api_settings=load_settings(args.config),
+        store=args.store,
     )
     limits = ServeLimits(
         max_connections=args.max_connections, read_timeout=args.read_timeout,

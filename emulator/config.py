@@ -36,6 +36,9 @@ class EmulatorConfig:
     # Per-API settings (users, roles …) replacing the built-in ones key by key.
     api_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     admin_token: str | None = None
+    # Where tasks, read counts and the clock live: None for this process's memory, or a
+    # Redis URL (redis://host:port/db, rediss://…, unix://…) shared with other replicas.
+    store: str | None = None
 
     def __post_init__(self) -> None:
         if self.validate not in VALIDATION_MODES:
@@ -50,6 +53,10 @@ class EmulatorConfig:
             raise ConfigError(f"the task limit must be at least 1, not {self.task_limit!r}")
         if self.journal_limit < 1:
             raise ConfigError(f"the journal limit must be at least 1, not {self.journal_limit!r}")
+        if self.store is not None and not self.store.startswith(STORE_SCHEMES):
+            raise ConfigError(
+                f"store: a Redis URL ({', '.join(s + '//…' for s in STORE_SCHEMES)}), not {_without_password(self.store)!r}"
+            )
         unknown = sorted(set(self.api_settings) - set(API_CLASSES), key=str)
         if unknown:
             raise ConfigError(
@@ -62,6 +69,14 @@ class EmulatorConfig:
     def scenario_sources(self) -> list[Path]:
         # User scenarios first: their triggers win over the built-in ones.
         return [*self.scenario_paths, *(shipped_scenarios() if self.builtin_scenarios else [])]
+
+
+STORE_SCHEMES = ("redis:", "rediss:", "unix:")
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
 
 
 def shipped_scenarios() -> list[Path]:

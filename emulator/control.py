@@ -36,6 +36,7 @@ from aiohttp import web
 
 from . import __version__
 from .engine import Task, TaskView
+from .store import StoreUnavailable
 from .errors import (
     SHOWN_CHARACTERS,
     ConfigError,
@@ -169,6 +170,8 @@ def _guard(token: str | None) -> Callable[[Handler], Handler]:
                 return web.json_response({"error": str(error)}, status=409)
             except TaskRefused as error:
                 return web.json_response({"error": str(error)}, status=error.status)
+            except StoreUnavailable as error:
+                return web.json_response({"error": str(error)}, status=503, headers={"Retry-After": "1"})
             except web.HTTPRequestEntityTooLarge as error:
                 return web.json_response({"error": error.text}, status=413)
 

@@ -401,7 +401,13 @@ class Engine:
         `forced_fields`), and `fields` (what an API wants frozen into the new step, e.g.
         progress at an abort) are laid over them. Subtasks follow a parent forced to an end
         as the vendor's would: all succeed with it, or those still going fail with it."""
-        now = self.clock.now()
+        self.force(task, phase, message, fields, now=self.clock.now())
+        return self.observe(task, count_read=False)
+
+    def force(
+        self, task: Task, phase: Phase, message: str | None, fields: Mapping[str, Any] | None, *, now: float
+    ) -> None:
+        """What `transition` does to `task`, as of `now` (a shared store's clock)."""
         task.settle(now)
         step_fields: dict[str, Any] = {}
         if task.lifecycle is not None:
@@ -428,7 +434,6 @@ class Engine:
                     sub_fields.update(self.apis[task.api].forced_fields(phase, message, sub_fields))
                 sub.lifecycle = Lifecycle((Step(phase, fields=MappingProxyType(sub_fields)),))
                 sub.position = Position(0, now, task.reads)
-        return self.observe(task, count_read=False)
 
     def advance_clock(self, seconds: float) -> float:
         return self.clock.advance(seconds)

@@ -149,11 +149,27 @@ def build_runtime(
             yours.api, yours.name, yours.source, builtin.api, builtin.name, builtin.source.file,
         )
     declared = [fault for scenario in catalog.scenarios.values() for fault in scenario.faults]
-    runtime = Runtime(config, schemas, engine, Journal(config.journal_limit), faults=FaultSet(declared, config.seed))
+    runtime = Runtime(
+        config, schemas, engine, Journal(config.journal_limit), faults=FaultSet(declared, config.seed),
+        store=make_store(config.store, engine),
+    )
     for name, api_class in API_CLASSES.items():
         settings = api_settings(api_class, config.api_settings.get(name, EMPTY), schemas)
         runtime.apis[name] = api_class(runtime, settings)
     return runtime
+
+
+def make_store(url: str | None, engine: Engine) -> TaskStore:
+    """The store `url` names (see EmulatorConfig.store): this process's memory, or Redis."""
+    if url is None:
+        return MemoryStore(engine)
+    try:
+        from .redis_store import RedisStore  # the 'redis' extra: imported only when asked for
+    except ImportError:
+        raise ConfigError(
+            "store: a Redis store needs redis-py: pip install 'task-emulator[redis]'"
+        ) from None
+    return RedisStore(url, engine)
 
 
 def api_settings(

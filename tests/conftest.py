@@ -12,6 +12,7 @@ from emulator.schemas import SchemaSet
 from emulator.state import build_runtime, load_scenarios, load_schemas
 
 from .helpers import CLOCK_START, Client
+from .redis_server import RedisServer
 
 MakeClient = Callable[..., Awaitable[Client]]
 
@@ -36,13 +37,54 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> M
     return factories
 
 
+# The modules whose tests run on each store: this process's memory and a real Redis (the
+# vendor and control suites, whole: parametrised, not copied).
+ON_EVERY_STORE = frozenset(
+    {
+        "tests.test_control",
+        "tests.test_traffic_ops",
+        "tests.test_dataarts",
+        "tests.test_ops_center",
+        "tests.test_spectrum_discover",
+    }
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__ in ON_EVERY_STORE and "make_client" in metafunc.fixturenames:
+        metafunc.fixturenames.append("store")
+        metafunc.parametrize("store", ["memory", "redis"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One real redis-server per test process, on a free port (flushed by each test)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def make_client(aiohttp_client: Any) -> MakeClient:
+def store(request: pytest.FixtureRequest) -> str | None:
+    """The store a test's servers keep their state in: None for memory, or a Redis URL."""
+    if getattr(request, "param", "memory") == "memory":
+        return None
+    server = request.getfixturevalue("redis_server")
+    server.flush()
+    return str(server.url)
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, store: str | None) -> MakeClient:
     """A test client for an emulator app; keyword arguments override the test config
-    (a virtual clock at CLOCK_START and seed 7)."""
+    (a virtual clock at CLOCK_START and seed 7, on the test's store). On Redis each client
+    gets a database of its own: two clients of one test are two servers, as on memory."""
+    databases = iter(range(16))
 
     async def make(**overrides: Any) -> Client:
-        settings: dict[str, Any] = {"clock": "virtual", "clock_start": CLOCK_START, "seed": 7}
+        where = None if store is None else f"{store.rpartition('/')[0]}/{next(databases)}"
+        settings: dict[str, Any] = {"clock": "virtual", "clock_start": CLOCK_START, "seed": 7, "store": where}
         settings.update(overrides)
         config = EmulatorConfig(**settings)
         runtime = build_runtime(config, schemas=_schemas(), catalog=_catalog(config))

@@ -8,6 +8,7 @@ import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from emulator.engine import Task
 from emulator.server import EmulatorServer
 from emulator.state import RUNTIME, Runtime
 
@@ -20,6 +21,12 @@ Client = TestClient  # type: ignore[type-arg]
 def runtime_of(client: Client) -> Runtime:
     app: web.Application = client.app  # type: ignore[assignment]
     return app[RUNTIME]
+
+
+async def tasks_of(client: Client, api: str) -> list[Task]:
+    """Every task of `api` the client's server holds, in the order made, on any store."""
+    views, _ = await runtime_of(client).store.page(api, scenario=None, phase=None, offset=0, limit=100_000)
+    return [view.task for view in views]
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

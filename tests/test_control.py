@@ -83,11 +83,11 @@ async def test_create_task_with_id_and_fields(client: Client) -> None:
     ],
 )
 async def test_create_task_errors(client: Client, body: Any, status: int, message: str) -> None:
-    before = runtime_of(client).engine.count()
+    before = await runtime_of(client).store.count()
     response = await client.post("/_emulator/tasks", json=body)
     assert response.status == status
     assert message in (await response.json())["error"]
-    assert runtime_of(client).engine.count() == before  # a refused request changes nothing
+    assert await runtime_of(client).store.count() == before  # a refused request changes nothing
 
 
 async def test_malformed_json_is_refused(client: Client) -> None:

@@ -129,8 +129,8 @@ def ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def advance(client: Client, seconds: float) -> None:
-    runtime_of(client).engine.advance_clock(seconds)
+async def advance(client: Client, seconds: float) -> None:
+    await runtime_of(client).store.advance_clock(seconds)
 
 
 class WallClock:
@@ -161,8 +161,8 @@ def make_client(make_client: MakeClient) -> MakeClient:
     return make
 
 
-def now(client: Client) -> float:
-    return runtime_of(client).engine.clock.now()
+async def now(client: Client) -> float:
+    return await runtime_of(client).store.now()
 
 
 async def import_job(
@@ -230,7 +230,7 @@ async def test_doc_examples_come_back_after_a_reset(client: Client) -> None:
 
 
 async def test_import_then_poll_until_successful(client: Client) -> None:
-    started = now(client)
+    started = await now(client)
     task_id = await import_job(client, "obs://bucket/jobs.zip", sameNamePolicy="OVERWRITE")
     status, body = await get_task(client, task_id)
     assert status == 200
@@ -241,7 +241,7 @@ async def test_import_then_poll_until_successful(client: Client) -> None:
     [sub] = body["subtasks"]
     assert sub["name"] == "Import the job_batch job." and sub["status"] == "RUNNING"
     assert sub["taskId"] == task_id and re.fullmatch(r"[0-9a-f]{32}", sub["id"]) and sub["id"] != task_id
-    advance(client, 30)
+    await advance(client, 30)
     status, body = await get_task(client, task_id)
     assert body["status"] == "SUCCESSFUL"
     assert body["endTime"] == body["lastUpdate"] == ms(started + 30)
@@ -253,21 +253,21 @@ async def test_three_reads_also_finish_the_default_import(client: Client) -> Non
     task_id = await import_job(client)
     statuses = []
     for _ in range(4):
-        advance(client, 1)
+        await advance(client, 1)
         statuses.append((await get_task(client, task_id))[1]["status"])
     assert statuses == ["RUNNING", "RUNNING", "RUNNING", "SUCCESSFUL"]
 
 
 async def test_a_failing_subtask_fails_the_task_with_its_message(client: Client) -> None:
-    started = now(client)
+    started = await now(client)
     task_id = await import_job(client, "obs://bucket/jobs-fail.zip")
-    advance(client, 10)
+    await advance(client, 10)
     status, body = await get_task(client, task_id)
     assert status == 200 and body["status"] == "RUNNING" and "message" not in body
     # One subtask changed: the task's lastUpdate follows it.
     assert body["lastUpdate"] == ms(started + 10)
     assert [s["status"] for s in body["subtasks"]] == ["SUCCESSFUL", "RUNNING"]
-    advance(client, 10)
+    await advance(client, 10)
     _, body = await get_task(client, task_id)
     failed = body["subtasks"][1]
     assert body["status"] == "FAILED" == failed["status"]
@@ -291,13 +291,13 @@ subtasks:
     lifecycle: [{phase: running, for: 60s}, {phase: succeeded}]
 """)
     client = await make_client(scenario_paths=(path,), builtin_scenarios=False)
-    started = now(client)
+    started = await now(client)
     task_id = await import_job(client, "obs://b/x.zip")
-    advance(client, 30)
+    await advance(client, 30)
     _, body = await get_task(client, task_id)
     assert body["name"] == "Import obs://b/x.zip for default"
     assert (body["status"], body["message"], body["endTime"]) == ("FAILED", "early", ms(started + 5))
-    advance(client, 60)
+    await advance(client, 60)
     _, body = await get_task(client, task_id)
     # Still failed at the same moment; lastUpdate follows the subtask that went on.
     assert body["endTime"] == ms(started + 5) and body["lastUpdate"] == ms(started + 60)
@@ -308,7 +308,7 @@ async def test_an_unreadable_obs_file_fails_with_the_path_in_the_message(client:
     task_id = await import_job(client, "obs://bucket/missing.zip")
     _, body = await get_task(client, task_id)
     assert body["status"] == "RUNNING" and "message" not in body and body["subtasks"] == []
-    advance(client, 2)
+    await advance(client, 2)
     _, body = await get_task(client, task_id)
     assert body["status"] == "FAILED"
     assert body["message"] == "Failed to read the OBS file obs://bucket/missing.zip. "
@@ -380,12 +380,12 @@ preload:
 async def test_a_bad_import_body_is_refused_and_makes_nothing(
     client: Client, body: Any, code: str, message: str
 ) -> None:
-    before = runtime_of(client).engine.count()
+    before = await runtime_of(client).store.count()
     response = await client.post(f"/v1/{PROJECT}/jobs/import", json=body, headers=TOKEN)
     assert response.status == 400
     assert response.headers["Content-Type"] == DLF_JSON
     assert await response.json() == {"error_code": code, "error_msg": message}
-    assert runtime_of(client).engine.count() == before
+    assert await runtime_of(client).store.count() == before
 
 
 async def test_an_import_body_that_is_not_json(client: Client) -> None:
@@ -436,12 +436,12 @@ async def test_no_credentials(client: Client, method: str) -> None:
     path = f"/v1/{PROJECT}/system-tasks/008aae2e675d3bcb01675d3c66f20000"
     if method == "POST":
         path = f"/v1/{PROJECT}/jobs/import"
-    before = runtime_of(client).engine.count()
+    before = await runtime_of(client).store.count()
     response = await client.request(method, path, json={"path": "obs://b/j.zip"})
     assert await gateway_error(response) == (
         401, "APIGW.0301", "Incorrect IAM authentication information: x-auth-token not found"
     )
-    assert runtime_of(client).engine.count() == before
+    assert await runtime_of(client).store.count() == before
 
 
 async def test_an_unknown_token(client: Client) -> None:
@@ -489,7 +489,7 @@ async def test_iam_issues_a_token_for_a_project(client: Client, project: dict[st
     assert (await get_task(client, task_id, headers={"X-Auth-Token": token}))[0] == 200
     # The emulator clock moving a month is time in which the client kept polling: the token
     # is still good.
-    advance(client, 30 * 86400)
+    await advance(client, 30 * 86400)
     assert (await get_task(client, task_id, headers={"X-Auth-Token": token}))[0] == 200
     # A day of wall time later it has expired.
     wall(client).now += 24 * 3600 - 1
@@ -626,12 +626,12 @@ async def test_a_wrong_secret_key_is_refused_and_the_canonical_request_shown(cli
 async def test_a_changed_body_breaks_the_signature(client: Client) -> None:
     target = f"/v1/{PROJECT}/jobs/import"
     headers = signed(client, "POST", target, b'{"path": "obs://b/a.zip"}')
-    before = runtime_of(client).engine.count()
+    before = await runtime_of(client).store.count()
     response = await client.post(target, data=b'{"path": "obs://b/b.zip"}', headers=headers)
     assert (await gateway_error(response))[2].startswith(
         "Incorrect IAM authentication information: verify aksk signature fail"
     )
-    assert runtime_of(client).engine.count() == before
+    assert await runtime_of(client).store.count() == before
 
 
 async def test_an_unknown_access_key(client: Client) -> None:
@@ -647,7 +647,7 @@ async def test_x_sdk_date_must_be_within_15_minutes_of_the_wall_clock(
     client: Client, offset: int, accepted: bool
 ) -> None:
     # The emulator clock is far away: it plays no part.
-    advance(client, 30 * 86400)
+    await advance(client, 30 * 86400)
     target = f"/v1/{PROJECT}/system-tasks/008aae2e675d3bcb01675d3c66f20000"
     response = await client.get(target, headers=signed(client, "GET", target, at=CLOCK_START + offset))
     if accepted:
@@ -796,12 +796,12 @@ async def test_the_pages_scenario_example_runs(make_client: MakeClient, tmp_path
     [scenario] = [block for block in yaml_blocks() if block.startswith("api: dataarts")]
     path = write(tmp_path, "example.yaml", scenario)
     client = await make_client(scenario_paths=(path,))
-    started = now(client)
+    started = await now(client)
     task_id = await import_job(client, "obs://etl/nightly-2026.zip")
     _, body = await get_task(client, task_id)
     assert body["name"] == "Import the job from obs://etl/nightly-2026.zip."
     assert [s["name"] for s in body["subtasks"]] == ["Import the nightly_batch job.", "Import the nightly_stream job."]
-    advance(client, 40)
+    await advance(client, 40)
     _, body = await get_task(client, task_id)
     assert body["status"] == "SUCCESSFUL" and body["endTime"] == ms(started + 40)
     # Other paths still go to the built-in scenarios.
@@ -832,7 +832,7 @@ async def test_an_import_no_scenario_answers_says_so(make_client: MakeClient) ->
         "error_msg": "task-emulator: no dataarts scenario has the trigger POST /v1/{project_id}/jobs/import "
         "matching path 'obs://b/j.zip'",
     }
-    assert runtime_of(client).engine.count() == 0
+    assert await runtime_of(client).store.count() == 0
 
 
 async def test_a_token_that_is_not_utf8_is_refused_not_a_crash(client: Client) -> None:
@@ -860,7 +860,7 @@ async def test_five_failed_signatures_lock_the_key_for_five_minutes(client: Clie
     # Locked: even the right signature is refused, with the gateway's text.
     assert await gateway_error(await signed_get(client)) == (401, "APIGW.0301", LOCKED)
     # Moving the emulator clock does nothing; five minutes of wall time do.
-    advance(client, 3600)
+    await advance(client, 3600)
     wall(client).now += 5 * 60 - 1
     assert (await gateway_error(await signed_get(client)))[2] == LOCKED
     wall(client).now += 1
@@ -925,7 +925,7 @@ async def raw_request(
 
 async def test_an_import_whose_text_is_not_utf8_is_refused_and_makes_nothing(client: Client) -> None:
     # Found by an odd-input probe: the import answered 200, and every read of the task 500.
-    before = runtime_of(client).engine.count()
+    before = await runtime_of(client).store.count()
     target = f"/v1/{PROJECT}/jobs/import"
     for body, expected in [
         ({"path": "obs://bucket/\ud800.zip"}, {"error_code": "DLF.0803", "error_msg": "The OBS path is invalid."}),
@@ -943,18 +943,18 @@ async def test_an_import_whose_text_is_not_utf8_is_refused_and_makes_nothing(cli
         assert await response.json() == expected
     # A surrogate pair is a character like any other.
     await import_job(client, "obs://bucket/\U0001f600.zip")
-    assert runtime_of(client).engine.count() == before + 1
+    assert await runtime_of(client).store.count() == before + 1
 
 
 async def test_a_workspace_that_is_not_utf8_is_refused(client: Client) -> None:
-    before = runtime_of(client).engine.count()
+    before = await runtime_of(client).store.count()
     headers = {"Host": b"x", "X-Auth-Token": b"emulator-iam-token", "Content-Type": b"application/json",
                "workspace": NOT_UTF8}
     status, body = await raw_request(client, "POST", f"/v1/{PROJECT}/jobs/import", headers, b'{"path": "obs://b/a.zip"}')
     assert (status, body) == (
         400, {"error_code": "DLF.0802", "error_msg": "The parameter workspace is invalid: not UTF-8 text"}
     )
-    assert runtime_of(client).engine.count() == before
+    assert await runtime_of(client).store.count() == before
 
 
 def raw_signed(client: Client, target: str, signed_value: str) -> dict[str, bytes]:

@@ -17,7 +17,7 @@ from emulator.scenario_loader import check_files
 from emulator.state import load_schemas
 
 from .conftest import MakeClient
-from .helpers import CLOCK_START, NOT_UTF8, Client, raw_status, runtime_of, write
+from .helpers import CLOCK_START, NOT_UTF8, Client, raw_status, runtime_of, tasks_of, write
 
 FRED = {"Authorization": "Basic ZnJlZDpmcmVk"}  # the doc's example header: fred:fred
 ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
@@ -101,7 +101,7 @@ async def test_missing_or_wrong_credentials_answer_401_authorization_needed(
         assert await answer(await client.get(url, headers=headers)) == (401, AUTH_NEEDED)
     response = await client.post("/dbapi.do?action=query&dataset=defaultDs", json={"query": "vm"}, headers=headers)
     assert await answer(response) == (401, AUTH_NEEDED)
-    assert len(list(runtime_of(client).engine.tasks("ops_center"))) == 1  # nothing was made
+    assert len(await tasks_of(client, "ops_center")) == 1  # nothing was made
 
 
 async def test_the_built_in_admin_user_and_configured_users(make_client: MakeClient) -> None:
@@ -189,7 +189,7 @@ async def test_requests_are_scoped_to_their_dataset(make_client: MakeClient) -> 
     abort = f"/dbapi.do?action=abortRequest&dataset=defaultDs&requestId={request_id}"
     status, body = await answer(await client.get(abort, headers=FRED))
     assert status == 404 and body["code"] == "B5040016"
-    task = runtime_of(client).engine.get("ops_center", request_id)
+    task = await runtime_of(client).store.get("ops_center", request_id)
     assert dict(task.scope) == {"dataset": "otherDs"}
     assert runtime_of(client).apis["ops_center"].status_path(task).endswith(
         f"?action=getStatus&dataset=otherDs&requestId={request_id}"
@@ -240,7 +240,7 @@ async def test_a_bad_query_request_answers_400_and_makes_nothing(
         "/dbapi.do?action=query&dataset=defaultDs", data=raw, headers={**FRED, "Content-Type": "application/json"}
     )
     assert await answer(response) == expected
-    assert [t.id for t in runtime_of(client).engine.tasks("ops_center")] == ["12344"]
+    assert [t.id for t in await tasks_of(client, "ops_center")] == ["12344"]
 
 
 async def test_a_query_is_a_post(client: Client) -> None:
@@ -256,7 +256,7 @@ async def test_x_wait_time_zero_answers_at_once_with_a_request_id(client: Client
         "total": 20, "matched": 0, "processed": 0, "completed": False, "aborted": False, "hasErrors": "false"
     }
     assert body["result"] == []
-    task = runtime_of(client).engine.get("ops_center", body["requestId"])
+    task = await runtime_of(client).store.get("ops_center", body["requestId"])
     assert task.created_at == CLOCK_START  # nothing was waited
     assert dict(task.overrides)["query"] == "vm[~memory]"
 
@@ -267,7 +267,7 @@ async def test_the_default_wait_is_ten_seconds_and_later_reads_agree(client: Cli
     # vm-metrics: scheduled 2 s, then running (25 %): where the query is 10 s in.
     assert body["status"]["processed"] == 5 and body["status"]["matched"] == 2
     assert len(body["result"]) == 2
-    task = runtime_of(client).engine.get("ops_center", body["requestId"])
+    task = await runtime_of(client).store.get("ops_center", body["requestId"])
     assert task.created_at == CLOCK_START - 10
     again = await answer(await client.get(status_url(body["requestId"]), headers=FRED))
     assert again == (206, {"status": body["status"], "result": body["result"]})
@@ -287,8 +287,8 @@ async def test_a_query_finishing_within_x_wait_time_answers_the_final_result(cli
     assert len(body["result"]) == 8
     # The clock did not move; the query is booked as started 62 s ago and is finished.
     runtime = runtime_of(client)
-    assert runtime.engine.clock.now() == CLOCK_START
-    (task,) = [t for t in runtime.engine.tasks("ops_center") if t.id != "12344"]
+    assert await runtime.store.now() == CLOCK_START
+    (task,) = [t for t in await tasks_of(client, "ops_center") if t.id != "12344"]
     assert task.created_at == CLOCK_START - 62
     assert (await client.get(f"/_emulator/tasks/ops_center/{task.id}")).status == 200
     view = await (await client.get(f"/_emulator/tasks/ops_center/{task.id}")).json()

@@ -67,8 +67,8 @@ async def error_of(response: Any) -> tuple[int, str, dict[str, Any]]:
     return response.status, response.headers["Content-Type"], json.loads(await response.read())
 
 
-def advance(client: Client, seconds: float) -> None:
-    runtime_of(client).engine.advance_clock(seconds)
+async def advance(client: Client, seconds: float) -> None:
+    await runtime_of(client).store.advance_clock(seconds)
 
 
 # ---- auth -----------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ async def test_a_clock_jump_does_not_expire_a_token(client: Client) -> None:
     fake_wall_clock(client)
     headers = await token_for(client)
     task_id = await start_query(client, headers)
-    advance(client, 2 * 3600)
+    await advance(client, 2 * 3600)
     response = await client.get(STATUS_URL + task_id, headers=headers)
     assert response.status == 200
     assert response.headers["Location"].endswith(STATUS_URL + task_id)
@@ -264,7 +264,7 @@ async def test_get_query_schedules_work_as_documented(client: Client) -> None:
     assert location.startswith(prefix)
     task_id = location[len(prefix):]
     runtime = runtime_of(client)
-    task = runtime.engine.get(API, task_id)
+    task = await runtime.store.get(API, task_id)
     assert task.scenario.name == "sql-query"
     assert str(uuid.UUID(task_id)) == task_id and uuid.UUID(task_id).version == 4
 
@@ -276,7 +276,7 @@ async def test_post_query_takes_the_sql_from_the_body(client: Client) -> None:
     assert await response.read() == b'{"status": "work scheduled"}'
     task_id = response.headers["Location"].rsplit("/", 1)[1]
     # A GET-written trigger serves POST too, matched on the normalised SQL.
-    assert runtime_of(client).engine.get(API, task_id).scenario.name == "sql-query-undefined-table"
+    assert (await runtime_of(client).store.get(API, task_id)).scenario.name == "sql-query-undefined-table"
 
 
 async def test_task_ids_follow_the_seed(make_client: MakeClient) -> None:
@@ -295,19 +295,19 @@ async def test_task_ids_follow_the_seed(make_client: MakeClient) -> None:
 ])
 async def test_the_sql_picks_the_scenario(client: Client, sql: str, scenario: str) -> None:
     task_id = await start_query(client, await token_for(client), sql)
-    assert runtime_of(client).engine.get(API, task_id).scenario.name == scenario
+    assert (await runtime_of(client).store.get(API, task_id)).scenario.name == scenario
 
 
 async def test_an_empty_query_is_refused_and_makes_no_task(client: Client) -> None:
     headers = await token_for(client)
-    before = runtime_of(client).engine.count()
+    before = await runtime_of(client).store.count()
     for response in (await client.get(QUERY_URL, headers=headers), await client.post(QUERY_URL, data=b"  ", headers=headers)):
         status, content_type, body = await error_of(response)
         assert status == 400 and content_type == TEXT_HTML
         assert body == {"reason": "No SQL query was given", "status": "error"}
     bad = await client.post(QUERY_URL, data=b"select \xff", headers=headers)
     assert bad.status == 400
-    assert runtime_of(client).engine.count() == before
+    assert await runtime_of(client).store.count() == before
 
 
 async def test_user_scenarios_match_on_sql_first(make_client: MakeClient, tmp_path: Path) -> None:
@@ -329,10 +329,10 @@ lifecycle:
     headers = await token_for(client)
     response = await client.post(QUERY_URL, data="select * from metaocean_quota", headers=headers)
     task_id = response.headers["Location"].rsplit("/", 1)[1]
-    assert runtime_of(client).engine.get(API, task_id).scenario.name == "quota-report"
+    assert (await runtime_of(client).store.get(API, task_id)).scenario.name == "quota-report"
     # A GET looks at GET triggers first: the built-in catch-all takes it.
     other = await start_query(client, headers, "select * from metaocean_quota")
-    assert runtime_of(client).engine.get(API, other).scenario.name == "sql-query"
+    assert (await runtime_of(client).store.get(API, other)).scenario.name == "sql-query"
     status, _, body = await error_of(await client.get(STATUS_URL + task_id, headers=headers))
     assert status == 503
     assert body == {"reason": "quota report for ${query.sql} failed", "status": "error"}
@@ -377,11 +377,11 @@ async def test_task_status_answers_303_until_done_then_200_with_rows(client: Cli
     assert response.status == 303
     assert "Location" not in response.headers  # off unless a scenario asks
     assert await response.read() == b'{"status": "work scheduled"}'
-    advance(client, 2)
+    await advance(client, 2)
     response = await client.get(STATUS_URL + task_id, headers=headers, allow_redirects=False)
     assert response.status == 303
     assert json.loads(await response.read()) == {"status": "work in progress"}
-    advance(client, 10)
+    await advance(client, 10)
     response = await client.get(STATUS_URL + task_id, headers=headers, allow_redirects=False)
     assert response.status == 200
     assert response.headers["Location"].endswith(STATUS_URL + task_id)
@@ -416,7 +416,7 @@ results:
     response = await client.get(STATUS_URL + task_id, headers=headers, allow_redirects=False)
     assert response.status == 303
     assert response.headers["Location"] == f"http://{client.host}:{client.port}{STATUS_URL}{task_id}"
-    advance(client, 5)
+    await advance(client, 5)
     peek = await client.get(STATUS_URL + task_id + "/peek", headers=headers)
     assert json.loads(await peek.read()) == {"status": "done"}
     text = (await (await client.get(STATUS_URL + task_id, headers=headers)).read()).decode()
@@ -431,7 +431,7 @@ results:
 async def test_a_failed_task_answers_the_documented_error_shape(client: Client) -> None:
     headers = await token_for(client)
     task_id = await start_query(client, headers, "select * from no_such_table")
-    advance(client, 4)
+    await advance(client, 4)
     peek = await client.get(STATUS_URL + task_id + "/peek", headers=headers)
     assert json.loads(await peek.read()) == {"status": "work failed"}
     response = await client.get(STATUS_URL + task_id, headers=headers)
@@ -508,7 +508,7 @@ async def test_doc_example_in_progress_moves_on_with_the_clock(client: Client) -
     headers = await token_for(client)
     response = await client.get(STATUS_URL + IN_PROGRESS_ID, headers=headers, allow_redirects=False)
     assert response.status == 303
-    advance(client, 60)
+    await advance(client, 60)
     response = await client.get(STATUS_URL + IN_PROGRESS_ID, headers=headers, allow_redirects=False)
     assert response.status == 200
 
@@ -544,7 +544,7 @@ async def test_results_are_the_same_whatever_the_read_order(make_client: MakeCli
         client = await make_client(seed=3)
         headers = await token_for(client)
         ids = [await start_query(client, headers) for _ in range(2)]
-        advance(client, 20)
+        await advance(client, 20)
         got = {}
         for index in order:
             got[index] = await (await client.get(STATUS_URL + ids[index], headers=headers)).read()
@@ -638,11 +638,11 @@ async def test_the_scenario_example_runs(make_client: MakeClient, tmp_path: Path
     created = await client.post(QUERY_URL, data="SELECT * FROM metaocean\nWHERE tag_01 = 'project-x'", headers=headers)
     location = created.headers["Location"]
     task_id = location.rsplit("/", 1)[1]
-    assert runtime_of(client).engine.get(API, task_id).scenario.name == "tag-report"
-    advance(client, 11)
+    assert (await runtime_of(client).store.get(API, task_id)).scenario.name == "tag-report"
+    await advance(client, 11)
     peek = await client.get(STATUS_URL + task_id + "/peek", headers=headers)
     assert json.loads(await peek.read()) == {"status": "work in progress (indexing)"}
-    advance(client, 120)
+    await advance(client, 120)
     response = await client.get(STATUS_URL + task_id, headers=headers)
     rows = list(csv.reader(io.StringIO((await response.read()).decode())))
     assert len(rows) == 5000
@@ -693,11 +693,11 @@ async def test_head_shows_what_get_would_without_moving_the_task(client: Client)
         assert response.status == (303 if suffix == "" else 200)
         assert response.headers["Content-Type"] == TEXT_HTML
         assert await response.read() == b""
-    task = runtime_of(client).engine.get(API, IN_PROGRESS_ID)
+    task = await runtime_of(client).store.get(API, IN_PROGRESS_ID)
     assert task.reads == 0
     peek = await client.get(STATUS_URL + IN_PROGRESS_ID + "/peek", headers=headers)
     assert json.loads(await peek.read()) == {"status": "work scheduled"}
-    assert task.reads == 1
+    assert (await runtime_of(client).store.get(API, IN_PROGRESS_ID)).reads == 1
     entries = (await (await client.get("/_emulator/requests", params={"task": IN_PROGRESS_ID})).json())["requests"]
     assert [e["method"] for e in entries] == ["HEAD"] * 5 + ["GET"]
 

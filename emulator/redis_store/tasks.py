@@ -1,0 +1,335 @@
+"""Tasks, their status reads, the clock and the id sequences kept in Redis, so that replicas
+act as one server (a `TaskStore`; see emulator/store.py).
+
+The engine still makes tasks and computes what a read sees; Redis holds each task's record,
+its positions and read count, the id sequences, the draws of randomness and the clock. A
+status read is one script (`lua.READ`): counted and moved on atomically, whichever replica
+answered. Each replica keeps the tasks it has seen, keyed by their record, so a poll of one
+of them is one round trip; a task gone from Redis (a reset elsewhere) is a task not found.
+
+redis-py's asyncio client is imported only when a Redis store is asked for: the memory
+store needs nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..clock import ClockMode, _check_step
+from ..engine import Engine, Task, TaskView, over_limit
+from ..errors import Conflict, NotFound, shown
+from ..randomness import RandomSource
+from ..store import StoreUnavailable
+from . import lua
+from .records import decode_position, lifecycles_of, positions_of, record_of, scenario_name, task_from
+
+if TYPE_CHECKING:
+    from ..lifecycle import Phase
+    from ..scenario import Scenario
+
+PREFIX = "task-emulator"
+# Every Redis call gives up after this long: a lost Redis is an answer, not a hang.
+TIMEOUT = 2.0
+# Ids drawn again when another replica took the one drawn; an id asked for is not.
+ID_ATTEMPTS = 32
+# The tasks a replica remembers having seen (their records and lifecycles, decoded once).
+KNOWN_LIMIT = 100_000
+# Ids fetched at a time when a listing walks the tasks of an API.
+PAGE_IDS = 500
+
+
+class SharedClock:
+    """The shared clock as last seen in Redis: a virtual clock is `base + offset`; a real one
+    follows Redis's own TIME. Read without a round trip between two (for the journal's
+    times); every read of a task gets the clock from Redis itself."""
+
+    def __init__(self, mode: ClockMode) -> None:
+        self.mode: ClockMode = mode
+        self._fields = (mode, "0", "0", "1")
+        self._now = 0.0
+
+    def update(self, now: float, fields: list[Any]) -> None:
+        mode = _text(fields[0])
+        self.mode = "virtual" if mode == "virtual" else "real"
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> float:
+        raise RuntimeError("the shared clock moves through RedisStore.advance_clock")
+
+
+class DrawnIds:
+    """What a task made on a shared store draws its id and seed from (an `IdSource`): the
+    API's sequence number and a draw number handed out by Redis, so that no two replicas
+    draw the same, and a seeded run replays its ids."""
+
+    def __init__(self, seed_base: int, serials: range, draw: int, now: float) -> None:
+        digest = hashlib.sha256(f"{seed_base}:{draw}".encode()).digest()
+        self.random = RandomSource(int.from_bytes(digest[:8], "big"))
+        # What names the server in its ids (DataArts' prefix) is the store's seed, shared by
+        # every replica; the draws of this task come from its own.
+        self.random.seed = seed_base
+        self._serials = iter(serials)
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+    def next_serial(self, api: str) -> int:
+        return next(self._serials)
+
+    def taken(self, api: str, task_id: str) -> bool:
+        return False  # the write refuses a taken id, and the id is drawn again
+
+
+class RedisStore:
+    """One replica's view of the tasks every replica shares: `engine` computes, Redis keeps."""
+
+    def __init__(self, url: str, engine: Engine, *, prefix: str = PREFIX) -> None:
+        import redis.asyncio as aioredis  # the optional extra: only a Redis store needs it
+
+        self.url = url
+        self.engine = engine
+        self.prefix = prefix
+        self.redis = aioredis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+        self._read = self.redis.register_script(lua.READ)
+        self._write = self.redis.register_script(lua.WRITE)
+        self._setup = self.redis.register_script(lua.SETUP)
+        self._ids = self.redis.register_script(lua.IDS)
+        self._advance = self.redis.register_script(lua.ADVANCE)
+        self._now = self.redis.register_script(lua.NOW)
+        self._unavailable: tuple[type[BaseException], ...] = (aioredis.ConnectionError, aioredis.TimeoutError, OSError)
+        self._response_error: type[Exception] = aioredis.ResponseError
+        # The tasks this replica has seen: (api, id) -> (record, task), oldest first.
+        self._known: OrderedDict[tuple[str, str], tuple[bytes, Task]] = OrderedDict()
+        self.clock = SharedClock(engine.clock.mode)
+        # Every replica draws from one base: the configured seed, or one the first replica drew.
+        self._seed_base = engine.random.seed if engine.random.seed is not None else secrets.randbits(63)
+        self._started = False
+
+    @property
+    def name(self) -> str:
+        """The store's address without any password in it."""
+        scheme, sep, rest = self.url.partition("://")
+        return f"{scheme}{sep}{rest.rpartition('@')[2]}"
+
+    async def _call(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            if not self._started:
+                await self.start()
+            return await call()
+        except self._unavailable as error:
+            raise StoreUnavailable(f"the store at {self.name} is unavailable: {type(error).__name__}") from None
+        except self._response_error as error:
+            if "NOCLOCK" not in str(error):
+                raise
+        # Redis came back empty (restarted without its data, or flushed): set it up again.
+        self._started = False
+        try:
+            await self.start()
+            return await call()
+        except self._unavailable as error:
+            raise StoreUnavailable(f"the store at {self.name} is unavailable: {type(error).__name__}") from None
+
+    # ---- set-up, reset and health ------------------------------------------------------
+
+    async def start(self, *, replace: bool = False) -> None:
+        """The shared clock made (kept if another replica made it, unless `replace`), and the
+        scenarios' preloaded tasks written where absent."""
+        clock = self.engine.clock
+        start = repr(clock.now()) if clock.mode == "virtual" else ""
+        scale = repr(float(getattr(clock, "_scale", 1.0)))
+        args = [self.prefix, clock.mode, start, scale, "1" if replace else "0", str(self._seed_base), *self.engine.apis]
+        result = await self._setup(args=args)
+        self.clock.update(float(result[0]), result[1:5])
+        self._seed_base = int(result[5])
+        self._known.clear()
+        self._started = True
+        for scenario in self.engine.catalog.scenarios.values():
+            for preload in scenario.preload:
+                ids = DrawnIds(self._seed_base, range(1, 1 + len(scenario.subtasks) + 1), 0, self.clock.now())
+                task = self.engine.build_task(
+                    scenario, ids, task_id=preload.id, fields=preload.fields, scope=preload.scope,
+                    created_at=preload.created_at, at=preload.at,
+                )
+                await self._insert(task, replace=False)
+
+    async def reset(self) -> None:
+        """Every replica's tasks, reads, sequences and clock back to the start at once."""
+        self.engine.reset()  # a fresh clock: its start and scale, as this replica was started
+        await self._call(lambda: self.start(replace=True))
+
+    async def problem(self) -> str | None:
+        try:
+            await self._call(self.redis.ping)
+        except StoreUnavailable as error:
+            return str(error)
+        return None
+
+    async def count(self) -> int:
+        return int(await self._call(lambda: self.redis.get(f"{self.prefix}:count")) or 0)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    # ---- the clock -----------------------------------------------------------------------
+
+    async def now(self) -> float:
+        result = await self._call(lambda: self._now(args=[self.prefix]))
+        now = float(result[0])
+        self.clock.update(now, result[1:])
+        return now
+
+    async def advance_clock(self, seconds: float) -> float:
+        _check_step(seconds, await self.now())
+        result = await self._call(lambda: self._advance(args=[self.prefix, repr(float(seconds))]))
+        now = float(result[0])
+        self.clock.update(now, result[1:])
+        return now
+
+    # ---- tasks ---------------------------------------------------------------------------
+
+    async def find(self, api: str, task_id: str) -> Task | None:
+        """A task this replica knows costs nothing here (its read checks it still exists);
+        another is looked up, uncounted."""
+        known = self._known.get((api, task_id))
+        if known is not None:
+            return known[1]
+        view = await self._run_read(api, task_id, count=False)
+        return None if view is None else view.task
+
+    async def get(self, api: str, task_id: str) -> Task:
+        """The task as it stands now (looked up, uncounted: its reads and positions fresh)."""
+        view = await self._run_read(api, task_id, count=False)
+        if view is None:
+            raise NotFound(f"no {api} task with id {shown(task_id)}")
+        return view.task
+
+    async def read(self, task: Task, *, count: bool) -> TaskView:
+        view = await self._run_read(task.api, task.id, count=count)
+        if view is None:
+            raise NotFound(f"no {task.api} task with id {shown(task.id)}")
+        return view
+
+    async def _run_read(self, api: str, task_id: str, *, count: bool) -> TaskView | None:
+        args = [self.prefix, api, task_id, "1" if count else "0"]
+        result = await self._call(lambda: self._read(args=args))
+        if result is None:
+            self._known.pop((api, task_id), None)
+            return None
+        record, seen, reads, now = result[0], _text(result[1]), int(result[2]), float(result[3])
+        self.clock.update(now, result[4:8])
+        task = self._task(api, task_id, record)
+        positions = seen.split(";")
+        if task.lifecycle is not None:
+            task.position = decode_position(positions[0])
+        for sub, text in zip(task.subtasks, positions[1:]):
+            sub.position = decode_position(text)
+        task.reads = reads
+        return self.engine.view(task, now)
+
+    def _task(self, api: str, task_id: str, record: bytes) -> Task:
+        key = (api, task_id)
+        known = self._known.get(key)
+        if known is not None and known[0] == record:
+            return known[1]
+        task = task_from(api, task_id, self.engine.scenario(api, scenario_name(record)), record)
+        self._remember(key, record, task)
+        return task
+
+    def _remember(self, key: tuple[str, str], record: bytes, task: Task) -> None:
+        known = self._known
+        known[key] = (record, task)
+        if len(known) > KNOWN_LIMIT:
+            known.popitem(last=False)
+
+    async def create(self, scenario: Scenario, **create: Any) -> Task:
+        """A new task in Redis: its id drawn from Redis's sequence and draw counter, a taken
+        one (made by another replica under that id) drawn again; an id asked for and taken
+        is a Conflict."""
+        api = scenario.api
+        explicit = create.get("task_id") is not None
+        for _ in range(ID_ATTEMPTS):
+            count = 1 + len(scenario.subtasks)
+            result = await self._call(lambda: self._ids(args=[self.prefix, api, str(count)]))
+            now = float(result[2])
+            self.clock.update(now, result[3:])
+            last = int(result[0])
+            ids = DrawnIds(self._seed_base, range(last - count + 1, last + 1), int(result[1]), now)
+            task = self.engine.build_task(scenario, ids, **create)
+            written = await self._insert(task, replace=False)
+            if written == 1:
+                return task
+            if written == -1:
+                raise over_limit(self.engine.task_limit or 0)
+            if explicit:
+                raise Conflict(f"a {api} task with id {shown(task.id)} already exists")
+        raise Conflict(f"no free {api} task id after {ID_ATTEMPTS} draws")
+
+    async def transition(
+        self, task: Task, phase: Phase, message: str | None = None, fields: Mapping[str, Any] | None = None
+    ) -> TaskView:
+        """Force a task into `phase` (see Engine.transition), written back for every replica.
+        Not atomic with reads that come meanwhile: a read between the look and the write is
+        counted, and the forced step starts from the count seen here."""
+        seen = await self.read(task, count=False)
+        fresh = seen.task
+        self.engine.force(fresh, phase, message, fields, now=seen.observed_at)
+        if await self._insert(fresh, replace=True) != 1:
+            raise NotFound(f"no {task.api} task with id {shown(task.id)}")
+        return await self.read(fresh, count=False)
+
+    async def _insert(self, task: Task, *, replace: bool) -> int:
+        record = record_of(task)
+        limit = "" if self.engine.task_limit is None else str(self.engine.task_limit)
+        args = [
+            self.prefix, task.api, task.id, record, lifecycles_of(task), positions_of(task),
+            "1" if replace else "0", limit,
+        ]
+        written = int(await self._call(lambda: self._write(args=args)))
+        if written == 1:
+            self._remember((task.api, task.id), record.encode(), task)
+        return written
+
+    async def page(
+        self, api: str | None, *, scenario: str | None, phase: Phase | None, offset: int, limit: int
+    ) -> tuple[list[TaskView], int | None]:
+        """A page of the tasks in the order they were made (see TaskStore.page): ids fetched
+        PAGE_IDS at a time; unfiltered, the skipped ones are not even looked at."""
+        filtered = scenario is not None or phase is not None
+        found: list[TaskView] = []
+        skip = offset
+        for name in self.engine.apis if api is None else (api,):
+            start = 0
+            while True:
+                key, first = f"{self.prefix}:order:{name}", start
+                chunk = await self._call(lambda: self.redis.lrange(key, first, first + PAGE_IDS - 1))
+                if not chunk:
+                    break
+                start += len(chunk)
+                for raw in chunk:
+                    if skip and not filtered:
+                        skip -= 1
+                        continue
+                    view = await self._run_read(name, _text(raw), count=False)
+                    if view is None or (scenario is not None and view.task.scenario.name != scenario):
+                        continue
+                    if phase is not None and view.phase is not phase:
+                        continue
+                    if skip:
+                        skip -= 1
+                    elif len(found) == limit:  # one past the page: there is a next one
+                        return found, offset + limit
+                    else:
+                        found.append(view)
+        return found, None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
