@@ -120,22 +120,22 @@ class RedisStore:
         return f"{scheme}{sep}{rest.rpartition('@')[2]}"
 
     async def _call(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        try:
-            if not self._started:
-                await self.start()
-            return await call()
-        except self._unavailable as error:
-            raise StoreUnavailable(f"the store at {self.name} is unavailable: {type(error).__name__}") from None
-        except self._response_error as error:
-            if "NOCLOCK" not in str(error):
-                raise
-        # Redis came back empty (restarted without its data, or flushed): set it up again.
-        self._started = False
-        try:
-            await self.start()
-            return await call()
-        except self._unavailable as error:
-            raise StoreUnavailable(f"the store at {self.name} is unavailable: {type(error).__name__}") from None
+        """`call`'s answer; StoreUnavailable when Redis cannot be reached. After Redis was
+        away (it may come back empty) or is found without its clock (restarted, flushed),
+        the store is set up again first: a server goes on without a restart."""
+        for attempt in (1, 2):
+            try:
+                if not self._started:
+                    await self.start()
+                return await call()
+            except self._unavailable as error:
+                self._started = False
+                raise StoreUnavailable(f"the store at {self.name} is unavailable: {type(error).__name__}") from None
+            except self._response_error as error:
+                if "NOCLOCK" not in str(error) or attempt == 2:
+                    raise
+                self._started = False
+        raise AssertionError("unreachable")
 
     # ---- set-up, reset and health ------------------------------------------------------
 
