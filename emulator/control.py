@@ -35,8 +35,6 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__
-from .engine import Task, TaskView
-from .store import StoreUnavailable
 from .errors import (
     SHOWN_CHARACTERS,
     ConfigError,
@@ -55,6 +53,8 @@ from .routing import methods_elsewhere
 from .scenario import Scenario
 from .scenario_loader import explain_schema_error
 from .state import Runtime
+from .store import StoreUnavailable
+from .task import Task, TaskView
 from .ui import PATHS as UI_PATHS
 from .ui import ui_routes
 from .yamlsource import JsonPath, format_path

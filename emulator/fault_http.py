@@ -39,7 +39,7 @@ from .requestkeys import OBSERVED
 
 if TYPE_CHECKING:
     from .apis.base import VendorApi
-    from .engine import TaskView
+    from .task import TaskView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # How much of a streamed body (unknown length) a truncation reads ahead to find where to

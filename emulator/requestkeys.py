@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .engine import TaskView
+    from .task import TaskView
 
 JOURNAL_TASK = web.RequestKey("task_emulator_task", str)
 JOURNAL_VIOLATION = web.RequestKey("task_emulator_violation", str)

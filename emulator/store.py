@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .engine import Engine, Task, TaskView
+    from .engine import Engine
     from .lifecycle import Phase
     from .scenario import Scenario
+    from .task import Task, TaskView
 
 
 class StoreUnavailable(Exception):

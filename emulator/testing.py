@@ -19,7 +19,7 @@ from typing import Any, Literal
 from .apis import VendorApi
 from .config import EmulatorConfig
 from .control import ControlError, check_new_task, fault_from_json
-from .engine import Task as EngineTask
+from .task import Task as EngineTask
 from .faults import FaultKind
 from .lifecycle import Phase
 from .server import EmulatorServer, LoopThread

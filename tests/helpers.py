@@ -8,7 +8,7 @@ import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from emulator.engine import Task
+from emulator.task import Task
 from emulator.server import EmulatorServer
 from emulator.state import RUNTIME, Runtime
 

@@ -9,12 +9,13 @@ import pytest
 from emulator.apis import API_CLASSES
 from emulator.apis.base import RenderCache
 from emulator.clock import RealClock, VirtualClock
-from emulator.engine import Engine, TaskView, derived_phase
+from emulator.engine import Engine
 from emulator.errors import Conflict, NotFound
 from emulator.lifecycle import Phase
 from emulator.randomness import RandomSource
 from emulator.scenario_loader import load_catalog
 from emulator.state import load_schemas
+from emulator.task import TaskView, derived_phase
 
 from .helpers import write
 

@@ -23,12 +23,13 @@ from ..scenario import EMPTY
 from ..vendor import IdSource, Secrets, TriggerRoute
 
 if TYPE_CHECKING:
-    from ..engine import Engine, Task, TaskView
+    from ..engine import Engine
     from ..lifecycle import Phase
     from ..options import ValidationMode
     from ..scenario import Scenario
     from ..schemas import SchemaSet
     from ..store import TaskStore
+    from ..task import Task, TaskView
 
 log = logging.getLogger("task_emulator.validation")
 

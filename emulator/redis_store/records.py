@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ..engine import Subtask, Task
 from ..lifecycle import Lifecycle, Phase, Position, Step
 from ..scenario import EMPTY, Scenario
+from ..task import Subtask, Task
 
 
 def encode_lifecycle(lifecycle: Lifecycle | None) -> str:

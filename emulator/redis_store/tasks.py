@@ -20,12 +20,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..clock import ClockMode, _check_step
-from ..engine import Engine, Task, TaskView, over_limit
+from ..engine import Engine
 from ..errors import Conflict, NotFound, shown
 from ..randomness import RandomSource
 from ..store import StoreUnavailable
+from ..task import Task, TaskView, over_limit
 from . import lua
-from .records import decode_position, lifecycles_of, positions_of, record_of, scenario_name, task_from
+from .records import (
+    decode_position,
+    lifecycles_of,
+    positions_of,
+    record_of,
+    scenario_name,
+    task_from,
+)
 
 if TYPE_CHECKING:
     from ..lifecycle import Phase

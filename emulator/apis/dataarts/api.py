@@ -50,7 +50,7 @@ from .gateway import (
 from .iam import Iam, IamRefusal
 
 if TYPE_CHECKING:
-    from ...engine import Task
+    from ...task import Task
 
 DOC_PROJECT = "b384b9e9ab9b4ee8994c8633aabc9505"
 IMPORT_PATH = "/v1/{project_id}/jobs/import"

@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...engine import SubtaskView, TaskView
+from ...task import SubtaskView, TaskView
 from ...lifecycle import Phase
 from ...randomness import faker_for
 

@@ -55,7 +55,7 @@ from .query import query_fields, read_body
 from .results import ResultSpec, error_body, result_rows, status_block, window
 
 if TYPE_CHECKING:
-    from ...engine import Task, TaskView
+    from ...task import Task, TaskView
 
 log = logging.getLogger("task_emulator.ops_center")
 

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ...engine import Task, TaskView
+    from ...task import Task, TaskView
 
 
 def step_ends_at(view: TaskView) -> float | None:

@@ -41,7 +41,7 @@ from .metaocean import (
 )
 
 if TYPE_CHECKING:
-    from ...engine import Task, TaskView
+    from ...task import Task, TaskView
 
 QUERY_PATH = "/db2whrest/v1/sql_query_async"
 STATUS_PREFIX = "/db2whrest/v1/task_status/"

@@ -36,7 +36,7 @@ from .wire import (
 )
 
 if TYPE_CHECKING:
-    from ...engine import Task
+    from ...task import Task
 
 # Creators always point at the 4.0 path, even when called on 5.0 (CurrentAsyncEndpoint).
 ASYNC_ENDPOINT = "/api/4.0/async_status/"

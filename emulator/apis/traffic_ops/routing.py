@@ -10,7 +10,7 @@ from ...lifecycle import Phase
 from .wire import rfc3339nano
 
 if TYPE_CHECKING:
-    from ...engine import TaskView
+    from ...task import TaskView
 
 # The versions the server has routes in; async routes exist from 4.0 on (routes.go).
 KNOWN_VERSIONS = frozenset({(3, 0), (3, 1), (4, 0), (4, 1), (5, 0)})

@@ -23,7 +23,7 @@ from emulator.lifecycle import Phase
 from emulator.vendor import IdSource, TriggerRoute
 
 if TYPE_CHECKING:
-    from emulator.engine import Task
+    from emulator.task import Task
 
 PACKAGE = Path(__file__).resolve().parent
 JOBS = "/acme/jobs"
