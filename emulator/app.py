@@ -47,7 +47,8 @@ def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = N
 
 
 async def _store_open(runtime: Runtime, app: web.Application) -> AsyncIterator[None]:
-    """The store's connections, closed with the application."""
+    """The store's connections and listeners, open as long as the application."""
+    await runtime.store.open()
     yield
     await runtime.store.close()
 

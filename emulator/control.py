@@ -288,7 +288,7 @@ class ControlApi:
     async def expire_credentials(self, request: web.Request) -> web.Response:
         body = await self._body(request, "expire_credentials") if request.body_exists else {}
         api = self._api(body["api"]) if "api" in body else None
-        return web.json_response({"expired": self.runtime.expire_credentials(api)})
+        return web.json_response({"expired": await self.runtime.expire_credentials(api)})
 
     async def requests(self, request: web.Request) -> web.Response:
         api = request.query.get("api")

@@ -65,23 +65,35 @@ class Runtime:
     def __post_init__(self) -> None:
         if self.store is None:
             self.store = MemoryStore(self.engine)
+        self.store.listen(self._on_event)
 
     async def reset(self) -> None:
+        """Back to the start: the tasks and clock (in the store), and on every replica the
+        journal, the faults and the vendors' sessions."""
         await self.store.reset()
-        self.journal.clear()
-        self.faults.reset()
-        end_delays(self.faults)
-        for api in self.apis.values():
-            api.reset()
+        await self.store.broadcast("reset")
 
-    def expire_credentials(self, api: str | None = None) -> list[str]:
-        """Expire every credential issued so far by `api` (None: by every API), so that its
-        next use gets the vendor's own "expired" answer and a client's re-login path runs.
-        Credentials issued afterwards are valid as usual. Returns the APIs it was done for."""
+    async def expire_credentials(self, api: str | None = None) -> list[str]:
+        """Expire every credential issued so far by `api` (None: by every API), on every
+        replica, so that its next use gets the vendor's own "expired" answer and a client's
+        re-login path runs. Credentials issued afterwards are valid as usual. Returns the
+        APIs it was done for."""
         names = sorted(self.apis) if api is None else [api]
-        for name in names:
-            self.apis[name].expire_credentials()
+        await self.store.broadcast("expire", ",".join(names))
         return names
+
+    async def _on_event(self, event: str, detail: str) -> None:
+        """What this server does when any replica (this one too) broadcasts `event`."""
+        if event == "reset":
+            self.journal.clear()
+            self.faults.reset()
+            end_delays(self.faults)
+            for api in self.apis.values():
+                api.reset()
+        elif event == "expire":
+            for name in detail.split(","):
+                if name in self.apis:
+                    self.apis[name].expire_credentials()
 
 
 RUNTIME = web.AppKey("task_emulator_runtime", Runtime)

@@ -14,7 +14,7 @@ store only decides where a task is kept and that a read is counted once.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from .lifecycle import Phase
     from .scenario import Scenario
     from .task import Task, TaskView
+
+
+# What a server does on an event every replica must act on (see TaskStore.broadcast).
+EventHandler = Callable[[str, str], Awaitable[None]]
 
 
 class StoreUnavailable(Exception):
@@ -87,6 +91,20 @@ class TaskStore(Protocol):
         """Why the store cannot be used now (health's answer), or None."""
         ...
 
+    def listen(self, handler: EventHandler) -> None:
+        """`handler(event, detail)` runs on this server for every `broadcast`, whichever
+        replica sent it (this one included), and for `resync` when events may have been
+        missed (a replica cut off from the store and back)."""
+        ...
+
+    async def broadcast(self, event: str, detail: str = "") -> None:
+        """Every replica's handler run for `event`; returns when each has acted on it."""
+        ...
+
+    async def open(self) -> None:
+        """The server starts: connections and listeners that live as long as it."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -97,6 +115,7 @@ class MemoryStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._handler: EventHandler | None = None
 
     async def find(self, api: str, task_id: str) -> Task | None:
         return self.engine.find(api, task_id)
@@ -133,6 +152,16 @@ class MemoryStore:
         self.engine.reset()
 
     async def problem(self) -> str | None:
+        return None
+
+    def listen(self, handler: EventHandler) -> None:
+        self._handler = handler
+
+    async def broadcast(self, event: str, detail: str = "") -> None:
+        if self._handler is not None:
+            await self._handler(event, detail)
+
+    async def open(self) -> None:
         return None
 
     async def close(self) -> None:

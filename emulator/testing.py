@@ -170,7 +170,7 @@ class TaskEmulator:
         client's re-login path says so here. Returns the APIs it was done for."""
         if api is not None:
             self._api(api)
-        return self.server.call(lambda: self.server.runtime.expire_credentials(api))
+        return self.server.run(self.server.runtime.expire_credentials(api))
 
     # ---- faults --------------------------------------------------------------------------
 

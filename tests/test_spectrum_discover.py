@@ -196,7 +196,7 @@ async def test_expiring_credentials_expires_every_token_issued_so_far(client: Cl
         response = await client.post("/_emulator/credentials/expire", json={"api": API})
         assert response.status == 200 and (await response.json()) == {"expired": [API]}
     else:
-        assert runtime_of(client).expire_credentials(API) == [API]
+        assert await runtime_of(client).expire_credentials(API) == [API]
     for headers in (first, second, first):
         status, content_type, body = await error_of(await client.get(url, headers=headers))
         assert (status, content_type) == (401, TEXT_HTML)

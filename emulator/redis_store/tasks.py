@@ -23,9 +23,10 @@ from ..clock import ClockMode, _check_step
 from ..engine import Engine
 from ..errors import Conflict, NotFound, shown
 from ..randomness import RandomSource
-from ..store import StoreUnavailable
+from ..store import EventHandler, StoreUnavailable
 from ..task import Task, TaskView, over_limit
 from . import lua
+from .events import Replicas
 from .records import (
     decode_position,
     lifecycles_of,
@@ -120,6 +121,7 @@ class RedisStore:
         # Every replica draws from one base: the configured seed, or one the first replica drew.
         self._seed_base = engine.random.seed if engine.random.seed is not None else secrets.randbits(63)
         self._started = False
+        self.replicas = Replicas(self.redis, prefix, self._unavailable)
 
     @property
     def name(self) -> str:
@@ -183,7 +185,17 @@ class RedisStore:
     async def count(self) -> int:
         return int(await self._call(lambda: self.redis.get(f"{self.prefix}:count")) or 0)
 
+    def listen(self, handler: EventHandler) -> None:
+        self.replicas.listen(handler)
+
+    async def broadcast(self, event: str, detail: str = "") -> None:
+        await self._call(lambda: self.replicas.broadcast(event, detail))
+
+    async def open(self) -> None:
+        await self.replicas.open()
+
     async def close(self) -> None:
+        await self.replicas.close()
         await self.redis.aclose()
 
     # ---- the clock -----------------------------------------------------------------------
