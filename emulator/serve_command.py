@@ -20,7 +20,6 @@ from .app import create_app
 from .config import EmulatorConfig
 from .control import ControlApi, control_routes
 from .errors import ConfigError
-from .fault_http import end_delays
 from .redact import SECRET_SETTINGS
 from .routing import CONTROL_PREFIX
 from .serving import Listener, ServeLimits, raise_open_file_limit
@@ -99,9 +98,6 @@ async def _serve(
         "%s: no new connections; finishing the requests in flight (for up to %gs; send it again "
         "to stop at once)", signal.Signals(signals[0]).name, limits.shutdown_grace,
     )
-    # Answers held back by a latency fault or dribbled by a slow_body one would outlast any
-    # grace period: they end now (a 503, or a reset mid-body).
-    end_delays(runtime.faults)
     if len(signals) > 1:  # the second came before this coroutine woke up from the first
         listener.hurry()
     cut = await listener.stop()

@@ -23,7 +23,6 @@ from aiohttp import web
 
 from .app import create_app
 from .config import EmulatorConfig
-from .fault_http import end_delays
 from .serving import Listener, ServeLimits
 from .state import RUNTIME, Runtime
 
@@ -135,16 +134,10 @@ class EmulatorServer:
             return
         self._listener = None
         self.port = None
-        loop_thread.run(self._stop(listener))
+        loop_thread.run(listener.stop())
         if self._owns_loop:
             loop_thread.stop()
             self._loop_thread = None
-
-    async def _stop(self, listener: Listener) -> None:
-        runtime = self.app.get(RUNTIME)
-        if runtime is not None:
-            end_delays(runtime.faults)
-        await listener.stop()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
