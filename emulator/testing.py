@@ -20,7 +20,7 @@ from .apis import VendorApi
 from .config import EmulatorConfig
 from .control import ControlError, check_new_task, fault_from_json
 from .engine import Task as EngineTask
-from .faults import FaultKind
+from .fault_effects import FaultKind
 from .lifecycle import Phase
 from .server import EmulatorServer, LoopThread
 
