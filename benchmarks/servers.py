@@ -3,6 +3,7 @@ to a core: `python -m benchmarks.servers baseline|emulator [--preload N] [--loop
 
 Both bind port 0 on 127.0.0.1 and print one line, `READY <port> <json>`, once they listen;
 the JSON carries what the process measured about itself (RSS before and after preloading).
+The baseline is served by aiohttp alone, the emulator as `task-emulator serve` serves it.
 """
 
 from __future__ import annotations
@@ -93,18 +94,34 @@ def emulator_app(preload: int, scenario: str) -> tuple[web.Application, dict[str
     return create_app(runtime=runtime), facts
 
 
-async def serve(app: web.Application, facts: dict[str, float]) -> None:
+async def serve_bare(app: web.Application, facts: dict[str, float]) -> None:
+    """The baseline as aiohttp alone serves it: nothing of the emulator's around it."""
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     sock = socket.create_server(("127.0.0.1", 0))
     await web.SockSite(runner, sock).start()
+    await until_stopped(sock.getsockname()[1], facts)
+    await runner.cleanup()
+
+
+async def serve_emulator(app: web.Application, facts: dict[str, float]) -> None:
+    """The emulator, started as `task-emulator serve` starts it (with serve's limits, and no
+    access log: serve at --log-level warning writes none)."""
+    from emulator.service import EmulatorService
+
+    service = EmulatorService(app, access_log=False)
+    await until_stopped(await service.start(), facts)
+    await service.stop()
+
+
+async def until_stopped(port: int, facts: dict[str, float]) -> None:
+    """Say READY, then wait for SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    print(f"READY {sock.getsockname()[1]} {json.dumps(facts)}", flush=True)
+    print(f"READY {port} {json.dumps(facts)}", flush=True)
     await stop.wait()
-    await runner.cleanup()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,8 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     facts: dict[str, float]
     if args.kind.startswith("baseline"):
         app, facts = baseline_app(args.kind == "baseline-headers"), {"rss_after": rss_bytes()}
+        serve = serve_bare
     else:
         app, facts = emulator_app(args.preload, args.scenario)
+        serve = serve_emulator
     # Imported here, not at the top: the start-up probe times the bare baseline importing
     # this module, and the emulator's modules are no part of that.
     from emulator.serve_command import event_loop_runner

@@ -13,7 +13,7 @@ from aiohttp import web
 from .config import EmulatorConfig
 from .control import control_app
 from .errors import TaskRefused
-from .fault_http import serve_with_faults
+from .fault_http import end_delays, serve_with_faults
 from .requestkeys import JOURNAL_TASK, JOURNAL_VIOLATION
 from .routing import CONTROL_PREFIX, no_route
 from .state import RUNTIME, Runtime, build_runtime
@@ -37,8 +37,10 @@ def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = N
             web.RouteDef(r.method, r.path, journaled(runtime, api.name, r.handler), r.kwargs) for r in api.routes()
         )
     app.add_subapp(CONTROL_PREFIX, control_app(runtime))
-    # aiohttp sends on_shutdown before it waits for the requests in flight.
-    app.on_shutdown.append(functools.partial(_stop_holding, runtime))
+    # On on_shutdown, not in a cleanup_ctx: aiohttp (and serving.Listener, with its grace
+    # period) waits for the requests in flight after on_shutdown and before the clean-up,
+    # and an answer held back would hold that wait for as long as it was told to.
+    app.on_shutdown.append(functools.partial(_let_go, runtime))
     app.cleanup_ctx.append(functools.partial(_store_open, runtime))
     # Last, so it only gets what no vendor or control route takes: still journaled, and
     # still hit by faults that match every request.
@@ -47,15 +49,18 @@ def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = N
 
 
 async def _store_open(runtime: Runtime, app: web.Application) -> AsyncIterator[None]:
-    """The store's connections and listeners, open as long as the application."""
+    """The store's connections and listeners, open as long as the application (closed after
+    the requests in flight, which may still use them)."""
     await runtime.store.open()
     yield
     await runtime.store.close()
 
 
-async def _stop_holding(runtime: Runtime, app: web.Application) -> None:
-    """Requests an API holds (Ops Center's x-waitTime) are answered at once, not after
-    their wait (or aiohttp's shutdown timeout)."""
+async def _let_go(runtime: Runtime, app: web.Application) -> None:
+    """The server is stopping: every answer held back is let go now, not after its wait (or
+    the grace period). A request an API holds (Ops Center's x-waitTime) is answered with what
+    it has; one a latency fault holds back becomes a 503, a slow_body dribble is cut."""
+    end_delays(runtime.faults)
     for api in runtime.apis.values():
         api.shutdown()
 

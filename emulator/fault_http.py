@@ -20,21 +20,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 
-from .faults import (
-    CLOSED_STATUS,
-    FAULT_HEADER,
-    Decision,
-    Empty,
-    ErrorStatus,
-    Fault,
-    FaultSet,
-    Latency,
-    RequestFacts,
-    Reset,
-    SlowBody,
-    TaskFacts,
-    Truncate,
-)
+from .fault_effects import Empty, ErrorStatus, Latency, Reset, SlowBody, Truncate
+from .faults import Decision, Fault, FaultSet, RequestFacts, TaskFacts
 from .requestkeys import OBSERVED
 
 if TYPE_CHECKING:
@@ -42,6 +29,11 @@ if TYPE_CHECKING:
     from .task import TaskView
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The header on every answer a fault sent or changed: the id of the rule.
+FAULT_HEADER = "X-Task-Emulator-Fault"
+# What the access log says of a connection a fault closed before a status line (nginx's
+# "444 No Response"), where aiohttp would log a 200.
+CLOSED_STATUS = 444
 # How much of a streamed body (unknown length) a truncation reads ahead to find where to
 # cut: a stream that ends within it is cut at `fraction` of its length, a longer one at
 # `fraction` of what was read, so a result of any size costs at most this much memory.

@@ -11,21 +11,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import EmulatorError, shown
-from .faults import (
+from .fault_effects import (
     DEFAULT_RETRY_AFTER,
-    MATCH_KEYS,
     PARAMETERS,
-    SELECT_KEYS,
     Effect,
     Empty,
     ErrorStatus,
-    Fault,
     Latency,
-    Match,
     Reset,
     SlowBody,
     Truncate,
 )
+from .faults import MATCH_KEYS, SELECT_KEYS, Fault, Match
 from .lifecycle import Lifecycle, Phase
 
 

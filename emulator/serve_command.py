@@ -1,6 +1,6 @@
-"""What `task-emulator serve` runs once its options are parsed: the server built from its
-configuration, on the event loop asked for, listening until SIGTERM or SIGINT, with the
-start-up banner (which never shows a credential given in the settings)."""
+"""What `task-emulator serve` runs once its options are parsed: the server, started as every
+server is (`service.EmulatorService`), on the event loop asked for, listening until SIGTERM
+or SIGINT, with the start-up banner (which never shows a credential given in the settings)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,14 @@ import socket
 from collections.abc import Coroutine, Mapping
 from typing import Any, Protocol, TypeVar
 
-from aiohttp import web
-
 from . import __version__
-from .app import create_app
 from .config import EmulatorConfig
 from .control import ControlApi, control_routes
 from .errors import ConfigError
-from .fault_http import end_delays
 from .redact import SECRET_SETTINGS
 from .routing import CONTROL_PREFIX
-from .serving import Listener, ServeLimits, raise_open_file_limit
-from .state import build_runtime
+from .service import EmulatorService
+from .serving import ServeLimits, raise_open_file_limit
 
 T = TypeVar("T")
 
@@ -32,9 +28,8 @@ T = TypeVar("T")
 def serve(config: EmulatorConfig, host: str, port: int, loop: str, limits: ServeLimits) -> int:
     """Serve `config` on `host:port` until stopped; the exit status."""
     run = event_loop_runner(loop)
-    runtime = build_runtime(config)
-    app = create_app(runtime=runtime)
-    return run(_serve(app, host, port, runtime, loop_name(run), limits))
+    service = EmulatorService(config, limits, host=host, port=port)
+    return run(_serve(service, loop_name(run)))
 
 
 class LoopRunner(Protocol):
@@ -65,15 +60,10 @@ def loop_name(run: LoopRunner) -> str:
     return "asyncio" if run is asyncio.run else "uvloop"
 
 
-async def _serve(
-    app: web.Application, host: str, port: int, runtime: Any, loop_kind: str, limits: ServeLimits
-) -> int:
+async def _serve(service: EmulatorService, loop_kind: str) -> int:
+    limits = service.limits
     raise_open_file_limit(limits.max_connections)
-    listener = Listener(app, limits)
-    try:
-        await listener.start(host, port)
-    except OSError as error:
-        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    port = await service.start()
     log = logging.getLogger("task_emulator")
     signals: list[int] = []  # received, in order
     stop = asyncio.Event()
@@ -83,28 +73,26 @@ async def _serve(
         if len(signals) == 1:
             stop.set()
         else:  # a second signal: a person who will not wait for the requests
-            listener.hurry()
+            service.hurry()
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-    print(banner(host, port, runtime, loop_kind), flush=True)
-    if not _is_loopback(host) and runtime.config.admin_token is None:
+    runtime = service.runtime
+    print(banner(service.host, port, runtime, loop_kind), flush=True)
+    if not _is_loopback(service.host) and runtime.config.admin_token is None:
         log.warning(
             "listening on %s without --admin-token: anyone who can reach this address can "
-            "create, move and reset tasks through /_emulator", host
+            "create, move and reset tasks through /_emulator", service.host
         )
     await stop.wait()
     log.info(
         "%s: no new connections; finishing the requests in flight (for up to %gs; send it again "
         "to stop at once)", signal.Signals(signals[0]).name, limits.shutdown_grace,
     )
-    # Answers held back by a latency fault or dribbled by a slow_body one would outlast any
-    # grace period: they end now (a 503, or a reset mid-body).
-    end_delays(runtime.faults)
     if len(signals) > 1:  # the second came before this coroutine woke up from the first
-        listener.hurry()
-    cut = await listener.stop()
+        service.hurry()
+    cut = await service.stop()
     if len(signals) > 1:
         log.warning("%s again: stopped at once, requests in flight cut short", signal.Signals(signals[-1]).name)
         return 1

@@ -7,25 +7,24 @@ per test. A server binds port 0 on 127.0.0.1 and reads the real port back, so pa
 never race for a port. `call()` runs a function on the server's loop, so the calling thread
 never touches the engine while a request is being answered.
 
-It is served by `serving.Listener`, as `task-emulator serve` is, and stopping it ends every
-delayed or dribbled answer at once: a test's tear-down never waits out an injected latency.
+It starts as `task-emulator serve` does (`service.EmulatorService`), and stopping it ends
+every delayed or dribbled answer at once: a test's tear-down never waits out an injected
+latency.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .app import create_app
 from .config import EmulatorConfig
-from .fault_http import end_delays
-from .serving import Listener, ServeLimits
-from .state import RUNTIME, Runtime
+from .service import EmulatorService
+from .serving import ServeLimits
+from .state import Runtime
 
 T = TypeVar("T")
 TIMEOUT = 30.0
@@ -70,7 +69,8 @@ class LoopThread:
 
 
 class EmulatorServer:
-    """One emulator, listening on `host` (port 0: a free port), served from a loop thread.
+    """An emulator started as every server is (`service.EmulatorService`), run from a loop
+    thread: listening on `host` (port 0: a free port).
 
     Without a `loop_thread` it makes its own and stops it with the server.
     """
@@ -87,39 +87,30 @@ class EmulatorServer:
         loop_thread: LoopThread | None = None,
         limits: ServeLimits | None = None,
     ) -> None:
-        self.app = app if app is not None else create_app(config or EmulatorConfig())
+        limits = limits or ServeLimits(shutdown_grace=STOP_GRACE)
+        served = app if app is not None else config
+        self._service = EmulatorService(served, limits, host=host, port=port, access_log=False)
+        self.app = self._service.app
         self.host = host
-        self._requested_port = port
         self.port: int | None = None
         self._loop_thread = loop_thread
         self._owns_loop = loop_thread is None
-        self._limits = limits or ServeLimits(shutdown_grace=STOP_GRACE)
-        self._listener: Listener | None = None
 
     @property
     def runtime(self) -> Runtime:
-        return self.app[RUNTIME]
+        return self._service.runtime
 
     @property
     def url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("the server is not started")
-        return f"http://{self.host}:{self.port}"
+        return self._service.url
 
     def start(self) -> EmulatorServer:
-        if self._listener is not None:
+        if self.port is not None:
             return self
         if self._loop_thread is None:
             self._loop_thread = LoopThread()
-        self.port = self._loop_thread.run(self._start())
+        self.port = self._loop_thread.run(self._service.start())
         return self
-
-    async def _start(self) -> int:
-        listener = Listener(self.app, self._limits, access_log=False)
-        sock = socket.create_server((self.host, self._requested_port))
-        port = await listener.start(sock=sock)
-        self._listener = listener
-        return port
 
     def call(self, function: Callable[[], T]) -> T:
         """Run `function` on the server's loop (where the engine lives) and return its result."""
@@ -136,21 +127,14 @@ class EmulatorServer:
     def stop(self) -> None:
         """Stop the server: delayed and dribbled answers end at once, other requests in flight
         get STOP_GRACE seconds to finish. Calling it twice is harmless."""
-        listener, loop_thread = self._listener, self._loop_thread
-        if listener is None or loop_thread is None:
+        loop_thread = self._loop_thread
+        if self.port is None or loop_thread is None:
             return
-        self._listener = None
         self.port = None
-        loop_thread.run(self._stop(listener))
+        loop_thread.run(self._service.stop())
         if self._owns_loop:
             loop_thread.stop()
             self._loop_thread = None
-
-    async def _stop(self, listener: Listener) -> None:
-        runtime = self.app.get(RUNTIME)
-        if runtime is not None:
-            end_delays(runtime.faults)
-        await listener.stop()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

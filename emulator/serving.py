@@ -7,10 +7,12 @@ needs, and a stop that never passes a cut answer off as a whole one.
   new connection's first request: of the connection). A head that does not is answered
   `408` and the connection closed; a body that does not makes the handler's read fail with
   `408`. A connection with no request in progress is closed after `idle_timeout`.
-- `Listener.stop()` takes no new connections, closes the idle ones and gives the answers in
-  flight `shutdown_grace` seconds to reach their clients (written and flushed, not only
-  handed to the loop). One still going then is cut with a TCP reset: its client sees an
-  error, never a clean end of a short body.
+- `Listener.stop()` takes no new connections, sends the application's `on_shutdown` (as
+  aiohttp does before it waits for the requests in flight: what the application holds back
+  is let go there), closes the idle connections and gives the answers in flight
+  `shutdown_grace` seconds to reach their clients (written and flushed, not only handed to
+  the loop). One still going then is cut with a TCP reset: its client sees an error, never
+  a clean end of a short body. The application's `cleanup_ctx` and `on_cleanup` come last.
 """
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ class Listener:
         self._handler_args: dict[str, Any] = {"keepalive_timeout": self.limits.idle_timeout}
         if not access_log:
             self._handler_args["access_log"] = None
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=CANCEL_WAIT, **self._handler_args)
+        self._runner = _Runner(app, handle_signals=False, shutdown_timeout=CANCEL_WAIT, **self._handler_args)
         self._site: _Site | None = None
         self._connections: set[_Guarded] = set()
         self._refusing = 0
@@ -143,6 +145,7 @@ class Listener:
         if self._site is not None:
             await self._site.stop()
             self._site = None
+        await self._runner.shutdown()
         self._drained = asyncio.get_running_loop().create_future()
         if self._hurried:
             self._drained.set_result(None)
@@ -177,6 +180,22 @@ class Listener:
         self._connections.discard(connection)
         if not self._connections and self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
+
+
+class _Runner(web.AppRunner):
+    """aiohttp's AppRunner, sending the application's `on_shutdown` once: `Listener.stop`
+    sends it before the grace period, where aiohttp's `cleanup()` would send it again."""
+
+    __slots__ = ("_shut_down",)
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self._shut_down = False
+
+    async def shutdown(self) -> None:
+        if not self._shut_down:
+            self._shut_down = True
+            await super().shutdown()
 
 
 class _Site(web.BaseSite):

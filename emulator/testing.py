@@ -19,10 +19,10 @@ from typing import Any, Literal
 from .apis import VendorApi
 from .config import EmulatorConfig
 from .control import ControlError, check_new_task, fault_from_json
-from .task import Task as EngineTask
-from .faults import FaultKind
+from .fault_effects import FaultKind
 from .lifecycle import Phase
 from .server import EmulatorServer, LoopThread
+from .task import Task as EngineTask
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,8 @@ from typing import Any
 
 import pytest
 
-from emulator.faults import (
-    MAX_LATENCY,
-    ErrorStatus,
-    Fault,
-    FaultSet,
-    Latency,
-    Match,
-    RequestFacts,
-    Reset,
-    TaskFacts,
-    Truncate,
-)
+from emulator.fault_effects import MAX_LATENCY, ErrorStatus, Latency, Reset, Truncate
+from emulator.faults import Fault, FaultSet, Match, RequestFacts, TaskFacts
 from emulator.faultspec import FaultError, Owner, parse_fault
 from emulator.lifecycle import Lifecycle, Phase, Step
 

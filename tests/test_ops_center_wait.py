@@ -18,6 +18,7 @@ from emulator.apis.ops_center import OpsCenter
 from emulator.apis.ops_center.hold import Holder
 from emulator.app import create_app
 from emulator.config import EmulatorConfig
+from emulator.serving import Listener, ServeLimits
 from emulator.state import build_runtime
 
 from .conftest import MakeClient
@@ -215,6 +216,18 @@ async def test_an_abort_answers_the_request_held_on_that_query(
     assert (await kept).status == 206
 
 
+async def held_query(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the server on `port`, with a query sent on it that waits a day."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = b'{"query": "polled one"}'
+    writer.write(
+        b"POST /dbapi.do?action=query&dataset=defaultDs HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Basic ZnJlZDpmcmVk\r\nx-waitTime: 86400\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    return reader, writer
+
+
 async def test_stopping_the_server_answers_held_requests_at_once(tmp_path: Path) -> None:
     """Through aiohttp's own shutdown: the API's `shutdown` registered on the app's
     on_shutdown signal (as create_app is to do) runs before aiohttp waits for the handlers
@@ -234,13 +247,7 @@ async def test_stopping_the_server_answers_held_requests_at_once(tmp_path: Path)
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    body = b'{"query": "polled one"}'
-    writer.write(
-        b"POST /dbapi.do?action=query&dataset=defaultDs HTTP/1.1\r\nHost: x\r\n"
-        b"Authorization: Basic ZnJlZDpmcmVk\r\nx-waitTime: 86400\r\n"
-        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-    )
+    reader, writer = await held_query(port)
     await until_held(api.holder)
     # A shutdown timeout of an hour: only the release lets cleanup finish.
     await asyncio.wait_for(runner.cleanup(), timeout=30)
@@ -248,3 +255,22 @@ async def test_stopping_the_server_answers_held_requests_at_once(tmp_path: Path)
     writer.close()
     assert answer.startswith(b"HTTP/1.1 206")
     assert b'"requestId"' in answer
+
+
+async def test_a_listener_answers_held_requests_before_its_grace_period(tmp_path: Path) -> None:
+    """Through serving.Listener, which serves `task-emulator serve` and the fixtures: it sends
+    on_shutdown before its grace period, so a held request is answered, not cut with a
+    reset once the grace period (an hour here) is over."""
+    config = EmulatorConfig(clock="real", scenario_paths=(write(tmp_path, "polled.yaml", POLLED),))
+    runtime = build_runtime(config)
+    api = runtime.apis["ops_center"]
+    assert isinstance(api, OpsCenter)
+    listener = Listener(create_app(runtime=runtime), ServeLimits(shutdown_grace=3600), access_log=False)
+    port = await listener.start("127.0.0.1", 0)
+    reader, writer = await held_query(port)
+    await until_held(api.holder)
+    cut = await asyncio.wait_for(listener.stop(), timeout=30)
+    answer = await reader.read()
+    writer.close()
+    assert cut == []
+    assert answer.startswith(b"HTTP/1.1 206")
