@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +37,6 @@ from aiohttp import web
 
 from . import __version__
 from .engine import Task, TaskView
-from .store import StoreUnavailable
 from .errors import (
     SHOWN_CHARACTERS,
     ConfigError,
@@ -55,6 +55,7 @@ from .routing import methods_elsewhere
 from .scenario import Scenario
 from .scenario_loader import explain_schema_error
 from .state import Runtime
+from .store import StoreUnavailable
 from .ui import PATHS as UI_PATHS
 from .ui import ui_routes
 from .yamlsource import JsonPath, format_path
@@ -205,7 +206,8 @@ class ControlApi:
         problem = await self.store.problem()
         if problem is not None:
             return web.json_response(
-                {"status": "unavailable", "version": __version__, "store": self.store.name, "error": problem},
+                {"status": "unavailable", "version": __version__, "store": self.store.name, "error": problem,
+                 "pid": os.getpid()},
                 status=503,
             )
         return web.json_response(
@@ -217,6 +219,8 @@ class ControlApi:
                 "tasks": await self.store.count(),
                 "clock": await self._clock_json(),
                 "store": self.store.name,
+                # Which process answered: one of several workers (serve --workers) or replicas.
+                "pid": os.getpid(),
             }
         )
 

@@ -10,7 +10,7 @@ import logging
 import re
 import signal
 import socket
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
@@ -24,17 +24,25 @@ from .fault_http import end_delays
 from .redact import SECRET_SETTINGS
 from .routing import CONTROL_PREFIX
 from .serving import Listener, ServeLimits, raise_open_file_limit
-from .state import build_runtime
+from .state import Runtime, build_runtime
 
 T = TypeVar("T")
 
 
-def serve(config: EmulatorConfig, host: str, port: int, loop: str, limits: ServeLimits) -> int:
-    """Serve `config` on `host:port` until stopped; the exit status."""
+def serve(
+    config: EmulatorConfig, host: str, port: int, loop: str, limits: ServeLimits, *,
+    runtime: Runtime | None = None, sock: socket.socket | None = None, announce: bool = True,
+    ready: Callable[[], None] | None = None,
+) -> int:
+    """Serve `config` on `host:port` until stopped; the exit status. A worker of several
+    (emulator.workers) passes its state already built, the listening `sock` it shares,
+    `announce` for one of them only (the banner), and `ready`, called once the stop signals
+    are handled."""
     run = event_loop_runner(loop)
-    runtime = build_runtime(config)
+    if runtime is None:
+        runtime = build_runtime(config)
     app = create_app(runtime=runtime)
-    return run(_serve(app, host, port, runtime, loop_name(run), limits))
+    return run(_serve(app, host, port, runtime, loop_name(run), limits, sock, announce, ready))
 
 
 class LoopRunner(Protocol):
@@ -66,12 +74,13 @@ def loop_name(run: LoopRunner) -> str:
 
 
 async def _serve(
-    app: web.Application, host: str, port: int, runtime: Any, loop_kind: str, limits: ServeLimits
+    app: web.Application, host: str, port: int, runtime: Any, loop_kind: str, limits: ServeLimits,
+    sock: socket.socket | None = None, announce: bool = True, ready: Callable[[], None] | None = None,
 ) -> int:
     raise_open_file_limit(limits.max_connections)
     listener = Listener(app, limits)
     try:
-        await listener.start(host, port)
+        await listener.start(host, port, sock=sock)
     except OSError as error:
         raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     log = logging.getLogger("task_emulator")
@@ -88,8 +97,11 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
-    print(banner(host, port, runtime, loop_kind), flush=True)
-    if not _is_loopback(host) and runtime.config.admin_token is None:
+    if ready is not None:
+        ready()
+    if announce:
+        print(banner(host, port, runtime, loop_kind), flush=True)
+    if announce and not _is_loopback(host) and runtime.config.admin_token is None:
         log.warning(
             "listening on %s without --admin-token: anyone who can reach this address can "
             "create, move and reset tasks through /_emulator", host
