@@ -27,9 +27,10 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH
 COPY --from=build /dist/ /tmp/dist/
-# The 'fast' extra: the compiled schema validator and uvloop (`serve --loop auto` uses it).
+# The 'fast' extra: the compiled schema validator and uvloop (`serve --loop auto` uses it);
+# 'redis': replicas sharing their tasks (TASK_EMULATOR_STORE=redis://…).
 RUN python3 -m venv /opt/venv \
-    && wheel="$(ls /tmp/dist/*.whl)" && /opt/venv/bin/pip install "${wheel}[fast]" \
+    && wheel="$(ls /tmp/dist/*.whl)" && /opt/venv/bin/pip install "${wheel}[fast,redis]" \
     && rm -rf /tmp/dist \
     && useradd --uid 10001 --user-group --no-create-home --home-dir /nonexistent emulator \
     && mkdir /scenarios
