@@ -172,3 +172,31 @@ def test_a_host_that_names_two_addresses_is_refused(monkeypatch: pytest.MonkeyPa
     monkeypatch.undo()
     with listening_socket("127.0.0.1", 0) as sock:
         assert sock.getsockname()[0] == "127.0.0.1"
+
+
+def test_the_scaling_docs_commands_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/scaling.md's commands: parsed by the CLI's own parser, with their environment,
+    into a Redis store that --workers accepts."""
+    import re
+    import shlex
+
+    from emulator.cli import build_parser
+    from emulator.config import EmulatorConfig
+    from emulator.workers import workers_problem
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "scaling.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- scaling-commands -->\s*```sh\n(.*?)```", text, re.DOTALL)
+    assert block
+    serves = [line for line in block.group(1).splitlines() if "task-emulator serve" in line]
+    assert len(serves) == 2
+    for line in serves:
+        words = shlex.split(line)
+        for name in [n for n in os.environ if n.startswith("TASK_EMULATOR_")]:
+            monkeypatch.delenv(name)
+        while "=" in words[0]:
+            name, _, value = words.pop(0).partition("=")
+            monkeypatch.setenv(name, value)
+        assert words[0] == "task-emulator"
+        args = build_parser().parse_args(words[1:])
+        assert workers_problem(args.workers, args.store) is None
+        assert EmulatorConfig(store=args.store).store is not None
