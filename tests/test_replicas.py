@@ -118,7 +118,10 @@ def test_a_lost_redis_is_a_503_and_the_replicas_go_on_when_it_is_back(
     task_id = make_ops_center_task(a)
     assert ops_center_status(b.url, task_id).status_code == 206
 
-    redis.stop()
+    assert redis.process is not None
+    redis.process.kill()  # SIGKILL: no goodbye to its clients
+    redis.process.wait(timeout=10)
+    redis.process = None
     for replica in (a, b):
         lost = ops_center_status(replica.url, task_id)
         assert lost.status_code == 503, lost.text
