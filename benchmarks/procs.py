@@ -57,6 +57,18 @@ def cpu_seconds_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_of(pid: int) -> list[int]:
+    """The running processes whose parent is `pid` (serve --workers' workers)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(entry.read_text().rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[str]
@@ -73,7 +85,10 @@ class Server:
 
     @property
     def cpu_seconds(self) -> float:
-        return cpu_seconds_of(self.process.pid)
+        """The process's CPU seconds and its running children's (the workers of a
+        serve --workers, whose parent only waits)."""
+        pid = self.process.pid
+        return cpu_seconds_of(pid) + sum(cpu_seconds_of(child) for child in children_of(pid))
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:
@@ -122,10 +137,14 @@ def default_loop() -> str:
     return loop_name(event_loop_runner("auto"))
 
 
-def start_serve(loop: str = "auto", under: Sequence[str] = (), timeout: float = 60.0) -> Server:
+def start_serve(
+    loop: str = "auto", under: Sequence[str] = (), timeout: float = 60.0, *, args: Sequence[str] = (),
+    core: int | None = SERVER_CORE,
+) -> Server:
+    """`task-emulator serve` (with `args` added) on `core` (None: on any)."""
     port = free_port()
     process = subprocess.Popen(
-        [*pin(SERVER_CORE), *under, *serve_command(port, loop)], cwd=ROOT, env=python_env(),
+        [*pin(core), *under, *serve_command(port, loop), *args], cwd=ROOT, env=python_env(),
         stdout=subprocess.DEVNULL, text=True,
     )
     wait_for_200(f"http://127.0.0.1:{port}/_emulator/health", timeout, process)
@@ -194,3 +213,49 @@ def spectrum_discover_token(base: str) -> str:
     if status != 200:
         raise RuntimeError(f"Spectrum Discover token answered {status}: {body!r}")
     return str(headers["X-Auth-Token"])
+
+
+# ---- a redis-server for the store run -------------------------------------------------------------
+
+@dataclass
+class Redis:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def cpu_seconds(self) -> float:
+        return cpu_seconds_of(self.process.pid)
+
+    def flush(self) -> None:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(b"FLUSHALL\r\n")
+            sock.recv(16)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def start_redis(core: int | None, folder: Path) -> Redis:
+    """Debian's redis-server on a free port of 127.0.0.1, keeping nothing on disk."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*pin(core), "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return Redis(process, port)
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"redis-server did not answer on port {port}")

@@ -14,8 +14,10 @@ import functools
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,17 +29,22 @@ from .instructions import have_callgrind, instructions_per_request
 from .load import Load, have_wrk, run_load
 from .procs import (
     LOAD_CORE,
+    SERVER_CORE,
+    Redis,
     Server,
     basic,
     call,
     default_loop,
     spectrum_discover_token,
     start_bench_server,
+    start_redis,
     start_serve,
     traffic_ops_cookie,
 )
 
-PARTS = ("polls", "instructions", "scale", "create", "startup", "fixture", "csv")
+PARTS = ("polls", "instructions", "scale", "create", "startup", "fixture", "csv", "store")
+# Run when asked for (--only store): it needs Debian's redis-server.
+DEFAULT_PARTS = PARTS[:-1]
 SCALE_COUNTS = (1_000, 10_000, 100_000, 1_000_000)
 SMOKE_SCALE_COUNTS = (1_000, 10_000)
 STATUS_1 = "/api/4.0/async_status/1"
@@ -56,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="load generator (default: wrk when installed)")
     parser.add_argument("--scale", default=",".join(map(str, SCALE_COUNTS)), metavar="N,N,...",
                         help="live-task counts of the scale run (default: %(default)s)")
-    parser.add_argument("--only", default=",".join(PARTS), metavar="PART,...",
-                        help=f"parts to run: {', '.join(PARTS)} (default: all)")
+    parser.add_argument("--only", default=",".join(DEFAULT_PARTS), metavar="PART,...",
+                        help=f"parts to run: {', '.join(PARTS)} (default: all but store, which needs "
+                        "redis-server: a poll on the Redis store against the memory store, and 1 "
+                        "against 2 workers)")
     parser.add_argument("--fixture-tests", type=int, default=200, help="tests in the fixture run (default: 200)")
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds in all: 1 s runs, no warm-up, small counts, built-in generator")
@@ -90,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": machine(), "settings": bench.settings()}
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("polls", bench.polls), ("instructions", bench.instructions), ("scale", bench.scale), ("create", bench.create),
-        ("startup", bench.startup), ("fixture", bench.fixture), ("csv", bench.csv),
+        ("startup", bench.startup), ("fixture", bench.fixture), ("csv", bench.csv), ("store", bench.store),
     ]
     for name, step in steps:
         if name in parts:
@@ -261,6 +270,82 @@ class Bench:
         return r
 
 
+    def store(self) -> dict[str, Any]:
+        """An Ops Center poll on the memory store and on the Redis store, side by side:
+        requests/s in turns (Redis on the server's core, its CPU counted with the server's)
+        and instructions per request (the emulator's own: Redis's work is not in them); then
+        1 and 2 workers on the Redis store, on any core (the load generator on its own)."""
+        if shutil.which("redis-server") is None:
+            print("  store: redis-server is not installed (apt-get install redis-server): skipped", flush=True)
+            return {}
+        loop = default_loop()
+        with tempfile.TemporaryDirectory() as folder:
+            redis = start_redis(SERVER_CORE, Path(folder))
+            try:
+                return {
+                    "stores": self._stores(redis, loop),
+                    "instructions": self._store_instructions(redis, loop),
+                    "workers": self._workers(redis, loop),
+                    "redis_on_core": SERVER_CORE,
+                }
+            finally:
+                redis.stop()
+
+    def _stores(self, redis: Redis, loop: str) -> list[dict[str, Any]]:
+        servers = [start_serve(loop), start_serve(loop, args=["--store", redis.url])]
+        try:
+            loads = [("memory store", loop, servers[0], _ops_center_poll(servers[0].url)),
+                     ("Redis store", loop, WithRedis(servers[1], redis), _ops_center_poll(servers[1].url))]
+            return self.in_turns(loads)  # type: ignore[arg-type]  # WithRedis stands in for a Server
+        finally:
+            for server in servers:
+                server.stop()
+
+    def _store_instructions(self, redis: Redis, loop: str) -> list[dict[str, Any]]:
+        if not have_callgrind():
+            print("  store instructions: valgrind is not installed: skipped", flush=True)
+            return []
+        rows: list[dict[str, Any]] = []
+        for name, args in (("memory store", []), ("Redis store", ["--store", redis.url])):
+            redis.flush()
+            count = instructions_per_request(
+                functools.partial(_serve_under, loop, args), _ops_center_poll,
+                requests=320 if self.args.smoke else 3200, connections=self.args.connections,
+            )
+            rows.append({"name": name, "loop": loop, "instructions": count})
+            print(f"  {name} ({loop}): {count:,.0f} instructions per request", flush=True)
+        for r in rows:
+            r["ratio"] = rows[0]["instructions"] / r["instructions"]
+        return rows
+
+    def _workers(self, redis: Redis, loop: str) -> list[dict[str, Any]]:
+        redis.flush()
+        servers = [start_serve(loop, args=["--store", redis.url, "--workers", str(n)], core=None) for n in (1, 2)]
+        try:
+            loads = [(f"{n} worker{'s' if n > 1 else ''}, Redis store", loop, WithRedis(server, redis),
+                      _ops_center_poll(server.url)) for n, server in zip((1, 2), servers)]
+            return self.in_turns(loads)  # type: ignore[arg-type]
+        finally:
+            for server in servers:
+                server.stop()
+
+
+class WithRedis:
+    """A server measured with the redis-server it uses: their CPU seconds together."""
+
+    def __init__(self, server: Server, redis: Redis) -> None:
+        self.server = server
+        self.redis = redis
+
+    @property
+    def cpu_seconds(self) -> float:
+        return self.server.cpu_seconds + self.redis.cpu_seconds
+
+
+def _serve_under(loop: str, args: list[str], under: Sequence[str]) -> Server:
+    return start_serve(loop, under=under, timeout=300, args=args)
+
+
 @dataclass(frozen=True)
 class Target:
     """A row of the poll table: `server` a `benchmarks.servers` kind or "serve" (the
@@ -387,6 +472,8 @@ def report(results: dict[str, Any]) -> str:
             out.append(f"| {r['tasks']:,} | {r['rps']:,.0f} | {r['p99_ms']:.2f} ms | {r['ratio']:.2f}x "
                        f"| {r['cpu_us_per_request']:.0f} µs | {r['cpu_ratio']:.2f}x "
                        f"| {r['rss'] / 2**20:,.0f} MiB | {r['bytes_per_task']:,.0f} |")
+    if results.get("store"):
+        out += ["", *store_report(results["store"])]
     others = []
     if "create" in results:
         r = results["create"]
@@ -408,3 +495,25 @@ def report(results: dict[str, Any]) -> str:
     if others:
         out += ["", "| measure | result | target |", "|---|---|---|", *others]
     return "\n".join(out)
+
+
+def store_report(store: dict[str, Any]) -> list[str]:
+    out = [(f"Ops Center getStatus on each store (redis-server on core {store['redis_on_core']}, its CPU "
+            "counted with the server's):"),
+           "| store | loop | requests/s | p50 | p99 | vs memory | CPU per request (server + Redis) | errors |",
+           "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in store["stores"]:
+        out.append(f"| {r['name']} | {r['loop']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
+                   f"| {r['ratio']:.2f}x | {r['cpu_us_per_request']:.0f} µs | {r['errors']} |")
+    if store["instructions"]:
+        out += ["", "| store | loop | the emulator's instructions per request (callgrind) | memory / this |",
+                "|---|---|---:|---:|"]
+        for r in store["instructions"]:
+            out.append(f"| {r['name']} | {r['loop']} | {r['instructions']:,.0f} | {r['ratio']:.2f}x |")
+    out += ["", "Workers on the Redis store (not pinned: they, Redis and the load generator share the cores):",
+            "| server | requests/s | p50 | p99 | vs 1 worker | CPU per request (workers + Redis) | errors |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in store["workers"]:
+        out.append(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
+                   f"| {r['ratio']:.2f}x | {r['cpu_us_per_request']:.0f} µs | {r['errors']} |")
+    return out

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from .config import EmulatorConfig
 from .control import control_app
-from .errors import TaskRefused
+from .errors import TaskGone, TaskRefused
 from .fault_http import end_delays, serve_with_faults
 from .requestkeys import JOURNAL_TASK, JOURNAL_VIOLATION
 from .routing import CONTROL_PREFIX, no_route
@@ -79,7 +79,10 @@ def journaled(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
         if runtime.faults:  # the only cost of fault injection when there is none
             return await _with_faults(request, guarded(runtime, api, handler), runtime, api)
         try:
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except TaskGone:
+                response = await handler(request)  # see gone_again
         except web.HTTPException as error:
             _record(runtime, request, await _body(request), api, error.status)
             raise
@@ -102,7 +105,10 @@ def guarded(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
 
     async def answer(request: web.Request) -> web.StreamResponse:
         try:
-            return await handler(request)
+            try:
+                return await handler(request)
+            except TaskGone:
+                return await handler(request)  # see gone_again
         except web.HTTPException:
             raise
         except TaskRefused as error:
@@ -113,6 +119,13 @@ def guarded(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
             return crashed(runtime, request, api)
 
     return answer
+
+
+# gone_again: a route that found a task and then could not read it (another replica reset
+# the tasks in between, or since this one last saw the task) is answered once more from the
+# start. The store has forgotten the task by then, so the route's lookup finds nothing and
+# it answers as its vendor answers an unknown id. A route that made a task and lost it
+# before its first look makes another: as if the request had come after the reset.
 
 
 def refused(runtime: Runtime, request: web.Request, api: str | None, error: TaskRefused) -> web.StreamResponse:

@@ -30,6 +30,7 @@ from .serve_command import serve
 from .serving import ServeLimits
 from .settings_file import load_settings
 from .state import build_runtime, load_scenarios, load_schemas
+from .workers import serve_workers, workers_problem
 
 ENV_PREFIX = "TASK_EMULATOR_"
 
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", default=_env("STORE"),
                        help="keep tasks, read counts and the clock in Redis (redis://host:port/db), shared "
                        "by every replica on it; needs the 'redis' extra [TASK_EMULATOR_STORE] (default: memory)")
+    serve.add_argument("--workers", type=positive_int, default=_env("WORKERS", "1"),
+                       help="server processes on the one port, each with its own event loop; more than "
+                       "one needs --store [TASK_EMULATOR_WORKERS] (default: %(default)s)")
     serve.add_argument("--config", type=Path, default=_env("CONFIG"),
                        help="YAML file of per-API settings (users, roles …) [TASK_EMULATOR_CONFIG]")
     serve.add_argument("--loop", choices=LOOPS, default=_env("LOOP", "auto"),
@@ -297,6 +301,10 @@ def run_check(paths: list[Path]) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    problem = workers_problem(args.workers, args.store)
+    if problem is not None:
+        print(f"task-emulator: {problem}", file=sys.stderr)
+        return 2
     setup_logging(args.log_level, args.log_format)
     config = EmulatorConfig(
         scenario_paths=tuple(_scenario_paths(args)),
@@ -316,6 +324,8 @@ def run_serve(args: argparse.Namespace) -> int:
         max_connections=args.max_connections, read_timeout=args.read_timeout,
         idle_timeout=args.idle_timeout, shutdown_grace=args.shutdown_grace,
     )
+    if args.workers > 1:
+        return serve_workers(config, args.host, args.port, args.loop, limits, args.workers)
     return serve(config, args.host, args.port, args.loop, limits)
 
 

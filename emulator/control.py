@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -205,7 +206,8 @@ class ControlApi:
         problem = await self.store.problem()
         if problem is not None:
             return web.json_response(
-                {"status": "unavailable", "version": __version__, "store": self.store.name, "error": problem},
+                {"status": "unavailable", "version": __version__, "store": self.store.name, "error": problem,
+                 "pid": os.getpid()},
                 status=503,
             )
         return web.json_response(
@@ -217,6 +219,8 @@ class ControlApi:
                 "tasks": await self.store.count(),
                 "clock": await self._clock_json(),
                 "store": self.store.name,
+                # Which process answered: one of several workers (serve --workers) or replicas.
+                "pid": os.getpid(),
             }
         )
 

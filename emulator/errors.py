@@ -70,6 +70,11 @@ class NotFound(EmulatorError):
     """A task, scenario or API asked for by name does not exist."""
 
 
+class TaskGone(NotFound):
+    """A task found by a lookup was gone when it was read: on a shared store, another
+    replica reset the tasks in between (or since this replica last saw the task)."""
+
+
 class TaskRefused(EmulatorError):
     """A task the server will not make: it holds as many as its task limit allows (`status`
     429), or the task's fields are larger than a task may keep (413)."""

@@ -10,10 +10,11 @@ import logging
 import re
 import signal
 import socket
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol, TypeVar
 
 from . import __version__
+from .app import create_app
 from .config import EmulatorConfig
 from .control import ControlApi, control_routes
 from .errors import ConfigError
@@ -21,15 +22,24 @@ from .redact import SECRET_SETTINGS
 from .routing import CONTROL_PREFIX
 from .service import EmulatorService
 from .serving import ServeLimits, raise_open_file_limit
+from .state import Runtime
 
 T = TypeVar("T")
 
 
-def serve(config: EmulatorConfig, host: str, port: int, loop: str, limits: ServeLimits) -> int:
-    """Serve `config` on `host:port` until stopped; the exit status."""
+def serve(
+    config: EmulatorConfig, host: str, port: int, loop: str, limits: ServeLimits, *,
+    runtime: Runtime | None = None, sock: socket.socket | None = None, announce: bool = True,
+    ready: Callable[[], None] | None = None,
+) -> int:
+    """Serve `config` on `host:port` until stopped; the exit status. A worker of several
+    (emulator.workers) passes its state already built, the listening `sock` it shares,
+    `announce` for one of them only (the banner), and `ready`, called once the stop signals
+    are handled."""
     run = event_loop_runner(loop)
-    service = EmulatorService(config, limits, host=host, port=port)
-    return run(_serve(service, loop_name(run)))
+    served = config if runtime is None else create_app(runtime=runtime)
+    service = EmulatorService(served, limits, host=host, port=port, sock=sock)
+    return run(_serve(service, loop_name(run), announce, ready))
 
 
 class LoopRunner(Protocol):
@@ -60,7 +70,9 @@ def loop_name(run: LoopRunner) -> str:
     return "asyncio" if run is asyncio.run else "uvloop"
 
 
-async def _serve(service: EmulatorService, loop_kind: str) -> int:
+async def _serve(
+    service: EmulatorService, loop_kind: str, announce: bool = True, ready: Callable[[], None] | None = None
+) -> int:
     limits = service.limits
     raise_open_file_limit(limits.max_connections)
     port = await service.start()
@@ -79,8 +91,11 @@ async def _serve(service: EmulatorService, loop_kind: str) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
     runtime = service.runtime
-    print(banner(service.host, port, runtime, loop_kind), flush=True)
-    if not _is_loopback(service.host) and runtime.config.admin_token is None:
+    if ready is not None:
+        ready()
+    if announce:
+        print(banner(service.host, port, runtime, loop_kind), flush=True)
+    if announce and not _is_loopback(service.host) and runtime.config.admin_token is None:
         log.warning(
             "listening on %s without --admin-token: anyone who can reach this address can "
             "create, move and reset tasks through /_emulator", service.host

@@ -36,3 +36,26 @@ def test_the_benchmark_runs_in_smoke_mode(tmp_path: Path) -> None:
         assert counted[0] == ("bare aiohttp (constant body)", "asyncio") and len(counted) == 2
         assert all(r["instructions"] > 10_000 for r in results["instructions"])
     assert "| server | loop | requests/s | p50 | p99 |" in done.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the benchmark reads /proc")
+def test_the_store_part_runs_in_smoke_mode(tmp_path: Path) -> None:
+    """`--only store`: an Ops Center poll on the memory store and on the Redis store, and 1
+    against 2 workers on Redis. Skipped by the benchmark itself without redis-server."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--only", "store", "--generator", "asyncio",
+         "--output", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    store = json.loads(out.read_text())["store"]
+    assert [r["name"] for r in store["stores"]] == ["memory store", "Redis store"]
+    assert [r["name"] for r in store["workers"]] == ["1 worker, Redis store", "2 workers, Redis store"]
+    assert all(r["errors"] == 0 and r["rps"] > 0 for r in store["stores"] + store["workers"])
+    if shutil.which("valgrind"):
+        assert [r["name"] for r in store["instructions"]] == ["memory store", "Redis store"]
+        assert all(r["instructions"] > 10_000 for r in store["instructions"])
+    assert "| memory store |" in done.stdout and "| 2 workers, Redis store |" in done.stdout

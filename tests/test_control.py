@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ async def test_health(client: Client) -> None:
     # Every API's preloaded doc examples (Traffic Ops has one).
     assert body["tasks"] == preloaded(client)
     assert body["clock"] == {"mode": "virtual", "now": CLOCK_START, "iso": "2026-01-02T03:04:05Z"}
+    assert body["pid"] == os.getpid()  # the process that answered
 
 
 async def test_scenarios_lists_api_name_trigger_and_lifecycle(client: Client) -> None:

@@ -257,8 +257,8 @@ def test_only_the_docker_format_keeps_a_healthcheck(tmp_path: Path) -> None:
 
 # Run inside the container as `sh -c SCRIPT sh ENTRYPOINT... CMD...`: start the server as the
 # image would, run the health command until it passes (or the server dies, or 30 s pass),
-# list the loaded scenarios, then stop the server with SIGTERM, which must end it with exit
-# status 0.
+# check that the Redis client is there, list the loaded scenarios, then stop the server
+# with SIGTERM, which must end it with exit status 0.
 SCRIPT = """
 "$@" >/tmp/serve.log 2>&1 &
 server=$!
@@ -272,6 +272,7 @@ while [ $i -lt 60 ]; do
 done
 echo "healthy: $healthy after $i tries"
 echo "user: $(id -un)"
+python3 -c "import redis; print('redis client:', redis.__version__)"
 python3 -c "import urllib.request as u; print('scenarios:', u.urlopen('http://127.0.0.1:8080/_emulator/scenarios', timeout=3).read().decode())"
 kill -TERM $server 2>/dev/null
 wait $server
@@ -297,6 +298,7 @@ def test_the_health_check_passes_in_the_container(container: str, config: dict[s
     out = result.stdout
     assert "healthy: yes" in out, out
     assert "user: emulator" in out, out
+    assert "redis client: " in out, "the image lacks the 'redis' extra (TASK_EMULATOR_STORE)\n" + out
     assert "server exit: 0" in out, out
     assert "listening on http://127.0.0.1:8080" in out, out
     assert "half-hour-renewal" in out, "the scenarios mounted at /scenarios were not loaded\n" + out

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import ClockMode, _check_step
 from ..engine import Engine
-from ..errors import Conflict, NotFound, shown
+from ..errors import Conflict, NotFound, TaskGone, shown
 from ..randomness import RandomSource
 from ..store import EventHandler, StoreUnavailable
 from ..task import Task, TaskView, over_limit
@@ -233,8 +233,8 @@ class RedisStore:
 
     async def read(self, task: Task, *, count: bool) -> TaskView:
         view = await self._run_read(task.api, task.id, count=count)
-        if view is None:
-            raise NotFound(f"no {task.api} task with id {shown(task.id)}")
+        if view is None:  # forgotten here too: a second find looks it up
+            raise TaskGone(f"no {task.api} task with id {shown(task.id)}")
         return view
 
     async def _run_read(self, api: str, task_id: str, *, count: bool) -> TaskView | None:
@@ -302,7 +302,8 @@ class RedisStore:
         fresh = seen.task
         self.engine.force(fresh, phase, message, fields, now=seen.observed_at)
         if await self._insert(fresh, replace=True) != 1:
-            raise NotFound(f"no {task.api} task with id {shown(task.id)}")
+            self._known.pop((task.api, task.id), None)
+            raise TaskGone(f"no {task.api} task with id {shown(task.id)}")
         return await self.read(fresh, count=False)
 
     async def _insert(self, task: Task, *, replace: bool) -> int:

@@ -1,0 +1,159 @@
+"""Two `serve` processes on one Redis act as one server: a task made on one is polled on the
+other, a `polls: 3` step ends after three reads whichever replica answered them, the clock
+and a reset are shared, concurrent polls through both are each counted once; a Redis lost
+mid-run is the vendor's 503 and health's 503, not a traceback, and when Redis is back on
+its port the replicas go on without a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from .helpers import CLOCK_START, write
+from .redis_server import RedisServer
+from .serve_process import ServeProcess, make_ops_center_task, ops_center_status
+
+THREE_POLLS = """\
+api: ops_center
+name: three-polls
+lifecycle:
+  - phase: running
+    polls: 3
+    processed: 50%
+  - phase: succeeded
+results:
+  total: 20
+  matched: 8
+"""
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own: one test stops and restarts it."""
+    server = RedisServer(tmp_path / "redis")
+    server.folder.mkdir()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pair(redis: RedisServer, tmp_path: Path) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    scenario = write(tmp_path, "three-polls.yaml", THREE_POLLS)
+    args = ("--store", redis.url, "--clock", "virtual", "--clock-start", str(CLOCK_START), "--seed", "7",
+            "--scenarios", str(scenario), "--log-level", "warning")
+    a, b = ServeProcess(*args), ServeProcess(*args)
+    try:
+        a.wait_healthy()
+        b.wait_healthy()
+        yield a, b
+        assert a.stop() == 0 and b.stop() == 0
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_task_made_on_one_replica_is_polled_on_the_other_and_its_reads_count_once(
+    pair: tuple[ServeProcess, ServeProcess],
+) -> None:
+    a, b = pair
+    assert a.get("/_emulator/health").json()["pid"] != b.get("/_emulator/health").json()["pid"]
+    task_id = make_ops_center_task(a, "three-polls")
+    # Three reads, spread over both, are the step's three polls.
+    assert [ops_center_status(r.url, task_id).status_code for r in (b, a, b)] == [206, 206, 206]
+    seen = b.get(f"/_emulator/tasks/ops_center/{task_id}").json()
+    assert (seen["reads"], seen["phase"]) == (3, "succeeded")
+    done = ops_center_status(a.url, task_id)
+    assert done.status_code == 200, done.text
+    assert a.get(f"/_emulator/tasks/ops_center/{task_id}").json()["reads"] == 4
+
+
+@pytest.mark.parametrize("faults", [False, True], ids=["plain", "with-a-fault-rule"])
+def test_the_clock_and_a_reset_are_shared(pair: tuple[ServeProcess, ServeProcess], faults: bool) -> None:
+    a, b = pair
+    if faults:  # b's vendor routes then answer through the fault path
+        rule = {"kind": "error", "status": 500, "api": "traffic_ops"}
+        assert b.post("/_emulator/faults", json=rule).status_code == 201
+    task_id = make_ops_center_task(a)  # vm-metrics: scheduled for 2 s, then running
+    assert b.get(f"/_emulator/tasks/ops_center/{task_id}").json()["phase"] == "scheduled"
+    assert a.post("/_emulator/clock/advance", json={"seconds": 30}).status_code == 200
+    assert b.get("/_emulator/clock").json()["now"] == CLOCK_START + 30
+    assert b.get(f"/_emulator/tasks/ops_center/{task_id}").json()["phase"] == "running"
+    other = make_ops_center_task(b)
+    assert other != task_id  # ids drawn on either replica never repeat
+
+    assert a.post("/_emulator/reset").status_code == 200
+    assert b.get("/_emulator/clock").json()["now"] == CLOCK_START
+    assert b.get(f"/_emulator/tasks/ops_center/{task_id}").status_code == 404
+    # b had seen it: it finds it gone when it reads it, and answers as for an unknown id.
+    gone = ops_center_status(b.url, other)
+    assert gone.status_code == 404 and gone.json()["code"] == "720600E6", gone.text
+
+
+def test_concurrent_polls_through_both_replicas_are_each_counted_once(
+    pair: tuple[ServeProcess, ServeProcess],
+) -> None:
+    a, b = pair
+    task_id = make_ops_center_task(a)  # the clock stands still: it stays scheduled, 206
+    polls = 200
+
+    def poll(i: int) -> int:
+        return ops_center_status((a, b)[i % 2].url, task_id).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(poll, range(polls)))
+    assert codes == [206] * polls
+    for replica in (a, b):
+        assert replica.get(f"/_emulator/tasks/ops_center/{task_id}").json()["reads"] == polls
+
+
+def test_a_lost_redis_is_a_503_and_the_replicas_go_on_when_it_is_back(
+    redis: RedisServer, pair: tuple[ServeProcess, ServeProcess],
+) -> None:
+    a, b = pair
+    task_id = make_ops_center_task(a)
+    assert ops_center_status(b.url, task_id).status_code == 206
+
+    assert redis.process is not None
+    redis.process.kill()  # SIGKILL: no goodbye to its clients
+    redis.process.wait(timeout=10)
+    redis.process = None
+    for replica in (a, b):
+        lost = ops_center_status(replica.url, task_id)
+        assert lost.status_code == 503, lost.text
+        assert lost.headers["Retry-After"] == "1"
+        # Ops Center's own error body, as when its database is down: not a traceback.
+        assert lost.json() == {"code": "720600E2", "error": "Application encountered an internal error."}
+        health = replica.get("/_emulator/health")
+        assert health.status_code == 503
+        assert health.json()["status"] == "unavailable" and health.json()["error"]
+        refused = replica.post("/_emulator/tasks", json={"api": "ops_center", "scenario": "vm-metrics"})
+        assert refused.status_code == 503 and "error" in refused.json()
+
+    redis.start()  # on the same port, and empty: the tasks went with it
+    for replica in (a, b):
+        health = replica.get("/_emulator/health")
+        assert health.status_code == 200 and health.json()["status"] == "ok", health.text
+    # Its sequences start again with Redis (with --seed, the first id is the same again).
+    again = make_ops_center_task(b)
+    assert ops_center_status(a.url, again).status_code == 206
+    assert ops_center_status(b.url, again).status_code == 206
+    assert a.get(f"/_emulator/tasks/ops_center/{again}").json()["reads"] == 2
+
+
+def test_replicas_with_their_own_sessions_still_share_one_poll_count(
+    pair: tuple[ServeProcess, ServeProcess],
+) -> None:
+    """Keep-alive connections (a client's usual session) to each replica: the same count."""
+    a, b = pair
+    task_id = make_ops_center_task(b, "three-polls")
+    with requests.Session() as to_a, requests.Session() as to_b:
+        codes = [ops_center_status(a.url, task_id, to_a).status_code,
+                 ops_center_status(b.url, task_id, to_b).status_code,
+                 ops_center_status(a.url, task_id, to_a).status_code,
+                 ops_center_status(b.url, task_id, to_b).status_code]
+    assert codes == [206, 206, 206, 200]
