@@ -39,8 +39,8 @@ from .schemas import SCHEMA_SUFFIX, SchemaSet
 from .state import Runtime
 
 CONTROL = "control"
-# "*" routes (a catch-all) are documented for these methods.
-ANY_METHODS = ("get", "post", "put", "delete", "patch")
+# "*" routes (a catch-all) take every method: documented for each one OpenAPI 3.1 can name.
+ANY_METHODS = ("get", "post", "put", "delete", "patch", "head", "options", "trace")
 _VARIABLE = re.compile(r"\{(\w+)(?::([^{}]*))?\}")
 # aiohttp's `{slash:/?}` makes a trailing slash optional; the document shows the bare path.
 _OPTIONAL_SLASH = "/?"

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
+from emulator.apis.traffic_ops.routing import ASYNC_VERSIONS, KNOWN_VERSIONS, LOGIN_VERSIONS, atoi
+from emulator.openapi import ANY_METHODS
+
 from .conftest import MakeClient
 
 
@@ -56,3 +61,72 @@ async def test_a_page_far_past_the_end_is_a_clear_400_not_a_500(make_client: Mak
     assert answer.status == 400
     assert (await answer.json())["error"] == "offset: must be at most 1,000,000,000, not '19330607179839897600'"
     assert (await client.get("/_emulator/tasks?offset=1000000000")).status == 200
+
+
+# ---- where the document narrows to what the server takes (found by Schemathesis' every-check run)
+
+
+def admits(doc: dict[str, Any], schema: dict[str, Any], value: Any) -> bool:
+    """Whether `schema`, one of the document's, admits `value` ($refs into its components)."""
+    return validator(doc, schema).is_valid(value)
+
+
+def validator(doc: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator({**schema, "components": doc["components"]})
+
+
+def parameter(doc: dict[str, Any], path: str, method: str, name: str) -> dict[str, Any]:
+    return next(p for p in doc["paths"][path][method]["parameters"] if p["name"] == name)
+
+
+async def test_traffic_ops_versions_are_the_ones_it_routes_and_others_keep_their_501(
+    make_client: MakeClient,
+) -> None:
+    client, doc = await document(make_client)
+    routed = {f"{major}.{minor}" for major, minor in KNOWN_VERSIONS}
+    assert LOGIN_VERSIONS | ASYNC_VERSIONS == routed
+    versions = [
+        p["schema"] for item in doc["paths"].values() for operation in item.values()
+        for p in operation["parameters"] if p["name"] == "version"
+    ]
+    assert versions and all(set(schema["enum"]) == routed for schema in versions)
+    # Only the document narrows: a version Traffic Ops lacks is still its real 501.
+    assert (await client.get("/api/6.0/async_status/1")).status == 501
+    assert (await client.get("/api")).status == 501
+
+
+async def test_a_traffic_ops_status_id_the_document_admits_is_one_atoi_reads(make_client: MakeClient) -> None:
+    client, doc = await document(make_client)
+    schema = parameter(doc, "/api/{version}/async_status/{id}", "get", "id")["schema"]
+    samples = ["1", "+7", "-3", "007", "1.json", "9" * 18, "9" * 19, "9" * 20, "1.5", "x", "1 ", "\u0661"]
+    for sample in samples:
+        if admits(doc, schema, sample):
+            assert atoi(sample.removesuffix(".json")) is not None, sample
+    assert [s for s in samples if admits(doc, schema, s)] == ["1", "+7", "-3", "007", "1.json", "9" * 18]
+    assert (await client.post("/api/4.0/user/login", json={"u": "admin", "p": "twelve12"})).status == 200
+    assert (await client.get("/api/4.0/async_status/x")).status == 400  # the session cookie kept
+
+
+async def test_the_traffic_ops_login_form_the_document_admits_is_never_a_400(make_client: MakeClient) -> None:
+    client, doc = await document(make_client)
+    schema = doc["paths"]["/api/{version}/user/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    forms = [{"u": "nobody", "p": "x"}, {"u": "", "p": "x"}, {"u": "a"}, {"u": "a", "p": "b", "U": ""}, {}]
+    for form in forms:
+        status = (await client.post("/api/4.0/user/login", json=form)).status
+        assert admits(doc, schema, form) == (form == forms[0]), form
+        assert status == (401 if form == forms[0] else 400), form
+
+
+async def test_a_catch_all_route_is_documented_for_every_method_and_answers_as_the_vendor_does(
+    make_client: MakeClient,
+) -> None:
+    # Traffic Ops' router answers a method no route has with its catch-all 404, not a 405:
+    # the document lists every method OpenAPI 3.1 can name on its catch-all paths.
+    client, doc = await document(make_client)
+    for path in ("/api", "/api/{version}", "/api/{version}/{tail}"):
+        assert set(doc["paths"][path]) == set(ANY_METHODS) == {
+            "get", "put", "post", "delete", "options", "head", "patch", "trace"
+        }
+    answer = await client.request("TRACE", "/api")
+    assert answer.status == 404
+    assert (await answer.json())["alerts"][0]["text"] == "The requested path '/api' does not exist."
