@@ -7,6 +7,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from emulator.apis.spectrum_discover.api import SpectrumDiscover
 from emulator.apis.traffic_ops.routing import ASYNC_VERSIONS, KNOWN_VERSIONS, LOGIN_VERSIONS, atoi
 from emulator.openapi import ANY_METHODS
 
@@ -130,3 +131,18 @@ async def test_a_catch_all_route_is_documented_for_every_method_and_answers_as_t
     answer = await client.request("TRACE", "/api")
     assert answer.status == 404
     assert (await answer.json())["alerts"][0]["text"] == "The requested path '/api' does not exist."
+
+
+
+async def test_a_spectrum_discover_status_id_the_document_admits_is_a_uuid_the_server_takes(
+    make_client: MakeClient,
+) -> None:
+    _, doc = await document(make_client)
+    known = "9c0db090-bd33-41c5-969f-a1603ddf49ab"
+    samples = [known, known.upper(), f"{{{known}}}", known.replace("-", ""), f" {known}", known[:-1], "x"]
+    for path in ("/db2whrest/v1/task_status/{id}", "/db2whrest/v1/task_status/{id}/peek"):
+        schema = parameter(doc, path, "get", "id")["schema"]
+        admitted = [s for s in samples if admits(doc, schema, s)]
+        assert admitted == [known, known.upper()]
+        for sample in admitted:
+            SpectrumDiscover.check_task_id(sample)  # raises ValueError for what it refuses
