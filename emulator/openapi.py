@@ -52,7 +52,7 @@ def build_document(runtime: Runtime, control_routes: Iterable[web.AbstractRouteD
     for name, api in runtime.apis.items():
         builder.add_api(name, api.title, "", api.routes())
     builder.add_api(CONTROL, "task-emulator control API", CONTROL_PREFIX, control_routes)
-    _name_the_apis(builder.components, sorted(runtime.apis))
+    _name_the_apis(builder.components, builder.paths, sorted(runtime.apis))
     return {
         "openapi": "3.1.0",
         "info": {
@@ -228,12 +228,20 @@ class _Builder:
         return f"#/components/schemas/{name}"
 
 
-def _name_the_apis(components: dict[str, Any], apis: list[str]) -> None:
-    """The control API's `api` keys take this server's API ids and nothing else (the
-    installed APIs are known only when the server runs, so the schema files cannot say)."""
+def _name_the_apis(components: dict[str, Any], paths: dict[str, dict[str, Any]], apis: list[str]) -> None:
+    """The control API's `api` keys and parameters (a filter, a task's path) take this
+    server's API ids and nothing else: the installed APIs are known only when the server
+    runs, so the schema files and the table cannot say."""
     for name, schema in components.items():
         if not name.startswith(f"{CONTROL}.") or not isinstance(schema, dict):
             continue
         api = schema.get("properties", {}).get("api")
         if isinstance(api, dict) and api.get("type") == "string":
             api["enum"] = apis
+    for item in paths.values():
+        for operation in item.values():
+            if operation["tags"] != [CONTROL]:
+                continue
+            for parameter in operation["parameters"]:
+                if parameter["name"] == "api" and parameter["in"] in ("path", "query"):
+                    parameter["schema"] = {**parameter["schema"], "type": "string", "enum": apis}

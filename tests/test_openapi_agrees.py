@@ -9,9 +9,11 @@ from jsonschema import Draft202012Validator
 
 from emulator.apis.spectrum_discover.api import SpectrumDiscover
 from emulator.apis.traffic_ops.routing import ASYNC_VERSIONS, KNOWN_VERSIONS, LOGIN_VERSIONS, atoi
+from emulator.lifecycle import Phase
 from emulator.openapi import ANY_METHODS
 
 from .conftest import MakeClient
+from .helpers import runtime_of
 
 
 async def document(make_client: MakeClient) -> tuple[Any, dict[str, Any]]:
@@ -146,3 +148,34 @@ async def test_a_spectrum_discover_status_id_the_document_admits_is_a_uuid_the_s
         assert admitted == [known, known.upper()]
         for sample in admitted:
             SpectrumDiscover.check_task_id(sample)  # raises ValueError for what it refuses
+
+
+async def test_the_control_api_filters_and_task_paths_name_the_apis_and_phases(make_client: MakeClient) -> None:
+    client, doc = await document(make_client)
+    apis = sorted(runtime_of(client).apis)
+    named = [
+        (path, method, p) for path, item in doc["paths"].items() if path.startswith("/_emulator")
+        for method, operation in item.items() for p in operation["parameters"] if p["name"] == "api"
+    ]
+    assert {(path, method) for path, method, _ in named} == {
+        ("/_emulator/tasks", "get"), ("/_emulator/requests", "get"),
+        ("/_emulator/tasks/{api}/{id}", "get"), ("/_emulator/tasks/{api}/{id}/transition", "post"),
+    }
+    assert all(p["schema"]["enum"] == apis for _, _, p in named)
+    phase = parameter(doc, "/_emulator/tasks", "get", "phase")["schema"]
+    assert phase["enum"] == [p.value for p in Phase]
+    # An empty filter is outside the document, and the server refuses it rather than
+    # reading it as no filter: a blank variable in a script is a mistake, said as one.
+    for query in ("api=", "phase=", "api=nope"):
+        answer = await client.get(f"/_emulator/tasks?{query}")
+        assert answer.status == 400, query
+    assert (await client.get("/_emulator/requests?api=")).status == 400
+    assert (await client.get("/_emulator/tasks/nope/1")).status == 400
+
+
+async def test_expiring_credentials_takes_no_body_for_every_api(make_client: MakeClient) -> None:
+    client, doc = await document(make_client)
+    assert doc["paths"]["/_emulator/credentials/expire"]["post"]["requestBody"]["required"] is False
+    answer = await client.post("/_emulator/credentials/expire")
+    assert answer.status == 200
+    assert (await answer.json())["expired"] == sorted(runtime_of(client).apis)
