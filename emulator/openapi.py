@@ -19,6 +19,9 @@ A table entry, keyed by "METHOD aiohttp-path":
 
 A schema is the name of a file in the API's folder (without `.schema.json`), a name from the
 table's own "schemas", or an inline schema whose `$ref`s use such names.
+
+What only a running server knows is filled in last: the control API's `api` values (the
+installed APIs) and the scenarios and steps a fault rule may name (the loaded scenarios).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from aiohttp import web
 
 from . import __version__
 from .errors import ConfigError
+from .faultspec import KnownScenario
 from .openapi_table import TABLE, load_table
 from .routing import CONTROL_PREFIX
 from .schemas import SCHEMA_SUFFIX, SchemaSet
@@ -53,6 +57,7 @@ def build_document(runtime: Runtime, control_routes: Iterable[web.AbstractRouteD
         builder.add_api(name, api.title, "", api.routes())
     builder.add_api(CONTROL, "task-emulator control API", CONTROL_PREFIX, control_routes)
     _name_the_apis(builder.components, builder.paths, sorted(runtime.apis))
+    _name_the_scenarios(builder.components, runtime.engine.catalog.scenarios.values())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -245,3 +250,34 @@ def _name_the_apis(components: dict[str, Any], paths: dict[str, dict[str, Any]],
             for parameter in operation["parameters"]:
                 if parameter["name"] == "api" and parameter["in"] in ("path", "query"):
                     parameter["schema"] = {**parameter["schema"], "type": "string", "enum": apis}
+
+
+# The component of `control/fault.schema.json#/definitions/loaded`, filled in here.
+LOADED_FOR_FAULTS = f"{CONTROL}.fault.loaded"
+
+
+def _name_the_scenarios(components: dict[str, Any], scenarios: Iterable[KnownScenario]) -> None:
+    """A fault rule's `scenario` and `step` as the fault parser takes them: a loaded scenario
+    (of the rule's `api`, when it names one), and a step of that scenario's lifecycle, by
+    phase or by index. A name that several APIs' scenarios share, with no `api`, leaves the
+    lifecycle unknown and any step is taken."""
+    if LOADED_FOR_FAULTS not in components:
+        return
+    branches: list[dict[str, Any]] = [{"properties": {"scenario": False}}]
+    apis_of: dict[str, set[str]] = {}
+    for scenario in scenarios:
+        apis_of.setdefault(scenario.name, set()).add(scenario.api)
+        lifecycle = scenario.lifecycle
+        step: dict[str, Any] = {"type": "string"}  # no lifecycle of its own: a phase only
+        if lifecycle is not None:
+            phases = list(dict.fromkeys(s.phase.value for s in lifecycle.steps))
+            step = {"anyOf": [{"enum": phases}, {"type": "integer", "maximum": len(lifecycle.steps) - 1}]}
+        branches.append({
+            "required": ["scenario"],
+            "properties": {"scenario": {"const": scenario.name}, "api": {"const": scenario.api}, "step": step},
+        })
+    branches += [
+        {"required": ["scenario"], "properties": {"scenario": {"const": name}, "api": False}}
+        for name, apis in apis_of.items() if len(apis) > 1
+    ]
+    components[LOADED_FOR_FAULTS] = {**components[LOADED_FOR_FAULTS], "anyOf": branches}

@@ -3,17 +3,21 @@ follows it is not refused for doing so, and what it lets through, the server tak
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
 from emulator.apis.spectrum_discover.api import SpectrumDiscover
 from emulator.apis.traffic_ops.routing import ASYNC_VERSIONS, KNOWN_VERSIONS, LOGIN_VERSIONS, atoi
+from emulator.control import fault_from_json
+from emulator.fault_effects import PARAMETERS
 from emulator.lifecycle import Phase
 from emulator.openapi import ANY_METHODS
 
 from .conftest import MakeClient
-from .helpers import runtime_of
+from .helpers import Client, runtime_of
 
 
 async def document(make_client: MakeClient) -> tuple[Any, dict[str, Any]]:
@@ -179,3 +183,68 @@ async def test_expiring_credentials_takes_no_body_for_every_api(make_client: Mak
     answer = await client.post("/_emulator/credentials/expire")
     assert answer.status == 200
     assert (await answer.json())["expired"] == sorted(runtime_of(client).apis)
+
+
+def fault_verdicts(client: Client, doc: dict[str, Any]) -> Callable[[dict[str, Any]], tuple[bool, bool]]:
+    """For a fault rule's body: (the document admits it for POST /_emulator/faults, the
+    server takes it)."""
+    runtime = runtime_of(client)
+    schema = doc["paths"]["/_emulator/faults"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    check = validator(doc, schema)
+
+    def verdicts(body: dict[str, Any]) -> tuple[bool, bool]:
+        try:
+            fault_from_json(runtime, body)
+        except ValueError:
+            return check.is_valid(body), False
+        return check.is_valid(body), True
+
+    return verdicts
+
+
+async def test_the_fault_document_agrees_with_the_parser_on_every_kind_and_parameters(
+    make_client: MakeClient,
+) -> None:
+    # Each kind with every set of up to three parameters, each in each form the shape allows
+    # (a 500 or a 503, a uniform or an exponential draw): admitted exactly when taken. A
+    # uniform draw's min is below its max here: JSON Schema cannot compare the two.
+    client, doc = await document(make_client)
+    verdicts = fault_verdicts(client, doc)
+    values: dict[str, list[Any]] = {
+        "seconds": [1], "distribution": ["uniform", "exponential"], "min": [1], "max": [2], "mean": [1],
+        "status": [500, 503], "retry_after": [2], "fraction": [0.5], "chunk_bytes": [8], "interval": [0.1],
+    }
+    assert set(values) == {key for keys in PARAMETERS.values() for key in keys}
+    checked = 0
+    for kind in PARAMETERS:
+        for size in range(4):
+            for keys in itertools.combinations(values, size):
+                for chosen in itertools.product(*(values[key] for key in keys)):
+                    body = {"kind": kind, **dict(zip(keys, chosen, strict=True))}
+                    admitted, taken = verdicts(body)
+                    assert admitted == taken, f"{body}: the document {'admits' if admitted else 'refuses'} it"
+                    checked += 1
+    assert checked > 1000
+
+
+async def test_the_fault_document_names_the_loaded_scenarios_and_their_steps(make_client: MakeClient) -> None:
+    client, doc = await document(make_client)
+    verdicts = fault_verdicts(client, doc)
+    scenarios = list(runtime_of(client).engine.catalog.scenarios.values())
+    bodies: list[dict[str, Any]] = [
+        {"kind": "reset", "path": "/dbapi.do?action=getStatus"}, {"kind": "reset", "path": "/dbapi.do?"},
+        {"kind": "reset", "step": 1}, {"kind": "reset", "step": "done"}, {"kind": "reset", "step": "running"},
+        {"kind": "reset", "scenario": "nope"}, {"kind": "reset", "api": "nope"},
+    ]
+    for scenario in scenarios:
+        steps = len(scenario.lifecycle.steps) if scenario.lifecycle else 0
+        for api in (None, scenario.api, "ops_center" if scenario.api != "ops_center" else "dataarts"):
+            for step in (None, *(p.value for p in Phase), *range(steps + 2)):
+                body = {"kind": "reset", "scenario": scenario.name}
+                bodies.append({**body, **({} if api is None else {"api": api}), **({} if step is None else {"step": step})})
+    taken = 0
+    for body in bodies:
+        admitted, accepted = verdicts(body)
+        assert admitted == accepted, f"{body}: the document {'admits' if admitted else 'refuses'} it"
+        taken += accepted
+    assert 0 < taken < len(bodies)
