@@ -154,6 +154,15 @@ async def test_a_spectrum_discover_status_id_the_document_admits_is_a_uuid_the_s
             SpectrumDiscover.check_task_id(sample)  # raises ValueError for what it refuses
 
 
+async def test_a_spectrum_discover_sql_body_the_document_admits_is_not_blank(make_client: MakeClient) -> None:
+    client, doc = await document(make_client)
+    schema = doc["paths"]["/db2whrest/v1/sql_query_async"]["post"]["requestBody"]["content"]["text/plain"]["schema"]
+    headers = {"Authorization": "Basic c2RhZG1pbjpQYXNzdzByZA==", "X-ALLOW-BASIC-AUTH-SD": "true"}
+    for sql in ("select 1", " \t\n", "\x0b", "\x1c\x85\u3000", "\u00a0x"):
+        status = (await client.post("/db2whrest/v1/sql_query_async", data=sql.encode(), headers=headers)).status
+        assert admits(doc, schema, sql) == (status != 400), (sql, status)
+
+
 async def test_the_control_api_filters_and_task_paths_name_the_apis_and_phases(make_client: MakeClient) -> None:
     client, doc = await document(make_client)
     apis = sorted(runtime_of(client).apis)
