@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 from emulator.apis.spectrum_discover.api import SpectrumDiscover
 from emulator.apis.traffic_ops.routing import ASYNC_VERSIONS, KNOWN_VERSIONS, LOGIN_VERSIONS, atoi
-from emulator.control import fault_from_json
+from emulator.control_input import fault_from_json
 from emulator.fault_effects import PARAMETERS
 from emulator.lifecycle import Phase
 from emulator.openapi import ANY_METHODS
