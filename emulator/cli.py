@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "openapi", help="print the OpenAPI 3.1 document",
         description="Print the OpenAPI 3.1 document of every emulated vendor route and the control "
-        "API: the one a server answers at GET /_emulator/openapi.json.",
+        "API: the one a server on the built-in scenarios answers at GET /_emulator/openapi.json.",
         epilog="example:\n  task-emulator openapi > openapi.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -372,8 +372,9 @@ def run_health(url: str, timeout: float) -> int:
 
 
 def run_openapi() -> int:
-    # The document does not depend on the scenarios: the built-in ones need not be loaded.
-    runtime = build_runtime(EmulatorConfig(builtin_scenarios=False))
+    # The document of a server on the built-in scenarios: a fault rule's body names the
+    # scenarios a server has loaded, and the steps of each.
+    runtime = build_runtime(EmulatorConfig())
     print(json.dumps(build_document(runtime, control_routes(ControlApi(runtime))), indent=2))
     return 0
 

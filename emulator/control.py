@@ -19,9 +19,9 @@
     GET    /openapi.json                    the OpenAPI 3.1 document of every route
     GET    /ui                              the dashboard (emulator/ui): static files only
 
-Request bodies are held to jsonbody.MAX_DEPTH levels of nesting, then checked against
-schemas/control/*.schema.json. Every error is a 4xx with `{"error": "<what is wrong>"}`, at
-most MESSAGE_LIMIT characters whatever was sent, and a refused request changes nothing.
+Here are the sub-application, its route table and the handlers. What a request sends is read
+and checked by control_input (every error a 4xx with `{"error": "<what is wrong>"}`, and a
+refused request changes nothing); what a handler answers is built by control_json.
 """
 
 from __future__ import annotations
@@ -29,59 +29,35 @@ from __future__ import annotations
 import functools
 import hmac
 import os
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from . import __version__
-from .errors import (
-    SHOWN_CHARACTERS,
-    ConfigError,
-    Conflict,
-    EmulatorError,
-    NotFound,
-    TaskRefused,
-    shown,
+from .control_input import (
+    ControlError,
+    check_new_task,
+    fault_from_json,
+    int_query,
+    known_api,
+    read_body,
 )
-from .faults import Fault
-from .faultspec import FaultError, parse_fault
-from .jsonbody import TooDeep, parse_json
-from .lifecycle import Lifecycle, Phase
+from .control_json import clock_json, scenario_json, task_json
+from .errors import ConfigError, Conflict, NotFound, TaskRefused, shown
+from .lifecycle import Phase
 from .openapi import build_document
 from .routing import methods_elsewhere
-from .scenario import Scenario
-from .scenario_loader import explain_schema_error
 from .state import Runtime
 from .store import StoreUnavailable
 from .task import Task, TaskView
 from .ui import PATHS as UI_PATHS
 from .ui import ui_routes
-from .yamlsource import JsonPath, format_path
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_TASK_LIMIT = 1000
-# The largest `limit`, `offset` or `after` a query takes: past any count a server can hold,
-# and small enough for every index (a page far past the end is simply empty).
-MAX_QUERY_NUMBER = 1_000_000_000
-# The longest error message a control route answers: what was wrong, never the whole input
-# echoed back (a key or a value can be as long as the body).
-MESSAGE_LIMIT = 400
 # Fault ids an unknown id's 404 lists; beyond, it gives their number.
 FEW_IDS = 10
-
-
-class ControlError(EmulatorError):
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        self.message = capped(message)
-
-
-def capped(message: str) -> str:
-    if len(message) <= MESSAGE_LIMIT:
-        return message
-    return f"{message[:MESSAGE_LIMIT]}… ({len(message):,} characters)"
 
 
 def admin_token_problem(token: str | None) -> str | None:
@@ -256,10 +232,10 @@ class ControlApi:
             except ValueError as error:
                 raise ControlError(400, f"phase: {error}") from None
         scenario = request.query.get("scenario")
-        limit = self._int_query(request, "limit", DEFAULT_TASK_LIMIT, minimum=1)
+        limit = int_query(request.query, "limit", DEFAULT_TASK_LIMIT, minimum=1)
         # A page of a long list (the dashboard's): skip `offset` matching tasks. Unfiltered,
         # skipped tasks are not even looked at, so a late page of a million tasks is cheap.
-        offset = self._int_query(request, "offset", 0, minimum=0)
+        offset = int_query(request.query, "offset", 0, minimum=0)
         views, next_offset = await self.store.page(api, scenario=scenario, phase=phase, offset=offset, limit=limit)
         found = [self._task_json(request, view) for view in views]
         return web.json_response({"tasks": found, "next_offset": next_offset})
@@ -302,8 +278,8 @@ class ControlApi:
         if "after" in request.query or "limit" in request.query:
             # The newest `limit` entries past seq `after`: what a live view asks for each
             # second, built without building the rest of the journal.
-            after = self._int_query(request, "after", 0, minimum=0)
-            limit = self._int_query(request, "limit", len(self.runtime.journal) or 1, minimum=1)
+            after = int_query(request.query, "after", 0, minimum=0)
+            limit = int_query(request.query, "limit", len(self.runtime.journal) or 1, minimum=1)
             entries = self.runtime.journal.latest(limit, after=after, api=api, task=task)
         else:
             entries = self.runtime.journal.entries(api=api, task=task)
@@ -354,152 +330,18 @@ class ControlApi:
     # ---- helpers -------------------------------------------------------------------------
 
     async def _body(self, request: web.Request, schema: str) -> dict[str, Any]:
-        raw = await request.read()
-        try:
-            body = parse_json(raw)
-        except TooDeep as error:
-            if error.unread:  # deeper than the parser goes: not read to its end
-                raise ControlError(400, f"the body is not valid JSON: {error}") from None
-            raise ControlError(400, str(error)) from None
-        except ValueError as error:
-            raise ControlError(400, f"the body is not valid JSON: {error}") from None
-        for problem in self.runtime.schemas.errors(f"control/{schema}.schema.json", body):
-            path, message = schema_problem(problem)
-            where = format_path(path)
-            raise ControlError(400, f"{where}: {message}" if where else message)
-        return body  # type: ignore[no-any-return]
+        return await read_body(request, self.runtime.schemas, schema)
 
     def _api(self, name: str) -> str:
-        if name not in self.runtime.apis:
-            raise ControlError(400, f"unknown api {shown(name)}: use one of {', '.join(sorted(self.runtime.apis))}")
-        return name
+        return known_api(self.runtime.apis, name)
 
     async def _task(self, request: web.Request) -> Task:
         api = self._api(request.match_info["api"])
         return await self.store.get(api, request.match_info["id"])
 
-    @staticmethod
-    def _int_query(request: web.Request, name: str, default: int, minimum: int) -> int:
-        raw = request.query.get(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ControlError(400, f"{name}: not a whole number: {shown(raw)}") from None
-        if value < minimum:
-            raise ControlError(400, f"{name}: must be at least {minimum}, not {value}")
-        if value > MAX_QUERY_NUMBER:
-            raise ControlError(400, f"{name}: must be at most {MAX_QUERY_NUMBER:,}, not {shown(raw)}")
-        return value
-
     async def _clock_json(self) -> dict[str, Any]:
-        now = await self.store.now()
-        return {"mode": self.engine.clock.mode, "now": now, "iso": _iso(now)}
+        return clock_json(self.engine.clock.mode, await self.store.now())
 
     def _task_json(self, request: web.Request, view: TaskView) -> dict[str, Any]:
-        task = view.task
-        status_path = self.runtime.apis[task.api].status_path(task)
-        return {
-            "api": task.api,
-            "id": task.id,
-            "scenario": task.scenario.name,
-            "phase": view.phase.value,
-            "step": view.step_index,
-            "changed_at": view.entered_at,
-            "created_at": task.created_at,
-            "reads": task.reads,
-            # Where the current step began (time, read count) and whether a transition
-            # replaced the scenario's lifecycle: what the dashboard's timeline is laid from.
-            "step_entered_at": task.position.entered_at,
-            "step_reads_at": task.position.reads_at_entry,
-            "forced": task.lifecycle is not task.scenario.lifecycle,
-            "fields": _plain(view.fields),
-            "scope": dict(task.scope),
-            "status_path": status_path,
-            "status_url": f"{request.scheme}://{request.host}{status_path}",
-            "subtasks": [
-                {"id": sub.id, "name": sub.name, "phase": sub.phase.value, "changed_at": sub.entered_at}
-                for sub in view.subtasks
-            ],
-        }
-
-
-def check_new_task(
-    runtime: Runtime, api: str, fields: Mapping[str, Any], scope: Mapping[str, Any]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """The fields and scope of a task made by a person (control API or test handle), checked
-    as a scenario's `task:` block is: ControlError names the first mistake."""
-    # Field values obey the same rules as a scenario's `task:` block.
-    for problem in runtime.schemas.errors(f"{api}/scenario.schema.json", {"task": dict(fields)}) if fields else ():
-        path, message = schema_problem(problem)
-        raise ControlError(400, f"{format_path(('fields', *path[1:]))}: {message}")
-    spec = runtime.apis[api]
-    unknown = sorted(map(str, set(scope) - set(spec.scope_defaults)))
-    if unknown:
-        allowed = ", ".join(spec.scope_defaults) or "none"
-        raise ControlError(400, f"scope: {api} tasks have no scope {shown(unknown[0])} (they have: {allowed})")
-    plain_scope = {str(k): str(v) for k, v in scope.items()}
-    problem = spec.scope_problem(plain_scope)
-    if problem is not None:
-        raise ControlError(400, problem)
-    return dict(fields), plain_scope
-
-
-def fault_from_json(runtime: Runtime, body: Any) -> Fault:
-    """A run-time fault from its JSON (the control API's body, the pytest handle's keywords),
-    checked as a scenario's faults are; ValueError says where and what is wrong."""
-    for problem in runtime.schemas.errors("control/fault.schema.json", body):
-        path, message = schema_problem(problem)
-        where = format_path(path)
-        raise ValueError(f"{where}: {message}" if where else message)
-    try:
-        return parse_fault(body, apis=runtime.apis, catalog=runtime.engine.catalog)
-    except FaultError as error:
-        where = format_path(error.path)
-        raise ValueError(f"{where}: {error.message}" if where else error.message) from None
-
-
-def schema_problem(error: Any) -> tuple[JsonPath, str]:
-    """`explain_schema_error`, with the value the message quotes cut short: jsonschema puts
-    the whole offending value in its message (`[[[[...]]]] is not of type 'string'`)."""
-    path, message = explain_schema_error(error)
-    instance = error.instance
-    if isinstance(instance, (str, list, dict)) and len(instance) > 0:
-        quoted = repr(instance)
-        if len(quoted) > SHOWN_CHARACTERS:
-            message = message.replace(quoted, shown(instance))
-    return path, message
-
-
-def scenario_json(scenario: Scenario) -> dict[str, Any]:
-    trigger = scenario.trigger
-    return {
-        "api": scenario.api,
-        "name": scenario.name,
-        "description": scenario.description,
-        "source": str(scenario.source),
-        "lifecycle": scenario.summary(),
-        "steps": steps_json(scenario.lifecycle),
-        "subtasks": [{"name": sub.name, "steps": steps_json(sub.lifecycle)} for sub in scenario.subtasks],
-        "trigger": None
-        if trigger is None
-        else {"method": trigger.method, "path": trigger.path, "when": dict(trigger.when)},
-        "preload": [p.id for p in scenario.preload],
-        "faults": [fault.to_json() for fault in scenario.faults],
-    }
-
-
-def steps_json(lifecycle: Lifecycle | None) -> list[dict[str, Any]]:
-    """A lifecycle's steps as data: phase, `for` (seconds) and `polls`, None when unbounded."""
-    if lifecycle is None:
-        return []
-    return [{"phase": s.phase.value, "for": s.duration, "polls": s.polls} for s in lifecycle.steps]
-
-
-def _plain(fields: Any) -> dict[str, Any]:
-    return {key: fields[key] for key in fields}
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat().replace("+00:00", "Z")
+        status_path = self.runtime.apis[view.task.api].status_path(view.task)
+        return task_json(view, status_path, f"{request.scheme}://{request.host}")

@@ -19,6 +19,9 @@ A table entry, keyed by "METHOD aiohttp-path":
 
 A schema is the name of a file in the API's folder (without `.schema.json`), a name from the
 table's own "schemas", or an inline schema whose `$ref`s use such names.
+
+What only a running server knows is filled in last: the control API's `api` values (the
+installed APIs) and the scenarios and steps a fault rule may name (the loaded scenarios).
 """
 
 from __future__ import annotations
@@ -33,14 +36,15 @@ from aiohttp import web
 
 from . import __version__
 from .errors import ConfigError
+from .faultspec import KnownScenario
 from .openapi_table import TABLE, load_table
 from .routing import CONTROL_PREFIX
 from .schemas import SCHEMA_SUFFIX, SchemaSet
 from .state import Runtime
 
 CONTROL = "control"
-# "*" routes (a catch-all) are documented for these methods.
-ANY_METHODS = ("get", "post", "put", "delete", "patch")
+# "*" routes (a catch-all) take every method: documented for each one OpenAPI 3.1 can name.
+ANY_METHODS = ("get", "post", "put", "delete", "patch", "head", "options", "trace")
 _VARIABLE = re.compile(r"\{(\w+)(?::([^{}]*))?\}")
 # aiohttp's `{slash:/?}` makes a trailing slash optional; the document shows the bare path.
 _OPTIONAL_SLASH = "/?"
@@ -52,7 +56,8 @@ def build_document(runtime: Runtime, control_routes: Iterable[web.AbstractRouteD
     for name, api in runtime.apis.items():
         builder.add_api(name, api.title, "", api.routes())
     builder.add_api(CONTROL, "task-emulator control API", CONTROL_PREFIX, control_routes)
-    _name_the_apis(builder.components, sorted(runtime.apis))
+    _name_the_apis(builder.components, builder.paths, sorted(runtime.apis))
+    _name_the_scenarios(builder.components, runtime.engine.catalog.scenarios.values())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -228,12 +233,51 @@ class _Builder:
         return f"#/components/schemas/{name}"
 
 
-def _name_the_apis(components: dict[str, Any], apis: list[str]) -> None:
-    """The control API's `api` keys take this server's API ids and nothing else (the
-    installed APIs are known only when the server runs, so the schema files cannot say)."""
+def _name_the_apis(components: dict[str, Any], paths: dict[str, dict[str, Any]], apis: list[str]) -> None:
+    """The control API's `api` keys and parameters (a filter, a task's path) take this
+    server's API ids and nothing else: the installed APIs are known only when the server
+    runs, so the schema files and the table cannot say."""
     for name, schema in components.items():
         if not name.startswith(f"{CONTROL}.") or not isinstance(schema, dict):
             continue
         api = schema.get("properties", {}).get("api")
         if isinstance(api, dict) and api.get("type") == "string":
             api["enum"] = apis
+    for item in paths.values():
+        for operation in item.values():
+            if operation["tags"] != [CONTROL]:
+                continue
+            for parameter in operation["parameters"]:
+                if parameter["name"] == "api" and parameter["in"] in ("path", "query"):
+                    parameter["schema"] = {**parameter["schema"], "type": "string", "enum": apis}
+
+
+# The component of `control/fault.schema.json#/definitions/loaded`, filled in here.
+LOADED_FOR_FAULTS = f"{CONTROL}.fault.loaded"
+
+
+def _name_the_scenarios(components: dict[str, Any], scenarios: Iterable[KnownScenario]) -> None:
+    """A fault rule's `scenario` and `step` as the fault parser takes them: a loaded scenario
+    (of the rule's `api`, when it names one), and a step of that scenario's lifecycle, by
+    phase or by index. A name that several APIs' scenarios share, with no `api`, leaves the
+    lifecycle unknown and any step is taken."""
+    if LOADED_FOR_FAULTS not in components:
+        return
+    branches: list[dict[str, Any]] = [{"properties": {"scenario": False}}]
+    apis_of: dict[str, set[str]] = {}
+    for scenario in scenarios:
+        apis_of.setdefault(scenario.name, set()).add(scenario.api)
+        lifecycle = scenario.lifecycle
+        step: dict[str, Any] = {"type": "string"}  # no lifecycle of its own: a phase only
+        if lifecycle is not None:
+            phases = list(dict.fromkeys(s.phase.value for s in lifecycle.steps))
+            step = {"anyOf": [{"enum": phases}, {"type": "integer", "maximum": len(lifecycle.steps) - 1}]}
+        branches.append({
+            "required": ["scenario"],
+            "properties": {"scenario": {"const": scenario.name}, "api": {"const": scenario.api}, "step": step},
+        })
+    branches += [
+        {"required": ["scenario"], "properties": {"scenario": {"const": name}, "api": False}}
+        for name, apis in apis_of.items() if len(apis) > 1
+    ]
+    components[LOADED_FOR_FAULTS] = {**components[LOADED_FOR_FAULTS], "anyOf": branches}

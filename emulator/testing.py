@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from .apis import VendorApi
 from .config import EmulatorConfig
-from .control import ControlError, check_new_task, fault_from_json
+from .control_input import ControlError, check_new_task, fault_from_json
 from .fault_effects import FaultKind
 from .lifecycle import Phase
 from .server import EmulatorServer, LoopThread

@@ -21,9 +21,16 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import CheckContext, response_schema_conformance
+from schemathesis.checks import (
+    CheckContext,
+    not_a_server_error,
+    positive_data_acceptance,
+    response_schema_conformance,
+    unsupported_method,
+)
 
 from emulator.config import EmulatorConfig
+from emulator.openapi import ANY_METHODS
 from emulator.server import EmulatorServer
 
 from .helpers import CLOCK_START
@@ -86,6 +93,30 @@ def no_undeclared_server_error(ctx: CheckContext, response: Any, case: Any) -> b
     return None
 
 
+def beyond_the_document(case: Any) -> list[Any]:
+    """The checks a case is spared because the document cannot say what the server wants.
+
+    - A catch-all route (Traffic Ops' `/api...`, documented for every method OpenAPI 3.1 has
+      a field for) takes QUERY too, which the document cannot name: its 404 is Traffic Ops'
+      own answer to a method no route has, not a 405.
+    - JSON Schema compares no two values: a uniform latency whose `min` is above its `max`
+      is a 400 the fault schema cannot announce.
+    - OpenAPI 3.1 cannot make the whole query string a required parameter: Spectrum
+      Discover's `GET sql_query_async` without SQL is a 400 (3.2's `in: querystring` could).
+    """
+    spared = []
+    if set(ANY_METHODS) <= set(case.operation.schema.raw_schema["paths"][case.operation.path]):
+        spared.append(unsupported_method)
+    body = case.body if case.method == "POST" and case.path == "/_emulator/faults" else None
+    if isinstance(body, dict) and body.get("distribution") == "uniform":
+        low, high = body.get("min"), body.get("max")
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low > high:
+            spared.append(positive_data_acceptance)
+    if case.method == "GET" and case.path == "/db2whrest/v1/sql_query_async" and not case.query:
+        spared.append(positive_data_acceptance)
+    return spared
+
+
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES, deadline=None, database=None, derandomize=True,
@@ -95,13 +126,15 @@ def test_fuzz(case: Any, fuzzed_server: EmulatorServer, credentials: dict[str, d
     api = case.operation.definition.raw["tags"][0]
     if api != "control":
         requests.delete(f"{fuzzed_server.url}/_emulator/faults", timeout=10)
-    case.call_and_validate(
-        base_url=fuzzed_server.url,
-        headers=credentials[api],
-        **({"additional_checks": [no_undeclared_server_error]} if EVERY_CHECK
-           else {"checks": [no_undeclared_server_error, response_schema_conformance]}),
-        timeout=10,
-    )
+    if EVERY_CHECK:
+        # Every check but Schemathesis' own "no 5xx", which no_undeclared_server_error takes
+        # the place of: a vendor's declared 5xx (Traffic Ops' 501 for a version it lacks,
+        # which `GET /api` always is) is the vendor's answer, not a failure.
+        checks = {"additional_checks": [no_undeclared_server_error],
+                  "excluded_checks": [not_a_server_error, *beyond_the_document(case)]}
+    else:
+        checks = {"checks": [no_undeclared_server_error, response_schema_conformance]}
+    case.call_and_validate(base_url=fuzzed_server.url, headers=credentials[api], **checks, timeout=10)
 
 
 def test_the_server_is_healthy_after_the_fuzz(fuzzed_server: EmulatorServer) -> None:

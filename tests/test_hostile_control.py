@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from emulator.control import MESSAGE_LIMIT, admin_token_problem
+from emulator.control import admin_token_problem
+from emulator.control_input import MESSAGE_LIMIT
 from emulator.errors import ConfigError, Conflict
 from emulator.faults import MAX_RUN_TIME_FAULTS, FaultSet, Match, RequestFacts
 from emulator.faultspec import parse_fault
