@@ -171,7 +171,8 @@ async def _with_faults(
     request: web.Request, handler: Handler, runtime: Runtime, api: str | None
 ) -> web.StreamResponse:
     try:
-        outcome = await serve_with_faults(request, handler, runtime.faults, runtime.apis, api)
+        claim = None if runtime.store.shared_faults is None else runtime.claim_fault
+        outcome = await serve_with_faults(request, handler, runtime.faults, runtime.apis, api, claim)
     except web.HTTPException as error:
         _record(runtime, request, await _body(request), api, error.status)
         raise

@@ -290,8 +290,7 @@ class ControlApi:
         return web.json_response({"requests": []})
 
     async def faults(self, request: web.Request) -> web.Response:
-        faults = self.runtime.faults
-        return web.json_response({"faults": [faults.describe(f) for f in faults.rules()]})
+        return web.json_response({"faults": await self.runtime.describe_faults(self.runtime.faults.rules())})
 
     async def add_fault(self, request: web.Request) -> web.Response:
         body = await self._body(request, "fault")
@@ -299,11 +298,11 @@ class ControlApi:
             fault = fault_from_json(self.runtime, body)
         except ValueError as error:
             raise ControlError(400, str(error)) from None
-        fault = self.runtime.faults.add(fault)  # Conflict (409) when the set is full
-        return web.json_response(self.runtime.faults.describe(fault), status=201)
+        fault = await self.runtime.add_fault(body, fault)  # Conflict (409) when the set is full
+        return web.json_response((await self.runtime.describe_faults([fault]))[0], status=201)
 
     async def clear_faults(self, request: web.Request) -> web.Response:
-        self.runtime.faults.clear()
+        await self.runtime.clear_faults()
         return web.json_response({"faults": []})
 
     async def remove_fault(self, request: web.Request) -> web.Response:
@@ -318,8 +317,8 @@ class ControlApi:
                 there = f"{len(ids):,}, listed by GET /_emulator/faults"
             wanted = shown(request.match_info["id"])
             raise ControlError(404, f"no fault with id {wanted} (there are: {there})")
-        described = faults.describe(fault)
-        faults.remove(fault.id)
+        (described,) = await self.runtime.describe_faults([fault])
+        await self.runtime.remove_fault(fault.id)
         return web.json_response(described)
 
     async def openapi(self, request: web.Request) -> web.Response:

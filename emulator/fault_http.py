@@ -96,6 +96,7 @@ async def serve_with_faults(
     faults: FaultSet,
     apis: Mapping[str, VendorApi],
     api: str | None,
+    claim: Claim | None = None,
 ) -> Outcome:
     """Answer `request` through `handler`, with whichever fault applies.
 
@@ -105,7 +106,7 @@ async def serve_with_faults(
     answer, marked and journaled as such.
     """
     facts = RequestFacts(api, request.method, request.path, request.query)
-    decision = faults.on_request(facts)
+    decision = await _claimed(faults, claim, lambda: faults.on_request(facts))
     if decision is not None:
         effect = decision.fault.effect
         if isinstance(effect, Latency):
@@ -122,11 +123,30 @@ async def serve_with_faults(
     if faults.has_answer_rules and not response.prepared:
         view = request.get(OBSERVED)
         task = None if view is None else task_facts(view)
-        decision = faults.on_answer(facts, task, _has_body(request, response))
+        has_body = _has_body(request, response)
+        decision = await _claimed(faults, claim, lambda: faults.on_answer(facts, task, has_body))
         if decision is not None:
             owner = api if task is None else task.api
             return await _on_answer(request, response, decision, faults, apis.get(owner) if owner else None)
     return Outcome(response, response.status)
+
+
+# Counts one application of a rule with `times` where every replica counts it (a shared
+# store): False when the rule was used up on some replica.
+Claim = Callable[[Fault], Awaitable[bool]]
+
+
+async def _claimed(faults: FaultSet, claim: Claim | None, decide: Callable[[], Decision | None]) -> Decision | None:
+    """What `decide` decides, with a rule that has `times` applying only when it is claimed
+    (`claim`): one used up elsewhere is marked used up here and the next rule is tried. A
+    rule without `times` costs nothing more."""
+    decision = decide()
+    while decision is not None and claim is not None and decision.fault.times is not None:
+        if await claim(decision.fault):
+            return decision
+        faults.exhaust(decision.fault.id)
+        decision = decide()
+    return decision
 
 
 async def _instead(request: web.Request, fault: Fault, api: VendorApi | None) -> Outcome:

@@ -50,7 +50,7 @@ import dataclasses
 import fnmatch
 import heapq
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,6 +174,13 @@ class Decision:
     delay: float = 0.0
 
 
+def too_many_faults() -> Conflict:
+    return Conflict(
+        f"a server takes at most {MAX_RUN_TIME_FAULTS:,} faults at run time: remove one "
+        "(DELETE /_emulator/faults/{id}) or all of them (DELETE /_emulator/faults) first"
+    )
+
+
 class FaultSet:
     """A server's rules, the seeded source their probabilities and latencies draw from, and
     how often each has applied. `reset()` restores the scenario-declared rules, drops the
@@ -231,10 +238,7 @@ class FaultSet:
         id ("1", "2" …) whatever id it had. Ids never repeat, not even after a reset.
         Conflict when the server already has MAX_RUN_TIME_FAULTS run-time rules."""
         if len(self._run_time) >= MAX_RUN_TIME_FAULTS:
-            raise Conflict(
-                f"a server takes at most {MAX_RUN_TIME_FAULTS:,} faults at run time: remove one "
-                "(DELETE /_emulator/faults/{id}) or all of them (DELETE /_emulator/faults) first"
-            )
+            raise too_many_faults()
         self._serial += 1
         fault = dataclasses.replace(fault, id=str(self._serial))
         self._run_time.append(fault)
@@ -261,6 +265,25 @@ class FaultSet:
         self._run_time.clear()
         self._scenario.clear()
         self._refresh()
+
+    def restore(self, run_time: Sequence[Fault], declared: Container[str] | None) -> None:
+        """The rules as a shared store keeps them for every replica: `run_time` in order,
+        with the ids they were given there, and the scenario-declared rules whose ids are in
+        `declared` (None: all of them). The counts and the random sequence carry on."""
+        self._run_time = list(run_time)
+        self._scenario = [f for f in self._declared if declared is None or f.id in declared]
+        self._refresh()
+
+    def exhaust(self, fault_id: str) -> None:
+        """The rule's `times` ran out on some replica: no request is tried against it here."""
+        fault = self._by_id.get(fault_id)
+        if fault is not None and fault.times is not None:
+            self._applied[fault_id] = fault.times
+            self._refresh()
+
+    @property
+    def declared(self) -> tuple[Fault, ...]:
+        return self._declared
 
     def on_request(self, request: RequestFacts) -> Decision | None:
         """The rule that hits this request as it arrives, if any: latency, or an answer in

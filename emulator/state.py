@@ -4,6 +4,7 @@ control API and the OpenAPI builder read this state, never the application."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -20,7 +21,8 @@ from .config import EmulatorConfig, shipped_scenarios
 from .engine import Engine
 from .errors import ConfigError, SettingsError
 from .fault_http import end_delays
-from .faults import FaultSet
+from .faults import MAX_RUN_TIME_FAULTS, Fault, FaultSet, too_many_faults
+from .faultspec import parse_fault
 from .journal import Journal
 from .openapi_table import TABLE, referenced_schemas
 from .options import ValidationMode
@@ -28,7 +30,7 @@ from .resources import builtin_schemas
 from .scenario import EMPTY, Catalog
 from .scenario_loader import explain_schema_error, load_catalog
 from .schemas import SCHEMA_SUFFIX, SchemaSet
-from .store import MemoryStore, TaskStore
+from .store import RESYNC, MemoryStore, TaskStore
 from .yamlsource import format_path
 
 log = logging.getLogger("task_emulator")
@@ -71,7 +73,71 @@ class Runtime:
         """Back to the start: the tasks and clock (in the store), and on every replica the
         journal, the faults and the vendors' sessions."""
         await self.store.reset()
+        if self.store.shared_faults is not None:
+            await self.store.shared_faults.reset()
         await self.store.broadcast("reset")
+
+    # ---- fault rules: this server's, or those every replica shares ------------------------
+
+    async def add_fault(self, rule: dict[str, Any], fault: Fault) -> Fault:
+        """Add `fault` (parsed from `rule`, its JSON) after the run-time rules; Conflict at
+        the limit. On a shared store every replica has it when this returns."""
+        shared = self.store.shared_faults
+        if shared is None:
+            return self.faults.add(fault)
+        fault_id = await shared.add(rule, MAX_RUN_TIME_FAULTS)
+        if fault_id is None:
+            raise too_many_faults()
+        await self.store.broadcast("faults")
+        added = self.faults.get(fault_id)
+        return added if added is not None else dataclasses.replace(fault, id=fault_id)
+
+    async def remove_fault(self, fault_id: str) -> None:
+        shared = self.store.shared_faults
+        if shared is None:
+            self.faults.remove(fault_id)
+            return
+        await shared.remove(fault_id, [f.id for f in self.faults.declared])
+        await self.store.broadcast("faults")
+
+    async def clear_faults(self) -> None:
+        shared = self.store.shared_faults
+        if shared is None:
+            self.faults.clear()
+            return
+        await shared.clear()
+        await self.store.broadcast("faults")
+
+    async def describe_faults(self, faults: list[Fault]) -> list[dict[str, Any]]:
+        """The rules as the control API lists them, with how often each applied (across every
+        replica on a shared store)."""
+        shared = self.store.shared_faults
+        if shared is None:
+            return [self.faults.describe(f) for f in faults]
+        applied = await shared.applied()
+        return [
+            {
+                **f.to_json(),
+                "applied": applied.get(f.id, 0),
+                "remaining": None if f.times is None else max(f.times - applied.get(f.id, 0), 0),
+            }
+            for f in faults
+        ]
+
+    async def claim_fault(self, fault: Fault) -> bool:
+        """One application of `fault` (which has `times`) where every replica counts it."""
+        shared = self.store.shared_faults
+        return shared is None or await shared.claim(fault.id, fault.times or 0)
+
+    async def _reload_faults(self) -> None:
+        shared = self.store.shared_faults
+        if shared is None:
+            return
+        rules, declared = await shared.rules()
+        run_time = [
+            parse_fault(rule, id=fault_id, apis=self.apis, catalog=self.engine.catalog) for fault_id, rule in rules
+        ]
+        self.faults.restore(run_time, declared)
 
     async def expire_credentials(self, api: str | None = None) -> list[str]:
         """Expire every credential issued so far by `api` (None: by every API), on every
@@ -90,6 +156,8 @@ class Runtime:
             end_delays(self.faults)
             for api in self.apis.values():
                 api.reset()
+        elif event in ("faults", RESYNC):
+            await self._reload_faults()
         elif event == "expire":
             for name in detail.split(","):
                 if name in self.apis:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 # What a server does on an event every replica must act on (see TaskStore.broadcast).
 EventHandler = Callable[[str, str], Awaitable[None]]
+# The event a server hears when it may have missed others (cut off from a shared store and
+# back): whatever it keeps a copy of is read again.
+RESYNC = "resync"
 
 
 class StoreUnavailable(Exception):
@@ -33,10 +36,40 @@ class StoreUnavailable(Exception):
     the control API and health say so. Not an EmulatorError: nobody's input was wrong."""
 
 
+class SharedRules(Protocol):
+    """Fault rules kept where every replica reads them, and their `times` counted there."""
+
+    async def add(self, rule: dict[str, Any], limit: int) -> str | None:
+        """Keep `rule` (the control API's JSON) after the others: its id, None at `limit`."""
+        ...
+
+    async def remove(self, fault_id: str, declared: list[str]) -> bool:
+        """Drop a run-time rule, or one of the scenario-declared `declared`."""
+        ...
+
+    async def clear(self) -> None: ...
+
+    async def reset(self) -> None: ...
+
+    async def rules(self) -> tuple[list[tuple[str, dict[str, Any]]], set[str] | None]:
+        """The run-time rules in order (id, JSON), and the declared ids in force (None: all)."""
+        ...
+
+    async def applied(self) -> dict[str, int]: ...
+
+    async def claim(self, fault_id: str, times: int) -> bool:
+        """One application of a rule with `times` counted; False when none is left."""
+        ...
+
+
 class TaskStore(Protocol):
     """What the vendor routes, the control API and the test handle keep their tasks in."""
 
     engine: Engine
+    @property
+    def shared_faults(self) -> SharedRules | None:
+        """Fault rules shared by replicas (None: each server keeps its own, in its FaultSet)."""
+        ...
 
     @property
     def name(self) -> str:
@@ -112,6 +145,7 @@ class MemoryStore:
     """The tasks in this process: the engine's own. Every call answers at once."""
 
     name = "memory"
+    shared_faults = None
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

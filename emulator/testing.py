@@ -53,14 +53,18 @@ class Fault:
     @property
     def applied(self) -> int:
         """How many requests this fault has hit so far."""
-        faults = self.emulator.server.runtime.faults
-        return self.emulator.server.call(lambda: faults.applied(self.id))
+        runtime = self.emulator.server.runtime
+
+        async def applied() -> int:
+            found = [f for f in runtime.faults.rules() if f.id == self.id]
+            return int((await runtime.describe_faults(found))[0]["applied"]) if found else 0
+
+        return self.emulator.server.run(applied())
 
     def remove(self) -> None:
         """Stop injecting this fault (harmless when it is gone already, by a reset too: ids
         never repeat, so this never removes another fault)."""
-        faults = self.emulator.server.runtime.faults
-        self.emulator.server.call(lambda: faults.remove(self.id))
+        self.emulator.server.run(self.emulator.server.runtime.remove_fault(self.id))
 
 
 class TaskEmulator:
@@ -212,20 +216,20 @@ class TaskEmulator:
         }
         body = {key: value for key, value in given.items() if value is not None}
 
-        def add() -> str:
+        async def add() -> str:
             runtime = self.server.runtime
-            return runtime.faults.add(fault_from_json(runtime, body)).id
+            return (await runtime.add_fault(body, fault_from_json(runtime, body))).id
 
-        return Fault(self, self.server.call(add), kind)
+        return Fault(self, self.server.run(add()), kind)
 
     def faults(self) -> list[dict[str, Any]]:
         """Every fault, as `GET /_emulator/faults` lists them."""
-        faults = self.server.runtime.faults
-        return self.server.call(lambda: [faults.describe(f) for f in faults.rules()])
+        runtime = self.server.runtime
+        return self.server.run(runtime.describe_faults(runtime.faults.rules()))
 
     def clear_faults(self) -> None:
         """Remove every fault, the scenarios' included (a reset restores theirs)."""
-        self.server.call(self.server.runtime.faults.clear)
+        self.server.run(self.server.runtime.clear_faults())
 
     # ---- what happened -------------------------------------------------------------------
 

@@ -57,6 +57,9 @@ class ServeProcess:
     def post(self, path: str, **kwargs: Any) -> requests.Response:
         return requests.post(self.url + path, timeout=10, **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.delete(self.url + path, timeout=10, **kwargs)
+
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 30) -> int:
         """Signal it and wait; its exit status. A Traceback in its log fails the test."""
         if self.process.poll() is None:

@@ -157,3 +157,51 @@ def test_replicas_with_their_own_sessions_still_share_one_poll_count(
                  ops_center_status(a.url, task_id, to_a).status_code,
                  ops_center_status(b.url, task_id, to_b).status_code]
     assert codes == [206, 206, 206, 200]
+
+
+def test_a_fault_added_on_one_replica_hits_exactly_times_requests_across_both(
+    pair: tuple[ServeProcess, ServeProcess],
+) -> None:
+    a, b = pair
+    task_id = make_ops_center_task(a)
+    rule = {"kind": "error", "status": 503, "api": "ops_center", "method": "GET", "times": 3}
+    added = a.post("/_emulator/faults", json=rule)
+    assert added.status_code == 201, added.text
+    fault_id = added.json()["id"]
+    # Both replicas know the rule as soon as the call returned, under one id.
+    for replica in (a, b):
+        assert [f["id"] for f in replica.get("/_emulator/faults").json()["faults"]] == [fault_id]
+
+    def poll(i: int) -> int:
+        return ops_center_status((a, b)[i % 2].url, task_id).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(poll, range(40)))
+    assert codes.count(503) == 3 and codes.count(206) == 37, codes
+    for replica in (a, b):
+        (listed,) = replica.get("/_emulator/faults").json()["faults"]
+        assert (listed["applied"], listed["remaining"]) == (3, 0)
+    # Only the 37 answered reads counted: a fault answering in the vendor's place is no read.
+    assert a.get(f"/_emulator/tasks/ops_center/{task_id}").json()["reads"] == 37
+
+    # Removed on b: gone on a too; a reset on a brings neither back.
+    assert b.delete(f"/_emulator/faults/{fault_id}").status_code == 200
+    assert a.get("/_emulator/faults").json()["faults"] == []
+    assert ops_center_status(a.url, task_id).status_code == 206
+    again = b.post("/_emulator/faults", json={**rule, "times": 1}).json()["id"]
+    assert again != fault_id  # ids never repeat across replicas
+    assert a.post("/_emulator/reset").status_code == 200
+    assert b.get("/_emulator/faults").json()["faults"] == []
+
+
+def test_credentials_expired_through_one_replica_are_expired_on_the_other(
+    pair: tuple[ServeProcess, ServeProcess],
+) -> None:
+    """Sessions are each replica's own (docs/scaling.md), but expiring them reaches all."""
+    a, b = pair
+    login = {"u": "admin", "p": "twelve12"}
+    with requests.Session() as on_b:
+        assert on_b.post(f"{b.url}/api/4.0/user/login", json=login, timeout=10).status_code == 200
+        assert on_b.get(f"{b.url}/api/4.0/async_status/1", timeout=10).status_code == 200
+        assert a.post("/_emulator/credentials/expire", json={"api": "traffic_ops"}).json() == {"expired": ["traffic_ops"]}
+        assert on_b.get(f"{b.url}/api/4.0/async_status/1", timeout=10).status_code == 401

@@ -21,6 +21,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..store import RESYNC
+
 log = logging.getLogger("task_emulator.store")
 
 EventHandler = Callable[[str, str], Awaitable[None]]
@@ -28,8 +30,6 @@ EventHandler = Callable[[str, str], Awaitable[None]]
 # listen again while Redis is away.
 TIMEOUT = 2.0
 RETRY = 0.5
-# What a replica's handler hears after it listened again (events may have been missed).
-RESYNC = "resync"
 
 
 class Replicas:

@@ -27,6 +27,7 @@ from ..store import EventHandler, StoreUnavailable
 from ..task import Task, TaskView, over_limit
 from . import lua
 from .events import Replicas
+from .faults import SharedFaults
 from .records import (
     decode_position,
     lifecycles_of,
@@ -122,6 +123,7 @@ class RedisStore:
         self._seed_base = engine.random.seed if engine.random.seed is not None else secrets.randbits(63)
         self._started = False
         self.replicas = Replicas(self.redis, prefix, self._unavailable)
+        self.shared_faults = SharedFaults(self.redis, prefix, self._call)
 
     @property
     def name(self) -> str:
