@@ -279,14 +279,16 @@ class ControlApi:
             # The newest `limit` entries past seq `after`: what a live view asks for each
             # second, built without building the rest of the journal.
             after = int_query(request.query, "after", 0, minimum=0)
-            limit = int_query(request.query, "limit", len(self.runtime.journal) or 1, minimum=1)
-            entries = self.runtime.journal.latest(limit, after=after, api=api, task=task)
+            limit: int | None = int_query(request.query, "limit", len(self.runtime.journal) or 1, minimum=1)
+            if "limit" not in request.query:
+                limit = None  # all of them past `after`, in one journal or in every replica's
+            entries = await self.runtime.journal_entries(api, task, after, limit)
         else:
-            entries = self.runtime.journal.entries(api=api, task=task)
-        return web.json_response({"requests": [entry.to_json() for entry in entries]})
+            entries = await self.runtime.journal_entries(api, task)
+        return web.json_response({"requests": entries})
 
     async def clear_requests(self, request: web.Request) -> web.Response:
-        self.runtime.journal.clear()
+        await self.runtime.clear_journal()
         return web.json_response({"requests": []})
 
     async def faults(self, request: web.Request) -> web.Response:

@@ -139,6 +139,7 @@ class Journal:
         self._recorded: deque[_Recorded] = deque(maxlen=limit)
         self._bytes = 0
         self._seq = itertools.count(1)
+        self._seq_at_clear = 0
 
     def record(
         self,
@@ -211,8 +212,16 @@ class Journal:
         return [r.entry() for r in reversed(found)]
 
     def clear(self) -> None:
+        self._seq_at_clear = self.last_seq
         self._recorded.clear()
         self._bytes = 0
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the latest entry recorded (0: none yet). Read, not kept per record: a
+        poll pays nothing for it."""
+        recorded = self._recorded
+        return recorded[-1].seq if recorded else self._seq_at_clear
 
     def __len__(self) -> int:
         return len(self._recorded)

@@ -68,6 +68,8 @@ class Runtime:
         if self.store is None:
             self.store = MemoryStore(self.engine)
         self.store.listen(self._on_event)
+        if self.store.shared_journal is not None:
+            self.store.shared_journal.follow(self.journal)
 
     async def reset(self) -> None:
         """Back to the start: the tasks and clock (in the store), and on every replica the
@@ -75,7 +77,31 @@ class Runtime:
         await self.store.reset()
         if self.store.shared_faults is not None:
             await self.store.shared_faults.reset()
+        if self.store.shared_journal is not None:
+            await self.store.shared_journal.clear()
         await self.store.broadcast("reset")
+
+    # ---- the journal: this server's, or every replica's -----------------------------------
+
+    async def journal_entries(
+        self, api: str | None = None, task: str | None = None, after: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The requests answered (of `api`, of `task`) with a seq above `after`, oldest
+        first, the newest `limit` of them when given; on a shared store, every replica's."""
+        shared = self.store.shared_journal
+        if shared is None:
+            if after or limit is not None:
+                entries = self.journal.latest(limit or len(self.journal) or 1, after=after, api=api, task=task)
+            else:
+                entries = self.journal.entries(api=api, task=task)
+            return [entry.to_json() for entry in entries]
+        await self.store.broadcast("send-journal")
+        return await shared.entries(api, task, after, limit)
+
+    async def clear_journal(self) -> None:
+        if self.store.shared_journal is not None:
+            await self.store.shared_journal.clear()
+        await self.store.broadcast("clear-journal")
 
     # ---- fault rules: this server's, or those every replica shares ------------------------
 
@@ -129,6 +155,11 @@ class Runtime:
         shared = self.store.shared_faults
         return shared is None or await shared.claim(fault.id, fault.times or 0)
 
+    def _clear_journal_here(self) -> None:
+        self.journal.clear()
+        if self.store.shared_journal is not None:
+            self.store.shared_journal.forget_local()
+
     async def _reload_faults(self) -> None:
         shared = self.store.shared_faults
         if shared is None:
@@ -151,13 +182,17 @@ class Runtime:
     async def _on_event(self, event: str, detail: str) -> None:
         """What this server does when any replica (this one too) broadcasts `event`."""
         if event == "reset":
-            self.journal.clear()
+            self._clear_journal_here()
             self.faults.reset()
             end_delays(self.faults)
             for api in self.apis.values():
                 api.reset()
         elif event in ("faults", RESYNC):
             await self._reload_faults()
+        elif event == "send-journal" and self.store.shared_journal is not None:
+            await self.store.shared_journal.send()
+        elif event == "clear-journal":
+            self._clear_journal_here()
         elif event == "expire":
             for name in detail.split(","):
                 if name in self.apis:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .journal import Journal
     from .lifecycle import Phase
     from .scenario import Scenario
     from .task import Task, TaskView
@@ -62,6 +63,27 @@ class SharedRules(Protocol):
         ...
 
 
+class SharedLog(Protocol):
+    """A journal every replica sends its requests to (see redis_store/journal.py)."""
+
+    def follow(self, local: Journal) -> None:
+        """Send what `local` records to the shared journal."""
+        ...
+
+    async def send(self) -> None:
+        """What was recorded here and not sent yet, sent now."""
+        ...
+
+    async def entries(self, api: str | None, task: str | None, after: int, limit: int | None) -> list[dict[str, Any]]:
+        ...
+
+    async def clear(self) -> None: ...
+
+    def forget_local(self) -> None:
+        """What was recorded here so far is not to be sent (the journal was cleared)."""
+        ...
+
+
 class TaskStore(Protocol):
     """What the vendor routes, the control API and the test handle keep their tasks in."""
 
@@ -69,6 +91,11 @@ class TaskStore(Protocol):
     @property
     def shared_faults(self) -> SharedRules | None:
         """Fault rules shared by replicas (None: each server keeps its own, in its FaultSet)."""
+        ...
+
+    @property
+    def shared_journal(self) -> SharedLog | None:
+        """The journal of every replica (None: each server shows its own requests)."""
         ...
 
     @property
@@ -146,6 +173,7 @@ class MemoryStore:
 
     name = "memory"
     shared_faults = None
+    shared_journal = None
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

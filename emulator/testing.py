@@ -236,8 +236,7 @@ class TaskEmulator:
     def requests(self, api: str | None = None, task: Task | str | None = None) -> list[dict[str, Any]]:
         """The journal of vendor requests answered (credentials redacted), oldest first."""
         task_id = None if task is None else str(task)
-        entries = self.server.call(lambda: self.server.runtime.journal.entries(api=api, task=task_id))
-        return [entry.to_json() for entry in entries]
+        return self.server.run(self.server.runtime.journal_entries(api, task_id))
 
     def new_violations(self) -> list[dict[str, Any]]:
         """Responses that broke their schema since the last call (or the last reset)."""

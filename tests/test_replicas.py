@@ -205,3 +205,28 @@ def test_credentials_expired_through_one_replica_are_expired_on_the_other(
         assert on_b.get(f"{b.url}/api/4.0/async_status/1", timeout=10).status_code == 200
         assert a.post("/_emulator/credentials/expire", json={"api": "traffic_ops"}).json() == {"expired": ["traffic_ops"]}
         assert on_b.get(f"{b.url}/api/4.0/async_status/1", timeout=10).status_code == 401
+
+
+def test_the_journal_shows_every_replicas_requests_and_a_clear_reaches_both(
+    pair: tuple[ServeProcess, ServeProcess],
+) -> None:
+    a, b = pair
+    task_id = make_ops_center_task(a)
+    assert a.post("/_emulator/clock/advance", json={"seconds": 3600}).status_code == 200
+    for replica in (a, b, b, a):
+        assert ops_center_status(replica.url, task_id).status_code in (200, 206)
+    for replica in (a, b):
+        entries = replica.get("/_emulator/requests", params={"task": task_id}).json()["requests"]
+        assert len(entries) == 4, entries
+        assert [e["seq"] for e in entries] == sorted(e["seq"] for e in entries)
+        # The shared clock's time, not each process's own: an hour on from the start.
+        assert all(e["time"] == CLOCK_START + 3600 for e in entries)
+        # Built and redacted before it left the replica that answered.
+        assert all(e["headers"]["Authorization"] == "[redacted]" for e in entries)
+    newest = a.get("/_emulator/requests", params={"task": task_id, "limit": 1}).json()["requests"]
+    assert len(newest) == 1 and newest[0]["seq"] == entries[-1]["seq"]
+    assert b.delete("/_emulator/requests").status_code == 200
+    assert a.get("/_emulator/requests").json()["requests"] == []
+    assert ops_center_status(b.url, task_id).status_code in (200, 206)
+    after = a.get("/_emulator/requests").json()["requests"]
+    assert len(after) == 1 and after[0]["seq"] > entries[-1]["seq"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from ..task import Task, TaskView, over_limit
 from . import lua
 from .events import Replicas
 from .faults import SharedFaults
+from .journal import SharedJournal
 from .records import (
     decode_position,
     lifecycles_of,
@@ -53,22 +55,26 @@ PAGE_IDS = 500
 
 
 class SharedClock:
-    """The shared clock as last seen in Redis: a virtual clock is `base + offset`; a real one
-    follows Redis's own TIME. Read without a round trip between two (for the journal's
-    times); every read of a task gets the clock from Redis itself."""
+    """The shared clock as last seen in Redis, carried on by this machine's wall clock until
+    the next round trip (a virtual one stands still): what the journal's times are read
+    from, without a round trip per request. Every read of a task gets the clock from Redis."""
 
-    def __init__(self, mode: ClockMode) -> None:
+    def __init__(self, mode: ClockMode, now: float) -> None:
         self.mode: ClockMode = mode
-        self._fields = (mode, "0", "0", "1")
-        self._now = 0.0
+        self._seen = now
+        self._seen_at = time.time()
+        self._scale = 1.0
 
     def update(self, now: float, fields: list[Any]) -> None:
         mode = _text(fields[0])
         self.mode = "virtual" if mode == "virtual" else "real"
-        self._now = now
+        self._scale = float(_text(fields[3]))
+        self._seen, self._seen_at = now, time.time()
 
     def now(self) -> float:
-        return self._now
+        if self.mode == "virtual":
+            return self._seen
+        return self._seen + (time.time() - self._seen_at) * self._scale
 
     def advance(self, seconds: float) -> float:
         raise RuntimeError("the shared clock moves through RedisStore.advance_clock")
@@ -118,12 +124,17 @@ class RedisStore:
         self._response_error: type[Exception] = aioredis.ResponseError
         # The tasks this replica has seen: (api, id) -> (record, task), oldest first.
         self._known: OrderedDict[tuple[str, str], tuple[bytes, Task]] = OrderedDict()
-        self.clock = SharedClock(engine.clock.mode)
+        # The engine's own clock says how this replica was started (mode, start, scale); the
+        # engine reads the shared one from now on.
+        self._own_clock = engine.clock
+        self.clock = SharedClock(engine.clock.mode, engine.clock.now())
+        engine.clock = self.clock
         # Every replica draws from one base: the configured seed, or one the first replica drew.
         self._seed_base = engine.random.seed if engine.random.seed is not None else secrets.randbits(63)
         self._started = False
         self.replicas = Replicas(self.redis, prefix, self._unavailable)
         self.shared_faults = SharedFaults(self.redis, prefix, self._call)
+        self.shared_journal = SharedJournal(self.redis, prefix, self._call)
 
     @property
     def name(self) -> str:
@@ -154,7 +165,7 @@ class RedisStore:
     async def start(self, *, replace: bool = False) -> None:
         """The shared clock made (kept if another replica made it, unless `replace`), and the
         scenarios' preloaded tasks written where absent."""
-        clock = self.engine.clock
+        clock = self._own_clock
         start = repr(clock.now()) if clock.mode == "virtual" else ""
         scale = repr(float(getattr(clock, "_scale", 1.0)))
         args = [self.prefix, clock.mode, start, scale, "1" if replace else "0", str(self._seed_base), *self.engine.apis]
@@ -175,6 +186,7 @@ class RedisStore:
     async def reset(self) -> None:
         """Every replica's tasks, reads, sequences and clock back to the start at once."""
         self.engine.reset()  # a fresh clock: its start and scale, as this replica was started
+        self._own_clock, self.engine.clock = self.engine.clock, self.clock
         await self._call(lambda: self.start(replace=True))
 
     async def problem(self) -> str | None:
@@ -195,8 +207,10 @@ class RedisStore:
 
     async def open(self) -> None:
         await self.replicas.open()
+        await self.shared_journal.open()
 
     async def close(self) -> None:
+        await self.shared_journal.close()
         await self.replicas.close()
         await self.redis.aclose()
 

@@ -1,0 +1,116 @@
+"""The journal of every replica in one Redis list, bounded as one journal is.
+
+Each replica records its requests in its own `Journal` (a status poll pays nothing more on a
+shared store) and sends what is new to Redis in the background, FLUSH_EVERY seconds apart,
+as the control API shows entries: built and redacted before they leave the process. A read
+of the shared journal first has every replica send what it holds (an event each confirms),
+so it sees every request answered before it was asked.
+
+Keys under the prefix P: P:journal (list of `seq|entry JSON`, oldest first), P:journal:seq
+(the sequence, never reset: `after=` stays valid across a clear), P:journal:bytes (what the
+list holds, bounded by the journal's byte bound as its length is by its entry bound).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..journal import Journal
+
+log = logging.getLogger("task_emulator.store")
+
+FLUSH_EVERY = 0.05
+# ARGV: prefix, limit, max bytes, then the entries' JSON. Each gets the next seq.
+PUSH = """
+local P, limit, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local list, total = P .. ':journal', P .. ':journal:bytes'
+for i = 4, #ARGV do
+  local seq = redis.call('INCR', P .. ':journal:seq')
+  local item = seq .. '|' .. ARGV[i]
+  redis.call('RPUSH', list, item)
+  redis.call('INCRBY', total, #item)
+end
+while redis.call('LLEN', list) > limit
+    or (tonumber(redis.call('GET', total) or '0') > max and redis.call('LLEN', list) > 1) do
+  redis.call('DECRBY', total, #redis.call('LPOP', list))
+end
+return redis.call('LLEN', list)
+"""
+
+
+class SharedJournal:
+    def __init__(self, redis: Any, prefix: str, call: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._call = call
+        self._push = redis.register_script(PUSH)
+        self._local: Journal | None = None
+        self._sent = 0  # the local seq sent up to
+        self._sender: asyncio.Task[None] | None = None
+
+    def follow(self, local: Journal) -> None:
+        """Send what `local` records (from now on) to the shared journal."""
+        self._local = local
+        self._sent = local.last_seq
+
+    async def open(self) -> None:
+        if self._sender is None and self._local is not None:
+            self._sender = asyncio.create_task(self._send_often(), name="task-emulator journal sender")
+
+    async def close(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+            try:
+                await self._sender
+            except asyncio.CancelledError:
+                pass
+            self._sender = None
+
+    async def send(self) -> None:
+        """What this replica recorded since its last send, into the shared journal."""
+        local = self._local
+        if local is None or local.last_seq == self._sent:
+            return
+        entries = local.latest(local.limit, after=self._sent)
+        self._sent = local.last_seq
+        if not entries:
+            return
+        items = [json.dumps({k: v for k, v in e.to_json().items() if k != "seq"}, separators=(",", ":")) for e in entries]
+        args = [self._prefix, str(local.limit), str(local.max_bytes), *items]
+        await self._call(lambda: self._push(args=args))
+
+    async def entries(self, api: str | None, task: str | None, after: int, limit: int | None) -> list[dict[str, Any]]:
+        """The shared entries (of `api`, of `task`) with a seq above `after`, oldest first;
+        the newest `limit` of them when given. Call after every replica has sent."""
+        raw = await self._call(lambda: self._redis.lrange(f"{self._prefix}:journal", 0, -1))
+        found = []
+        for item in raw:
+            text = item.decode() if isinstance(item, bytes) else str(item)
+            seq, _, body = text.partition("|")
+            if int(seq) <= after:
+                continue
+            entry = json.loads(body)
+            if (api is None or entry["api"] == api) and (task is None or entry["task"] == task):
+                found.append({"seq": int(seq), **entry})
+        return found if limit is None else found[-limit:]
+
+    async def clear(self) -> None:
+        p = self._prefix
+        await self._call(lambda: self._redis.delete(f"{p}:journal", f"{p}:journal:bytes"))
+
+    def forget_local(self) -> None:
+        """What this replica recorded so far is not sent (the journal was cleared)."""
+        if self._local is not None:
+            self._sent = self._local.last_seq
+
+    async def _send_often(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            try:
+                await self.send()
+            except Exception as error:  # Redis away: what was not sent is lost, said once per miss
+                log.warning("journal entries not sent to the shared journal: %s", error)
