@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .task import TaskView
 from .lifecycle import Lifecycle
 from .scenario import Scenario
+from .task import TaskView
 
 
 def task_json(view: TaskView, status_path: str, origin: str) -> dict[str, Any]:

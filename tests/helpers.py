@@ -8,9 +8,9 @@ import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from emulator.task import Task
 from emulator.server import EmulatorServer
 from emulator.state import RUNTIME, Runtime
+from emulator.task import Task
 
 # A fixed moment for the virtual clock, so rendered times are stable: 2026-01-02T03:04:05Z.
 CLOCK_START = 1767323045.0

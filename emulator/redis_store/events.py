@@ -64,7 +64,7 @@ class Replicas:
         await self.open()
         try:
             await asyncio.wait_for(self._listening.wait(), TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass  # not listening yet (Redis away): the publish below says so
         event_id = uuid.uuid4().hex
         acks = f"{self._prefix}:ack:{event_id}"

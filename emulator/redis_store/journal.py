@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..journal import Journal
+from ..store import StoreUnavailable
 
 log = logging.getLogger("task_emulator.store")
 
@@ -112,5 +113,7 @@ class SharedJournal:
             await asyncio.sleep(FLUSH_EVERY)
             try:
                 await self.send()
-            except Exception as error:  # Redis away: what was not sent is lost, said once per miss
+            except StoreUnavailable as error:  # what was not sent is lost, said each time
                 log.warning("journal entries not sent to the shared journal: %s", error)
+            except Exception:  # a bug must not stop the sending: logged, with its traceback
+                log.exception("bug: sending journal entries failed")

@@ -100,7 +100,7 @@ def _unforced(data: list[Any]) -> Lifecycle:
     return Lifecycle((Step(Phase(data[0]), fields=MappingProxyType(dict(data[1]))),))
 
 
-def _number(value: float | int | None) -> str:
+def _number(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 

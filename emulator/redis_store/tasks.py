@@ -293,7 +293,8 @@ class RedisStore:
         explicit = create.get("task_id") is not None
         for _ in range(ID_ATTEMPTS):
             count = 1 + len(scenario.subtasks)
-            result = await self._call(lambda: self._ids(args=[self.prefix, api, str(count)]))
+            args = [self.prefix, api, str(count)]
+            result = await self._call(lambda: self._ids(args=args))  # noqa: B023 - awaited here
             now = float(result[2])
             self.clock.update(now, result[3:])
             last = int(result[0])
@@ -346,7 +347,9 @@ class RedisStore:
             start = 0
             while True:
                 key, first = f"{self.prefix}:order:{name}", start
-                chunk = await self._call(lambda: self.redis.lrange(key, first, first + PAGE_IDS - 1))
+                chunk = await self._call(
+                    lambda: self.redis.lrange(key, first, first + PAGE_IDS - 1)  # noqa: B023 - awaited here
+                )
                 if not chunk:
                     break
                 start += len(chunk)

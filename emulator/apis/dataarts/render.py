@@ -12,9 +12,9 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...task import SubtaskView, TaskView
 from ...lifecycle import Phase
 from ...randomness import faker_for
+from ...task import SubtaskView, TaskView
 
 STATUS_BY_PHASE = {
     Phase.SCHEDULED: "RUNNING",
