@@ -92,28 +92,15 @@ class Engine:
             raise NotFound(f"no {api} scenario named {shown(name)} (loaded: {known})")
         return scenario
 
-    def create_task(
-        self,
-        scenario: Scenario,
-        *,
-        task_id: str | None = None,
-        fields: Mapping[str, Any] = EMPTY,
-        scope: Mapping[str, str] | None = None,
-        facts: Mapping[str, Any] = EMPTY,
-        created_at: float | None = None,
-        at: Phase | None = None,
-    ) -> Task:
-        """Make a task from `scenario` and keep it. `facts` (the triggering request's body,
-        query …) fill the scenario's ${...} placeholders; `fields` override the scenario's
-        task fields."""
+    def create_task(self, scenario: Scenario, *, task_id: str | None = None, **create: Any) -> Task:
+        """Make a task from `scenario` (build_task's keywords) and keep it: Conflict for an
+        id taken, TaskRefused at the task limit."""
         tasks = self._tasks[scenario.api]
         if self.task_limit is not None and self.count() >= self.task_limit:
             raise over_limit(self.task_limit)
         if task_id is not None and task_id in tasks:
             raise Conflict(f"a {scenario.api} task with id {shown(task_id)} already exists")
-        task = self.build_task(
-            scenario, self, task_id=task_id, fields=fields, scope=scope, facts=facts, created_at=created_at, at=at
-        )
+        task = self.build_task(scenario, self, task_id=task_id, **create)
         tasks[task.id] = task
         return task
 
@@ -130,7 +117,9 @@ class Engine:
         at: Phase | None = None,
     ) -> Task:
         """A task of `scenario` with its id (unless given) and seed drawn from `ids`, as of
-        `ids.now()`; not kept (see `create_task`, and a shared store's own `create`)."""
+        `ids.now()`; not kept (see `create_task`, and a shared store's own `create`).
+        `facts` (the triggering request's body, query …) fill the scenario's ${...}
+        placeholders; `fields` override the scenario's task fields."""
         spec = self.apis[scenario.api]
         if task_id is None:
             task_id = spec.new_task_id(ids)

@@ -230,6 +230,33 @@ class MemoryStore:
         return None
 
 
+class Page:
+    """A page of task views, offered in the order the tasks were made: those of `phase`
+    (None: any), `offset` of them skipped, then `limit` kept; `next_offset` is set once one
+    more was offered past them (then `offer` says stop)."""
+
+    def __init__(self, phase: Phase | None, offset: int, limit: int) -> None:
+        self.phase = phase
+        self.offset = offset
+        self.limit = limit
+        self.skip = offset
+        self.found: list[TaskView] = []
+        self.next_offset: int | None = None
+
+    def offer(self, view: TaskView) -> bool:
+        """Take `view` if it belongs on the page; True when the page is complete."""
+        if self.phase is not None and view.phase is not self.phase:
+            return False
+        if self.skip:
+            self.skip -= 1
+        elif len(self.found) == self.limit:  # one past the page: there is a next one
+            self.next_offset = self.offset + self.limit
+            return True
+        else:
+            self.found.append(view)
+        return False
+
+
 def page_of(
     tasks: Iterable[Task],
     observe: Callable[..., TaskView],
@@ -243,18 +270,10 @@ def page_of(
     looking."""
     if scenario is not None:
         tasks = (task for task in tasks if task.scenario.name == scenario)
-    skip = offset
+    page = Page(phase, offset, limit)
     if phase is None:
-        tasks, skip = itertools.islice(tasks, offset, None), 0
-    found: list[TaskView] = []
+        tasks, page.skip = itertools.islice(tasks, offset, None), 0
     for task in tasks:
-        view = observe(task, count_read=False)
-        if phase is not None and view.phase is not phase:
-            continue
-        if skip:
-            skip -= 1
-        elif len(found) == limit:  # one past the page: there is a next one
-            return found, offset + limit
-        else:
-            found.append(view)
-    return found, None
+        if page.offer(observe(task, count_read=False)):
+            break
+    return page.found, page.next_offset

@@ -24,7 +24,7 @@ from ..clock import ClockMode, _check_step
 from ..engine import Engine
 from ..errors import Conflict, NotFound, TaskGone, shown
 from ..randomness import RandomSource
-from ..store import EventHandler, StoreUnavailable
+from ..store import EventHandler, Page, StoreUnavailable
 from ..task import Task, TaskView, over_limit
 from . import lua
 from .events import Replicas
@@ -340,9 +340,9 @@ class RedisStore:
     ) -> tuple[list[TaskView], int | None]:
         """A page of the tasks in the order they were made (see TaskStore.page): ids fetched
         PAGE_IDS at a time; unfiltered, the skipped ones are not even looked at."""
-        filtered = scenario is not None or phase is not None
-        found: list[TaskView] = []
-        skip = offset
+        page = Page(phase, offset, limit)
+        skip_unseen = 0 if scenario is not None or phase is not None else offset
+        page.skip -= skip_unseen
         for name in self.engine.apis if api is None else (api,):
             start = 0
             while True:
@@ -354,21 +354,15 @@ class RedisStore:
                     break
                 start += len(chunk)
                 for raw in chunk:
-                    if skip and not filtered:
-                        skip -= 1
+                    if skip_unseen:
+                        skip_unseen -= 1
                         continue
                     view = await self._run_read(name, _text(raw), count=False)
                     if view is None or (scenario is not None and view.task.scenario.name != scenario):
                         continue
-                    if phase is not None and view.phase is not phase:
-                        continue
-                    if skip:
-                        skip -= 1
-                    elif len(found) == limit:  # one past the page: there is a next one
-                        return found, offset + limit
-                    else:
-                        found.append(view)
-        return found, None
+                    if page.offer(view):
+                        return page.found, page.next_offset
+        return page.found, page.next_offset
 
 
 def _text(value: Any) -> str:
