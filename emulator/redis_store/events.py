@@ -41,6 +41,7 @@ class Replicas:
         self._handler: EventHandler | None = None
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        self._closing = False
 
     def listen(self, handler: EventHandler) -> None:
         self._handler = handler
@@ -51,13 +52,13 @@ class Replicas:
             self._listener = asyncio.create_task(self._listen(), name="task-emulator replica events")
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            try:
-                await self._listener
-            except asyncio.CancelledError:
-                pass
-            self._listener = None
+        """Stop listening. Told by a flag as well as by cancelling: redis-py's `get_message`
+        can take a cancellation for its own timeout and carry on, so the wait is bounded."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            self._closing = True
+            listener.cancel()
+            await asyncio.wait([listener], timeout=TIMEOUT)
 
     async def broadcast(self, event: str, detail: str = "") -> None:
         """Every replica's handler run for `event`; returns when all confirmed (or TIMEOUT)."""
@@ -79,7 +80,7 @@ class Replicas:
 
     async def _listen(self) -> None:
         first = True
-        while True:
+        while not self._closing:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self._channel)
@@ -87,7 +88,7 @@ class Replicas:
                     await self._handler(RESYNC, "")
                 first = False
                 self._listening.set()
-                while True:
+                while not self._closing:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         await self._act(message["data"])
