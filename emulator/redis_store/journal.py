@@ -25,11 +25,14 @@ from ..store import StoreUnavailable
 log = logging.getLogger("task_emulator.store")
 
 FLUSH_EVERY = 0.05
-# ARGV: prefix, limit, max bytes, then the entries' JSON. Each gets the next seq.
+# ARGV: prefix, limit, max bytes, dropped, then the entries' JSON. The sequence moves past
+# the `dropped` requests the replica's own journal no longer held, then each entry gets the
+# next number: a seq counts requests, as in one journal.
 PUSH = """
 local P, limit, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local list, total = P .. ':journal', P .. ':journal:bytes'
-for i = 4, #ARGV do
+redis.call('INCRBY', P .. ':journal:seq', tonumber(ARGV[4]))
+for i = 5, #ARGV do
   local seq = redis.call('INCR', P .. ':journal:seq')
   local item = seq .. '|' .. ARGV[i]
   redis.call('RPUSH', list, item)
@@ -77,11 +80,10 @@ class SharedJournal:
         if local is None or local.last_seq == self._sent:
             return
         entries = local.latest(local.limit, after=self._sent)
+        dropped = local.last_seq - self._sent - len(entries)  # recorded, then pushed out here
         self._sent = local.last_seq
-        if not entries:
-            return
         items = [json.dumps({k: v for k, v in e.to_json().items() if k != "seq"}, separators=(",", ":")) for e in entries]
-        args = [self._prefix, str(local.limit), str(local.max_bytes), *items]
+        args = [self._prefix, str(local.limit), str(local.max_bytes), str(dropped), *items]
         await self._call(lambda: self._push(args=args))
 
     async def entries(self, api: str | None, task: str | None, after: int, limit: int | None) -> list[dict[str, Any]]:
