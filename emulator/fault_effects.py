@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 FaultKind = Literal["latency", "error", "reset", "empty", "truncate", "slow_body"]
-KINDS: tuple[FaultKind, ...] = ("latency", "error", "reset", "empty", "truncate", "slow_body")
-ErrorStatusCode = Literal[500, 503, 429]
 # The keys each kind takes besides `kind`, the match keys and the selection keys.
 PARAMETERS: Mapping[str, tuple[str, ...]] = {
     "latency": ("seconds", "distribution", "min", "max", "mean"),

@@ -26,7 +26,6 @@ from typing import Any
 from ...errors import VendorError
 from ..base import basic_credentials
 
-ROLES = ("Data admin", "Data user", "Collection Admin", "Admin", "Service user")
 # Who may read task_status and peek (the doc's role table); sql_query_async is taken to allow
 # the same roles [inf].
 TASK_ROLES = frozenset({"Data admin", "Data user", "Collection Admin"})
