@@ -25,6 +25,8 @@ from ..store import StoreUnavailable
 log = logging.getLogger("task_emulator.store")
 
 FLUSH_EVERY = 0.05
+# A server's clean-up never waits longer than this for the sender to stop.
+CLOSE_WITHIN = 2.0
 # ARGV: prefix, limit, max bytes, dropped, then the entries' JSON. The sequence moves past
 # the `dropped` requests the replica's own journal no longer held, then each entry gets the
 # next number: a seq counts requests, as in one journal.
@@ -66,13 +68,10 @@ class SharedJournal:
             self._sender = asyncio.create_task(self._send_often(), name="task-emulator journal sender")
 
     async def close(self) -> None:
-        if self._sender is not None:
-            self._sender.cancel()
-            try:
-                await self._sender
-            except asyncio.CancelledError:
-                pass
-            self._sender = None
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.cancel()
+            await asyncio.wait([sender], timeout=CLOSE_WITHIN)
 
     async def send(self) -> None:
         """What this replica recorded since its last send, into the shared journal."""

@@ -13,7 +13,9 @@ store needs nothing new.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 import time
 from collections import OrderedDict
@@ -42,6 +44,8 @@ from .records import (
 if TYPE_CHECKING:
     from ..lifecycle import Phase
     from ..scenario import Scenario
+
+log = logging.getLogger("task_emulator.store")
 
 PREFIX = "task-emulator"
 # Every Redis call gives up after this long: a lost Redis is an answer, not a hang.
@@ -210,9 +214,16 @@ class RedisStore:
         await self.shared_journal.open()
 
     async def close(self) -> None:
+        """Every connection closed, each step bounded: a server's clean-up must end even when
+        Redis stopped answering mid-way."""
         await self.shared_journal.close()
         await self.replicas.close()
-        await self.redis.aclose()
+        try:
+            await asyncio.wait_for(self.redis.aclose(), TIMEOUT)
+        except TimeoutError:
+            log.warning("the connections to the store at %s were not closed in %g s", self.name, TIMEOUT)
+        except self._unavailable:
+            pass  # Redis is away: nothing left to say goodbye to
 
     # ---- the clock -----------------------------------------------------------------------
 
