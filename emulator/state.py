@@ -278,13 +278,12 @@ def make_store(url: str | None, engine: Engine) -> TaskStore:
     """The store `url` names (see EmulatorConfig.store): this process's memory, or Redis."""
     if url is None:
         return MemoryStore(engine)
+    from .redis_store import RedisStore
+
     try:
-        from .redis_store import RedisStore  # the 'redis' extra: imported only when asked for
+        return RedisStore(url, engine)  # imports redis-py, the 'redis' extra, only now
     except ImportError:
-        raise ConfigError(
-            "store: a Redis store needs redis-py: pip install 'task-emulator[redis]'"
-        ) from None
-    return RedisStore(url, engine)
+        raise ConfigError("store: a Redis store needs redis-py: pip install 'task-emulator[redis]'") from None
 
 
 def api_settings(

@@ -122,3 +122,15 @@ async def test_the_address_shown_has_no_password(redis_server: RedisServer) -> N
     finally:
         redis_server.start()
         await store.close()
+
+
+def test_a_redis_store_without_redis_py_is_a_clear_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from emulator.errors import ConfigError
+
+    for name in [n for n in sys.modules if n == "redis" or n.startswith("redis.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "redis", None)  # what an install without the extra sees
+    with pytest.raises(ConfigError, match=r"pip install 'task-emulator\[redis\]'"):
+        build_runtime(EmulatorConfig(clock="virtual", store="redis://127.0.0.1:6379/0"))
