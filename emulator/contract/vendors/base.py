@@ -10,6 +10,7 @@ else in `emulator.contract` knows anything about a particular vendor.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,6 +105,13 @@ class VendorContract(ABC):
     def created_task(self, exchange: Exchange, body: Any) -> str | None:
         """The id of the task a trigger's answer created, if it says."""
         return None
+
+    def created_task_in_json(self, exchange: Exchange) -> str | None:
+        """`created_task` of an answer whose body is JSON; None when it is not."""
+        try:
+            return self.created_task(exchange, json.loads(exchange.body or b""))
+        except ValueError:
+            return None
 
     # ---- driving a live server ------------------------------------------------------------
 

@@ -131,10 +131,7 @@ class DataArtsContract(VendorContract):
         payload = json.dumps({"path": body or self.default_trigger_body}).encode()
         headers = {**session.headers, "Content-Type": "application/json;charset=UTF-8"}
         answer = await self._send(http, session, "POST", path, headers, payload)
-        try:
-            return self.created_task(answer, json.loads(answer.body or b""))
-        except ValueError:
-            return None
+        return self.created_task_in_json(answer)
 
     async def poll(
         self, http: Http, session: Session, credentials: Mapping[str, str], task: str

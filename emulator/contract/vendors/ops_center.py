@@ -155,10 +155,7 @@ class OpsCenterContract(VendorContract):
         payload = json.dumps({"query": body or self.default_trigger_body}).encode()
         headers = {**session.headers, "Content-Type": MEDIA}
         answer = await http.send("POST", PATH, query=query, headers=headers, body=payload)
-        try:
-            return self.created_task(answer, json.loads(answer.body or b""))
-        except ValueError:
-            return None
+        return self.created_task_in_json(answer)
 
     async def poll(
         self, http: Http, session: Session, credentials: Mapping[str, str], task: str
