@@ -17,7 +17,7 @@ from .fault_http import end_delays, serve_with_faults
 from .requestkeys import JOURNAL_TASK, JOURNAL_VIOLATION
 from .routing import CONTROL_PREFIX, no_route
 from .state import RUNTIME, Runtime, build_runtime
-from .store import StoreUnavailable
+from .store import MemoryStore, StoreUnavailable
 
 # Requests bigger than this are refused before any handler reads them.
 MAX_BODY_BYTES = 1024 * 1024
@@ -32,9 +32,15 @@ def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = N
         runtime = build_runtime(config or EmulatorConfig())
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[RUNTIME] = runtime
+    # A memory store never loses a task a route found; a shared one can (see again_if_gone).
+    shared = not isinstance(runtime.store, MemoryStore)
     for api in runtime.apis.values():
         app.add_routes(
-            web.RouteDef(r.method, r.path, journaled(runtime, api.name, r.handler), r.kwargs) for r in api.routes()
+            web.RouteDef(
+                r.method, r.path, journaled(runtime, api.name, again_if_gone(r.handler) if shared else r.handler),
+                r.kwargs,
+            )
+            for r in api.routes()
         )
     app.add_subapp(CONTROL_PREFIX, control_app(runtime))
     # On on_shutdown, not in a cleanup_ctx: aiohttp (and serving.Listener, with its grace
@@ -79,10 +85,7 @@ def journaled(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
         if runtime.faults:  # the only cost of fault injection when there is none
             return await _with_faults(request, guarded(runtime, api, handler), runtime, api)
         try:
-            try:
-                response = await handler(request)
-            except TaskGone:
-                response = await handler(request)  # see gone_again
+            response = await handler(request)
         except web.HTTPException as error:
             _record(runtime, request, await _body(request), api, error.status)
             raise
@@ -105,10 +108,7 @@ def guarded(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
 
     async def answer(request: web.Request) -> web.StreamResponse:
         try:
-            try:
-                return await handler(request)
-            except TaskGone:
-                return await handler(request)  # see gone_again
+            return await handler(request)
         except web.HTTPException:
             raise
         except TaskRefused as error:
@@ -121,11 +121,21 @@ def guarded(runtime: Runtime, api: str | None, handler: Handler) -> Handler:
     return answer
 
 
-# gone_again: a route that found a task and then could not read it (another replica reset
-# the tasks in between, or since this one last saw the task) is answered once more from the
-# start. The store has forgotten the task by then, so the route's lookup finds nothing and
-# it answers as its vendor answers an unknown id. A route that made a task and lost it
-# before its first look makes another: as if the request had come after the reset.
+def again_if_gone(handler: Handler) -> Handler:
+    """`handler` answering once more from the start when it found a task and then could not
+    read it (on a shared store, another replica reset the tasks in between, or since this one
+    last saw the task). The store has forgotten the task by then, so the route's lookup finds
+    nothing and it answers as its vendor answers an unknown id. A route that made a task and
+    lost it before its first look makes another: as if the request had come after the reset."""
+
+    @functools.wraps(handler)
+    async def answer(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except TaskGone:
+            return await handler(request)
+
+    return answer
 
 
 def refused(runtime: Runtime, request: web.Request, api: str | None, error: TaskRefused) -> web.StreamResponse:
