@@ -58,6 +58,7 @@ async def _store_open(runtime: Runtime, app: web.Application) -> AsyncIterator[N
     """The store's connections and listeners, open as long as the application (closed after
     the requests in flight, which may still use them)."""
     await runtime.store.open()
+    await runtime.open()
     yield
     await runtime.store.close()
 

@@ -24,13 +24,14 @@ from .fault_http import end_delays
 from .faults import MAX_RUN_TIME_FAULTS, Fault, FaultSet, too_many_faults
 from .faultspec import parse_fault
 from .journal import Journal
+from .keyring import Keyring, Keyrings
 from .openapi_table import TABLE, referenced_schemas
 from .options import ValidationMode
 from .resources import builtin_schemas
 from .scenario import EMPTY, Catalog
 from .scenario_loader import explain_schema_error, load_catalog
 from .schemas import SCHEMA_SUFFIX, SchemaSet
-from .store import RESYNC, MemoryStore, TaskStore
+from .store import RESYNC, MemoryStore, StoreUnavailable, TaskStore
 from .yamlsource import format_path
 
 log = logging.getLogger("task_emulator")
@@ -55,6 +56,9 @@ class Runtime:
     # clock stands for time in which a real client would have kept its session alive, so it
     # must not expire a credential by itself (`expire_credentials` does that on purpose).
     wall_clock: Callable[[], float] = time.time
+    # The keys every API signs its credentials with (the same on every replica of a shared
+    # store, so that a login on one is good on all).
+    keys: Keyrings = field(default_factory=Keyrings)
 
     @property
     def validate(self) -> ValidationMode:
@@ -71,9 +75,23 @@ class Runtime:
         if self.store.shared_journal is not None:
             self.store.shared_journal.follow(self.journal)
 
+    def keyring(self, api: str) -> Keyring:
+        return self.keys.ring(api)
+
+    async def open(self) -> None:
+        """The server starts: what every replica shares read from a shared store (a replica
+        may join after faults were added or credentials expired). Redis away now is not an
+        error: it is read again when Redis is back (`resync`)."""
+        try:
+            await self._reload_faults()
+            await self._load_keys()
+        except StoreUnavailable as error:
+            log.warning("%s: the shared faults and keys are read when it is back", error)
+
     async def reset(self) -> None:
         """Back to the start: the tasks and clock (in the store), and on every replica the
         journal, the faults and the vendors' sessions."""
+        await self._move_keys(sorted(self.apis), forget=True)
         await self.store.reset()
         if self.store.shared_faults is not None:
             await self.store.shared_faults.reset()
@@ -176,11 +194,32 @@ class Runtime:
         re-login path runs. Credentials issued afterwards are valid as usual. Returns the
         APIs it was done for."""
         names = sorted(self.apis) if api is None else [api]
+        await self._move_keys(names, forget=False)
         await self.store.broadcast("expire", ",".join(names))
         return names
 
+    async def _move_keys(self, apis: list[str], *, forget: bool) -> None:
+        """The keyrings of `apis` moved on: here, or where every replica reads them (each
+        reads them again on the event that follows)."""
+        shared = self.store.shared_keys
+        if shared is not None:
+            now = self.wall_clock()
+            await shared.move(apis, forget=forget, now=now, root=self.keys.root, states=self.keys.states())
+        elif forget:
+            self.keys.forget(apis)
+        else:
+            self.keys.expire(apis, self.wall_clock())
+
+    async def _load_keys(self) -> None:
+        shared = self.store.shared_keys
+        if shared is not None:
+            root, states = await shared.load(self.keys.root, self.keys.states())
+            self.keys.update(root, states)
+
     async def _on_event(self, event: str, detail: str) -> None:
         """What this server does when any replica (this one too) broadcasts `event`."""
+        if event in ("reset", "expire", RESYNC):
+            await self._load_keys()
         if event == "reset":
             self._clear_journal_here()
             self.faults.reset()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from .engine import Engine
     from .journal import Journal
+    from .keyring import KeyState
     from .lifecycle import Phase
     from .scenario import Scenario
     from .task import Task, TaskView
@@ -84,6 +85,24 @@ class SharedLog(Protocol):
         ...
 
 
+class SharedKeys(Protocol):
+    """The keyrings' root and states kept where every replica reads them (see
+    emulator/keyring.py and redis_store/keys.py)."""
+
+    async def load(self, root: bytes, states: Mapping[str, KeyState]) -> tuple[bytes, dict[str, KeyState]]:
+        """The root and the states every replica uses. `root` and `states` (this replica's
+        own) are kept first where there are none: the first replica's, or after the shared
+        store came back empty."""
+        ...
+
+    async def move(
+        self, apis: list[str], *, forget: bool, now: float, root: bytes, states: Mapping[str, KeyState]
+    ) -> None:
+        """The rings of `apis` moved on (expired at `now`, or forgotten) where every replica
+        reads them; `root` and `states` as for `load`."""
+        ...
+
+
 class TaskStore(Protocol):
     """What the vendor routes, the control API and the test handle keep their tasks in."""
 
@@ -96,6 +115,11 @@ class TaskStore(Protocol):
     @property
     def shared_journal(self) -> SharedLog | None:
         """The journal of every replica (None: each server shows its own requests)."""
+        ...
+
+    @property
+    def shared_keys(self) -> SharedKeys | None:
+        """The keys credentials are signed with, shared by replicas (None: this server's own)."""
         ...
 
     @property
@@ -174,6 +198,7 @@ class MemoryStore:
     name = "memory"
     shared_faults = None
     shared_journal = None
+    shared_keys = None
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

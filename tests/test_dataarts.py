@@ -18,6 +18,8 @@ import pytest
 
 from emulator.apis import API_CLASSES
 from emulator.apis.dataarts import DataArts, render, signing
+from emulator.apis.dataarts.gateway import Gateway
+from emulator.keyring import Keyrings
 from emulator.scenario_loader import check_files
 from emulator.state import load_schemas
 
@@ -550,7 +552,7 @@ async def test_a_token_is_checked_by_what_it_carries(client: Client) -> None:
 
 def test_the_first_token_stays_valid_however_many_come_after() -> None:
     # The store used to drop its oldest token after 10,000: a valid token then answered 401.
-    gateway = DataArts(None, {**DataArts.default_settings}).gateway  # type: ignore[arg-type]
+    gateway = Gateway({**DataArts.default_settings}, Keyrings().ring("dataarts"))
     first, _ = gateway.issue(PROJECT, "emulator", CLOCK_START)
     for _ in range(10_001):
         gateway.issue(PROJECT, "emulator", CLOCK_START)

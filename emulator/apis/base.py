@@ -24,6 +24,7 @@ from ..vendor import IdSource, Secrets, TriggerRoute
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from ..keyring import Keyring
     from ..lifecycle import Phase
     from ..options import ValidationMode
     from ..scenario import Scenario
@@ -61,6 +62,11 @@ class VendorContext(Protocol):
         ...
 
     def wall_clock(self) -> float: ...
+
+    def keyring(self, api: str) -> Keyring:
+        """The keys `api` signs its credentials with: the same on every replica, moved on
+        by expire_credentials and reset before the API's own hooks are called."""
+        ...
 
 
 @functools.lru_cache(maxsize=256)

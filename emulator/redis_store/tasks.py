@@ -32,6 +32,7 @@ from . import lua
 from .events import Replicas
 from .faults import SharedFaults
 from .journal import SharedJournal
+from .keys import SharedKeyrings
 from .records import (
     decode_position,
     lifecycles_of,
@@ -139,6 +140,7 @@ class RedisStore:
         self.replicas = Replicas(self.redis, prefix, self._unavailable)
         self.shared_faults = SharedFaults(self.redis, prefix, self._call)
         self.shared_journal = SharedJournal(self.redis, prefix, self._call)
+        self.shared_keys = SharedKeyrings(self.redis, prefix, self._call)
 
     @property
     def name(self) -> str:

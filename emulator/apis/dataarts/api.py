@@ -114,7 +114,7 @@ class DataArts(VendorApi):
 
     def __init__(self, runtime: Any, settings: Mapping[str, Any]) -> None:
         super().__init__(runtime, settings)
-        self.gateway = Gateway(settings)
+        self.gateway = Gateway(settings, runtime.keyring(self.name))
         self.iam = Iam(settings)
         self.default_workspace: str = settings["default_workspace"]
         self._statuses: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
@@ -166,10 +166,9 @@ class DataArts(VendorApi):
         self._statuses.clear()
 
     def expire_credentials(self) -> None:
-        """Every IAM token issued so far answers as expired. AK/SK pairs are permanent keys
-        (they have no lifetime), and configured tokens stand for tokens got elsewhere: both
-        stay valid."""
-        self.gateway.expire_tokens(self.wall_time())
+        """Every IAM token issued so far answers as expired: the keyring moved on, and a
+        token says its generation. AK/SK pairs are permanent keys (they have no lifetime),
+        and configured tokens stand for tokens got elsewhere: both stay valid."""
 
     def credentials(self) -> dict[str, str]:
         """The first AK/SK pair and token, with the project and workspace they open."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import VendorError
+from ...keyring import Keyring
 from . import signing
 from .tokens import TokenClaims, TokenSeal, iam_time
 
@@ -77,7 +78,7 @@ class Gateway:
     arrived: the real gateway judges signatures and tokens by its own clock, never by the
     emulator's (a virtual clock's jump stands for time in which a client kept its session)."""
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Mapping[str, Any], keyring: Keyring) -> None:
         self.keys: dict[str, tuple[str, frozenset[str]]] = {
             key["ak"]: (key["sk"], frozenset(key["projects"])) for key in settings["access_keys"]
         }
@@ -92,25 +93,19 @@ class Gateway:
         self.token_lifetime = float(get("token_lifetime_seconds", DEFAULT_TOKEN_LIFETIME_SECONDS))
         self.lock_after = int(get("ak_lock_after_failures", DEFAULT_LOCK_AFTER_FAILURES))
         self.lock_seconds = float(get("ak_lock_seconds", DEFAULT_LOCK_SECONDS))
-        self.seal = TokenSeal()
+        self.seal = TokenSeal(keyring)
         # Per configured AK (so bounded by the settings): failed signatures in a row, and
         # the wall time its lock ends.
         self._failures: dict[str, int] = {}
         self._locked_until: dict[str, float] = {}
 
     def reset(self) -> None:
-        """Tokens issued so far no longer open; no AK is locked."""
-        self.seal.revoke()
+        """No AK is locked (tokens issued so far no longer open: the keyring forgot them)."""
         self._failures.clear()
         self._locked_until.clear()
 
     def issue(self, project_id: str, user: str, now: float) -> tuple[str, TokenClaims]:
         return self.seal.issue(project_id, user, now, self.token_lifetime)
-
-    def expire_tokens(self, now: float) -> None:
-        """Every token issued so far is expired from `now` on. Configured tokens stay valid:
-        they stand for a token the user got elsewhere, and have no lifetime here."""
-        self.seal.expire_all(now)
 
     def authenticate(
         self,

@@ -105,7 +105,9 @@ class SpectrumDiscover(VendorApi):
 
     def __init__(self, runtime: Any, settings: Mapping[str, Any]) -> None:
         super().__init__(runtime, settings)
-        self.auth = Authenticator(users_from_settings(settings), parse_duration(settings["token_lifetime"]))
+        self.auth = Authenticator(
+            users_from_settings(settings), parse_duration(settings["token_lifetime"]), runtime.keyring(self.name)
+        )
         self.public_url: str | None = settings.get("public_url")
         self.columns = load_columns(runtime.schemas.root / COLUMNS_FILE)
 
@@ -140,12 +142,9 @@ class SpectrumDiscover(VendorApi):
     def status_path(self, task: Task) -> str:
         return f"{STATUS_PREFIX}{task.id}"
 
-    def reset(self) -> None:
-        self.auth.clear()
-
-    def expire_credentials(self) -> None:
-        """Every token issued so far answers 401 "Token has expired" from now on."""
-        self.auth.tokens.expire_all()
+    # reset and expire_credentials have nothing to do here: a token says the keyring's
+    # generation it was issued in, and the keyring moved on (forgotten tokens answer
+    # "Invalid token", expired ones "Token has expired").
 
     def credentials(self) -> dict[str, str]:
         """A user whose role may read task statuses (HTTP Basic for GET /auth/v1/token)."""

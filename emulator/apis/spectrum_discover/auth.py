@@ -5,10 +5,14 @@ Inside a cluster, Basic credentials plus `X-ALLOW-BASIC-AUTH-SD: true` are taken
 token (IBM's application SDK, `ApplicationLib.obtain_token`).
 
 Tokens are laid out as the Fernet tokens the real service hands out (version byte, issue
-time, IV, ciphertext, HMAC) and, like those, carry their own proof of origin: the HMAC is
-made with a key this server drew at start. Their lifetime is judged on the wall clock, as the
-real service judges it, never on the emulator clock: a jump of a virtual clock stands for
-time in which the client kept its session, so it must not expire a token by itself.
+time, IV, ciphertext, HMAC) and, like those, carry what they grant and their own proof of
+origin, so the server keeps no table of them: nothing grows with the logins, and every
+replica checks a token any of them issued. The HMAC is made with the API's keyring (the same
+on every replica; emulator/keyring.py); the body says who the token is for, when exactly it
+was issued and the keyring's generation, so expiring every credential on purpose is a new
+generation. Lifetimes are judged on the wall clock, as the real service judges them, never
+on the emulator clock: a jump of a virtual clock stands for time in which the client kept its
+session, so it must not expire a token by itself.
 """
 
 from __future__ import annotations
@@ -18,29 +22,29 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from collections import OrderedDict
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import VendorError
+from ...keyring import Keyring
 from ..base import basic_credentials
 
 # Who may read task_status and peek (the doc's role table); sql_query_async is taken to allow
 # the same roles [inf].
 TASK_ROLES = frozenset({"Data admin", "Data user", "Collection Admin"})
 ALLOW_BASIC_HEADER = "X-ALLOW-BASIC-AUTH-SD"
-# The most tokens a server keeps. Issuing one more retires the oldest, which then answers as
-# an expired token does (the client logs in again). A client polls with the token it got
-# last, so this many logins between two polls of one client never happen in a test run.
-MAX_TOKENS = 10_000
 EXPIRED = "Token has expired"
 INVALID = "Invalid token"
 
-# The Fernet layout: version 0x80, 8-byte big-endian issue time, 16-byte IV, ciphertext (64
-# bytes here), then an HMAC-SHA256 of everything before it.
+# The Fernet layout: version 0x80, 8-byte big-endian issue time, 16-byte IV, a body of 64
+# bytes, then an HMAC-SHA256 of everything before it. The body (in the clear: it holds
+# nothing secret) is the keyring's generation, the exact issue time, a digest of the
+# username and random bytes.
 _VERSION = b"\x80"
-_SIGNED = 1 + 8 + 16 + 64
+_BODY = struct.Struct(">Qd16s32s")
+_SIGNED = 1 + 8 + 16 + _BODY.size
 _TOKEN_BYTES = _SIGNED + 32
 
 
@@ -74,90 +78,58 @@ def bearer_token(authorization: str) -> str | None:
     return value.strip() or None
 
 
-class TokenStore:
-    """The tokens a server handed out, oldest first, each with its user and expiry.
+class Tokens:
+    """Makes and checks tokens: the same work however many were issued, and nothing kept."""
 
-    Issuing and checking a token cost the same however many are held: a check is one lookup;
-    an issue drops the expired tokens at the old end (each token is dropped once, so this is
-    constant work per issue over time) and, at `limit`, the oldest live one. A token no longer
-    held that this server made (its HMAC proves it) answers as expired: it was retired by age,
-    by the limit or by `expire_all`, and the client's way on is the same, a new token.
-    """
-
-    def __init__(self, lifetime: float, limit: int = MAX_TOKENS) -> None:
+    def __init__(self, keyring: Keyring, lifetime: float, usernames: list[str]) -> None:
+        self.keyring = keyring
         self.lifetime = lifetime
-        self.limit = limit
-        self._held: OrderedDict[str, tuple[str, float]] = OrderedDict()
-        self._key = secrets.token_bytes(32)
-
-    def __len__(self) -> int:
-        return len(self._held)
+        self._names = {_digest(name): name for name in usernames}
 
     def issue(self, username: str, now: float) -> str:
-        held = self._held
-        # Oldest first, and every token lives as long: the expired ones are at the front.
-        # (A wall clock set back only leaves some for later.)
-        while held:
-            oldest = next(iter(held))
-            if held[oldest][1] > now:
-                break
-            del held[oldest]
-        if len(held) >= self.limit:
-            held.popitem(last=False)
-        token = self._make(now)
-        held[token] = (username, now + self.lifetime)
-        return token
+        body = _BODY.pack(self.keyring.generation, now, _digest(username), secrets.token_bytes(32))
+        signed = _VERSION + int(now).to_bytes(8, "big") + secrets.token_bytes(16) + body
+        return base64.urlsafe_b64encode(signed + self._mac(signed)).decode()
 
     def check(self, token: str, now: float) -> str:
-        """The username `token` was issued to; AuthFailure(401) when it is expired or is
-        not one of this server's."""
-        found = self._held.get(token)
-        if found is None:
-            raise AuthFailure(401, EXPIRED if self._made_here(token) else INVALID)
-        username, expires = found
-        if expires <= now:
-            del self._held[token]
-            raise AuthFailure(401, EXPIRED)
-        return username
-
-    def expire_all(self) -> None:
-        """Every token issued so far answers as expired from now on."""
-        self._held.clear()
-
-    def forget_all(self) -> None:
-        """Every token issued so far is unknown from now on (a new key: not even recognised)."""
-        self._held.clear()
-        self._key = secrets.token_bytes(32)
-
-    def _make(self, now: float) -> str:
-        signed = _VERSION + int(now).to_bytes(8, "big") + secrets.token_bytes(16 + 64)
-        mac = hmac.new(self._key, signed, hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(signed + mac).decode()
-
-    def _made_here(self, token: str) -> bool:
+        """The username `token` was issued to; AuthFailure(401) when it is expired (by age,
+        or expired on purpose since) or is not one of this server's."""
         try:
             raw = base64.urlsafe_b64decode(token.encode("ascii"))
         except (ValueError, binascii.Error):  # not ASCII, or not base64
-            return False
-        if len(raw) != _TOKEN_BYTES or not raw.startswith(_VERSION):
-            return False
-        mac = hmac.new(self._key, raw[:_SIGNED], hashlib.sha256).digest()
-        return hmac.compare_digest(mac, raw[_SIGNED:])
+            raise AuthFailure(401, INVALID) from None
+        if (
+            len(raw) != _TOKEN_BYTES
+            or not raw.startswith(_VERSION)
+            or not hmac.compare_digest(self._mac(raw[:_SIGNED]), raw[_SIGNED:])
+        ):
+            raise AuthFailure(401, INVALID)
+        generation, issued_at, digest, _ = _BODY.unpack_from(raw, 1 + 8 + 16)
+        if generation < self.keyring.generation or issued_at + self.lifetime <= now:
+            raise AuthFailure(401, EXPIRED)
+        username = self._names.get(digest)
+        if username is None:  # a user of another replica's settings
+            raise AuthFailure(401, INVALID)
+        return username
+
+    def _mac(self, signed: bytes) -> bytes:
+        return hmac.new(self.keyring.lasting_key, signed, hashlib.sha256).digest()
+
+
+def _digest(username: str) -> bytes:
+    return hashlib.sha256(username.encode("utf-8", "surrogateescape")).digest()[:16]
 
 
 class Authenticator:
     """The users and the tokens handed out to them. Every `now` is wall-clock time."""
 
-    def __init__(self, users: Mapping[str, User], lifetime: float) -> None:
+    def __init__(self, users: Mapping[str, User], lifetime: float, keyring: Keyring) -> None:
         self.users = dict(users)
-        self.tokens = TokenStore(lifetime)
+        self.tokens = Tokens(keyring, lifetime, list(self.users))
 
     @property
     def lifetime(self) -> float:
         return self.tokens.lifetime
-
-    def clear(self) -> None:
-        self.tokens.forget_all()
 
     def check_password(self, username: str, password: str) -> User | None:
         user = self.users.get(username)

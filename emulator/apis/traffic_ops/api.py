@@ -99,6 +99,7 @@ class TrafficOps(VendorApi):
         }
         self.login_tokens: dict[str, str] = dict(settings.get("login_tokens", {}))
         self.sessions = Sessions(
+            runtime.keyring(self.name),
             self.wall_time,
             settings.get("login_cookie_seconds", LOGIN_SECONDS),
             settings.get("refresh_cookie_seconds", REFRESH_SECONDS),
@@ -142,13 +143,13 @@ class TrafficOps(VendorApi):
         return f"{ASYNC_ENDPOINT}{task.id}"
 
     def reset(self) -> None:
-        # Sessions go too, as every other API's tokens do: what was issued before is unknown.
-        self.sessions.forget_all()
+        # Sessions go too (the keyring forgot them), as every other API's tokens do.
+        self.sessions.keys_moved()
         self._dnssec_refresh = None
         self._statuses.clear()
 
     def expire_credentials(self) -> None:
-        self.sessions.expire_all()
+        self.sessions.keys_moved()
 
     def credentials(self) -> dict[str, str]:
         """A user allowed to read statuses, and a login token."""

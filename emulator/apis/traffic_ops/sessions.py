@@ -8,8 +8,9 @@ one hour from now (tocookie.DefaultDuration); a call authenticated by an access 
 gets that token back, re-signed unchanged (it still carries the cookie it came with, so its
 session still ends when that cookie does), with the new cookie's Expires and Max-Age.
 
-Cookies are signed with a secret of this server. Expiring every credential on purpose moves
-to a new secret and keeps the old ones (a bounded number): a cookie signed with an old one is
+Cookies are signed with the key of the API's keyring (emulator/keyring.py: the same on every
+replica). Expiring every credential on purpose moves the ring to a new generation and the
+keys of the old ones are still tried (a bounded number): a cookie signed with an old one is
 answered as expired, one signed with none as a bad signature, as Traffic Ops would.
 """
 
@@ -20,8 +21,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import secrets
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +29,12 @@ import jwt
 from aiohttp import web
 
 from ...errors import VendorError
+from ...keyring import Keyring
 from .wire import encode_go_json, read_cookies, set_cookie
 
 LOGIN_SECONDS = 6 * 3600  # login.go defaultCookieDuration
 REFRESH_SECONDS = 3600  # tocookie.DefaultDuration
-OLD_SECRETS = 64  # secrets kept after expire_credentials; older cookies become bad signatures
+OLD_SECRETS = 64  # generations tried after expire_credentials; older cookies become bad signatures
 REMEMBERED = 4096  # entries per cache below
 
 LOG_IN = "unauthorized, please log in."
@@ -65,13 +65,12 @@ class Sessions:
     """Issues and checks one server's session cookies and access tokens."""
 
     def __init__(
-        self, wall_time: Callable[[], float], login_seconds: int, refresh_seconds: int
+        self, keyring: Keyring, wall_time: Callable[[], float], login_seconds: int, refresh_seconds: int
     ) -> None:
+        self.keyring = keyring
         self.wall_time = wall_time
         self.login_seconds = login_seconds
         self.refresh_seconds = refresh_seconds
-        self._secret = secrets.token_bytes(32)
-        self._old_secrets: deque[bytes] = deque(maxlen=OLD_SECRETS)
         # Signing and checking cost more than the rest of a poll, and a client sends the same
         # Cookie header poll after poll: what was found, checked or signed is remembered
         # (signatures are deterministic; expiry is still checked every time).
@@ -82,19 +81,9 @@ class Sessions:
 
     # ---- what the control API does -------------------------------------------------------
 
-    def expire_all(self) -> None:
-        """Every cookie and token issued so far is answered as expired from now on."""
-        self._old_secrets.appendleft(self._secret)
-        self._secret = secrets.token_bytes(32)
-        self._forget_checks()
-
-    def forget_all(self) -> None:
-        """Every cookie and token issued so far is unknown from now on (a bad signature)."""
-        self._old_secrets.clear()
-        self._secret = secrets.token_bytes(32)
-        self._forget_checks()
-
-    def _forget_checks(self) -> None:
+    def keys_moved(self) -> None:
+        """The keyring moved on (credentials expired or forgotten): what was checked or
+        signed with the keys of before is checked again."""
         self._tokens.clear()
         self._cookies.clear()
         self._signed.clear()
@@ -135,7 +124,7 @@ class Sessions:
         known = self._tokens.get(token)
         if known is not None:
             return known
-        for secret in (self._secret, *self._old_secrets):
+        for _, secret in self.keyring.recent(OLD_SECRETS):
             try:
                 claims = jwt.decode(
                     token,
@@ -185,10 +174,10 @@ class Sessions:
         if payload is None or signature is None or last_dash == 0:  # Go panics at last_dash 0
             raise AuthFailure(401, "Unauthorized")
         signed = cookie[: last_dash - 1].encode("utf-8", "surrogateescape")
-        secret = next(
-            (s for s in (self._secret, *self._old_secrets) if _signs(s, signed, signature)), None
+        generation = next(
+            (g for g, key in self.keyring.recent(OLD_SECRETS) if _signs(key, signed, signature)), None
         )
-        if secret is None:
+        if generation is None:
             raise AuthFailure(401, "bad signature - unauthorized, please log in")
         try:
             data = json.loads(payload)
@@ -201,7 +190,7 @@ class Sessions:
             or isinstance(expires, bool)
         ):
             raise AuthFailure(401, "Unauthorized")
-        parsed = (username, expires if secret is self._secret else _LONG_AGO)
+        parsed = (username, expires if generation == self.keyring.generation else _LONG_AGO)
         _remember(self._cookies, cookie, parsed)
         return parsed
 
@@ -219,7 +208,7 @@ class Sessions:
         headers = [set_cookie("mojolicious", cookie, expires, seconds)]
         if with_access_token:
             token = jwt.encode(
-                {"exp": expires, "mojoCookie": cookie}, self._secret, algorithm="HS256"
+                {"exp": expires, "mojoCookie": cookie}, self.keyring.key(), algorithm="HS256"
             )
             headers.append(set_cookie("access_token", token, expires, seconds))
         _remember(self._signed, key, tuple(headers))
@@ -244,12 +233,12 @@ class Sessions:
         return tuple(headers)
 
     def _make_cookie(self, username: str, expires: int) -> str:
-        """tocookie.GetCookie: base64url(JSON) + "--" + hex(HMAC-SHA1(secret, base64 part))."""
+        """tocookie.GetCookie: base64url(JSON) + "--" + hex(HMAC-SHA1(key, base64 part))."""
         payload = {"auth_data": username, "expires": expires, "by": "trafficcontrol-go-tocookie"}
         # Go's JSON: a name that is not ASCII can put a "-" in the base64, where Parse then
         # cuts the data short (the real server refuses such a cookie, and so does this one).
         text = base64.urlsafe_b64encode(encode_go_json(payload)[:-1]).decode().rstrip("=")
-        return f"{text}--{hmac.new(self._secret, text.encode(), hashlib.sha1).hexdigest()}"
+        return f"{text}--{hmac.new(self.keyring.key(), text.encode(), hashlib.sha1).hexdigest()}"
 
 
 def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
