@@ -7,15 +7,11 @@ standing in for nginx) serves a client's whole flow across the replicas."""
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import os
 import re
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from typing import Any, Self
+from typing import Any
 
 import pytest
 import requests
@@ -25,6 +21,7 @@ from emulator.cli import build_parser
 from emulator.config import EmulatorConfig
 from emulator.workers import workers_problem
 
+from .balancer import RoundRobinProxy
 from .redis_server import RedisServer
 from .serve_process import ServeProcess, make_ops_center_task, ops_center_status
 from .test_docker_examples import CI, HEALTH, serve_variables
@@ -32,8 +29,6 @@ from .test_docker_examples import CI, HEALTH, serve_variables
 REPLICAS = ("emulator-1", "emulator-2", "emulator-3")
 CONTAINER_PORT = 8080
 # The proxy's bounds: it serves one test's few requests, then stops.
-PROXY_CONNECTIONS = 200
-PROXY_IDLE = 10.0
 
 
 def compose() -> dict[str, Any]:
@@ -105,78 +100,6 @@ def test_every_replica_command_and_environment_is_accepted_by_the_cli(monkeypatc
         assert workers_problem(args.workers, args.store) is None
         config = EmulatorConfig(store=args.store, seed=args.seed, time_scale=args.time_scale)
         assert config.store == "redis://redis:6379/0"
-
-
-class RoundRobinProxy:
-    """Each new connection to 127.0.0.1:<port> goes to the next backend in turn, its bytes
-    copied both ways: nginx's round-robin, in-process. At most PROXY_CONNECTIONS
-    connections, each closed after PROXY_IDLE seconds without a byte."""
-
-    def __init__(self, backends: list[int]) -> None:
-        self._next = itertools.cycle(backends)
-        self.sent_to: Counter[int] = Counter()
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._server: asyncio.Server | None = None
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        assert self._ready.wait(10), "the proxy did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._server = self._loop.run_until_complete(asyncio.start_server(self._connection, "127.0.0.1", 0))
-        self.port = self._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        try:
-            self._loop.run_forever()
-        finally:
-            self._server.close()
-            for task in asyncio.all_tasks(self._loop):
-                task.cancel()
-            self._loop.run_until_complete(asyncio.sleep(0))
-            self._loop.close()
-
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if sum(self.sent_to.values()) >= PROXY_CONNECTIONS:
-            writer.close()
-            return
-        backend = next(self._next)
-        self.sent_to[backend] += 1
-        try:
-            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", backend), 5)
-        except (OSError, TimeoutError):
-            writer.close()
-            return
-        try:
-            await asyncio.gather(_copy(reader, up_writer), _copy(up_reader, writer))
-        finally:
-            writer.close()
-            up_writer.close()
-
-
-async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    """Bytes from `source` to `sink` until the end (passed on as a half close) or an error
-    (the connection then closed both ways)."""
-    try:
-        while data := await asyncio.wait_for(source.read(65536), PROXY_IDLE):
-            sink.write(data)
-            await sink.drain()
-        if sink.can_write_eof():
-            sink.write_eof()
-    except (OSError, TimeoutError):
-        sink.close()
 
 
 @pytest.fixture

@@ -117,6 +117,8 @@ def test_a_lost_redis_is_a_503_and_the_replicas_go_on_when_it_is_back(
     a, b = pair
     task_id = make_ops_center_task(a)
     assert ops_center_status(b.url, task_id).status_code == 206
+    login = requests.post(f"{a.url}/api/4.0/user/login", json={"u": "admin", "p": "twelve12"}, timeout=10)
+    assert login.status_code == 200
 
     assert redis.process is not None
     redis.process.kill()  # SIGKILL: no goodbye to its clients
@@ -143,6 +145,17 @@ def test_a_lost_redis_is_a_503_and_the_replicas_go_on_when_it_is_back(
     assert ops_center_status(a.url, again).status_code == 206
     assert ops_center_status(b.url, again).status_code == 206
     assert a.get(f"/_emulator/tasks/ops_center/{again}").json()["reads"] == 2
+    # The replicas kept their keys, and gave them back to the empty Redis: the login holds.
+    for replica in (b, a):
+        polled = requests.get(f"{replica.url}/api/4.0/async_status/1", cookies=login.cookies, timeout=10)
+        assert polled.status_code == 200, polled.text
+    late = ServeProcess("--store", redis.url, "--log-level", "warning").wait_healthy()
+    try:
+        polled = requests.get(f"{late.url}/api/4.0/async_status/1", cookies=login.cookies, timeout=10)
+        assert polled.status_code == 200, polled.text
+        assert late.stop() == 0
+    finally:
+        late.close()
 
 
 def test_replicas_with_their_own_sessions_still_share_one_poll_count(
@@ -197,7 +210,6 @@ def test_a_fault_added_on_one_replica_hits_exactly_times_requests_across_both(
 def test_credentials_expired_through_one_replica_are_expired_on_the_other(
     pair: tuple[ServeProcess, ServeProcess],
 ) -> None:
-    """Sessions are each replica's own (docs/scaling.md), but expiring them reaches all."""
     a, b = pair
     login = {"u": "admin", "p": "twelve12"}
     with requests.Session() as on_b:

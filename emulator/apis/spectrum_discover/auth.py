@@ -37,6 +37,7 @@ TASK_ROLES = frozenset({"Data admin", "Data user", "Collection Admin"})
 ALLOW_BASIC_HEADER = "X-ALLOW-BASIC-AUTH-SD"
 EXPIRED = "Token has expired"
 INVALID = "Invalid token"
+REMEMBERED = 4096  # tokens whose contents are remembered; the cache starts again when full
 
 # The Fernet layout: version 0x80, 8-byte big-endian issue time, 16-byte IV, a body of 64
 # bytes, then an HMAC-SHA256 of everything before it. The body (in the clear: it holds
@@ -85,6 +86,10 @@ class Tokens:
         self.keyring = keyring
         self.lifetime = lifetime
         self._names = {_digest(name): name for name in usernames}
+        # A client sends the same token poll after poll, and opening one costs an HMAC: what
+        # a token was found to say is remembered, with the keys it was opened with (the
+        # generation and expiry are still checked every time).
+        self._opened: dict[str, tuple[int, int, float, str]] = {}
 
     def issue(self, username: str, now: float) -> str:
         body = _BODY.pack(self.keyring.generation, now, _digest(username), secrets.token_bytes(32))
@@ -94,6 +99,18 @@ class Tokens:
     def check(self, token: str, now: float) -> str:
         """The username `token` was issued to; AuthFailure(401) when it is expired (by age,
         or expired on purpose since) or is not one of this server's."""
+        state = self.keyring.state
+        opened = self._opened.get(token)
+        if opened is None or opened[0] != state.first:
+            opened = self._open(token)
+        _, generation, issued_at, username = opened
+        if generation < state.generation or issued_at + self.lifetime <= now:
+            raise AuthFailure(401, EXPIRED)
+        return username
+
+    def _open(self, token: str) -> tuple[int, int, float, str]:
+        """(the keys' first generation, the token's generation, its issue time, its user),
+        remembered; AuthFailure(401) for a token that is not this server's."""
         try:
             raw = base64.urlsafe_b64decode(token.encode("ascii"))
         except (ValueError, binascii.Error):  # not ASCII, or not base64
@@ -105,12 +122,13 @@ class Tokens:
         ):
             raise AuthFailure(401, INVALID)
         generation, issued_at, digest, _ = _BODY.unpack_from(raw, 1 + 8 + 16)
-        if generation < self.keyring.generation or issued_at + self.lifetime <= now:
-            raise AuthFailure(401, EXPIRED)
         username = self._names.get(digest)
         if username is None:  # a user of another replica's settings
             raise AuthFailure(401, INVALID)
-        return username
+        if len(self._opened) >= REMEMBERED:
+            self._opened.clear()
+        opened = self._opened[token] = (self.keyring.state.first, generation, issued_at, username)
+        return opened
 
     def _mac(self, signed: bytes) -> bytes:
         return hmac.new(self.keyring.lasting_key, signed, hashlib.sha256).digest()
