@@ -38,7 +38,7 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> M
 
 
 # The modules whose tests run on each store: this process's memory and a real Redis (the
-# vendor and control suites, whole: parametrised, not copied).
+# vendor and control suites and the hostile-input ones, whole: parametrised, not copied).
 ON_EVERY_STORE = frozenset(
     {
         "tests.test_control",
@@ -46,12 +46,17 @@ ON_EVERY_STORE = frozenset(
         "tests.test_dataarts",
         "tests.test_ops_center",
         "tests.test_spectrum_discover",
+        "tests.test_bad_input",
+        "tests.test_hostile_control",
+        "tests.test_hostile_journal",
+        "tests.test_slow_clients",
     }
 )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.module.__name__ in ON_EVERY_STORE and "make_client" in metafunc.fixturenames:
+    servers = {"make_client", "make_server"}
+    if metafunc.module.__name__ in ON_EVERY_STORE and servers & set(metafunc.fixturenames):
         metafunc.fixturenames.append("store")
         metafunc.parametrize("store", ["memory", "redis"], indirect=True)
 

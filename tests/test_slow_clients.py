@@ -7,6 +7,7 @@ event loops `task-emulator serve` can use (the server on a loop thread of that k
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import socket
@@ -42,13 +43,14 @@ MakeServer = Callable[..., EmulatorServer]
 
 
 @pytest.fixture(params=sorted(LOOP_FACTORIES))
-def make_server(request: pytest.FixtureRequest) -> Iterator[MakeServer]:
+def make_server(request: pytest.FixtureRequest, store: str | None) -> Iterator[MakeServer]:
+    """Servers on an event loop of each kind, keeping their state in each store (conftest)."""
     loop_thread = LoopThread(loop_factory=LOOP_FACTORIES[request.param])
     servers: list[EmulatorServer] = []
 
     def make(config: EmulatorConfig | None = None, **limits: Any) -> EmulatorServer:
-        server = EmulatorServer(config or EmulatorConfig(clock="virtual", seed=7), loop_thread=loop_thread,
-                                limits=ServeLimits(**limits))
+        config = dataclasses.replace(config or EmulatorConfig(clock="virtual", seed=7), store=store)
+        server = EmulatorServer(config, loop_thread=loop_thread, limits=ServeLimits(**limits))
         servers.append(server.start())
         return server
 
