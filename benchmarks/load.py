@@ -49,10 +49,13 @@ def have_wrk() -> bool:
 
 
 def pin(core: int | None) -> list[str]:
-    """A `taskset -c N` prefix when taskset exists and the machine has that core."""
-    if core is None or shutil.which("taskset") is None or (os.cpu_count() or 1) <= core:
+    """A `taskset -c N` prefix when taskset exists and the machine has that core; for None,
+    one that frees the process to run on any core (the benchmark pins itself to the load
+    core, and a process it starts would otherwise inherit that)."""
+    cores = os.cpu_count() or 1
+    if shutil.which("taskset") is None or (core is not None and cores <= core):
         return []
-    return ["taskset", "-c", str(core)]
+    return ["taskset", "-c", f"0-{cores - 1}" if core is None else str(core)]
 
 
 def run_load(load: Load, *, seconds: float, connections: int, generator: str, core: int | None) -> LoadResult:

@@ -14,10 +14,8 @@ import functools
 import json
 import os
 import platform
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,28 +25,23 @@ from typing import Any
 from . import probes
 from .instructions import have_callgrind, instructions_per_request
 from .load import Load, have_wrk, run_load
+from .polls import API_POLLS, STATUS_1
 from .procs import (
     LOAD_CORE,
-    SERVER_CORE,
-    Redis,
     Server,
-    basic,
     call,
     default_loop,
-    spectrum_discover_token,
     start_bench_server,
-    start_redis,
     start_serve,
     traffic_ops_cookie,
 )
+from .store import measure_store, store_report
 
 PARTS = ("polls", "instructions", "scale", "create", "startup", "fixture", "csv", "store")
 # Run when asked for (--only store): it needs Debian's redis-server.
 DEFAULT_PARTS = PARTS[:-1]
 SCALE_COUNTS = (1_000, 10_000, 100_000, 1_000_000)
 SMOKE_SCALE_COUNTS = (1_000, 10_000)
-STATUS_1 = "/api/4.0/async_status/1"
-DATAARTS_TASK = "/v1/b384b9e9ab9b4ee8994c8633aabc9505/system-tasks/008aae2e675d3bcb01675d3c66f20000"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,6 +174,9 @@ class Bench:
                 progress(kept[-1])
         return [summarise(kept, runs[0]) for kept in runs]
 
+    def store(self) -> dict[str, Any]:
+        return measure_store(self)
+
     def scale(self) -> list[dict[str, Any]]:
         """Traffic Ops polls with N live tasks made through the engine before listening (all
         the servers at once, measured in turns)."""
@@ -270,82 +266,6 @@ class Bench:
         return r
 
 
-    def store(self) -> dict[str, Any]:
-        """An Ops Center poll on the memory store and on the Redis store, side by side:
-        requests/s in turns (Redis on the server's core, its CPU counted with the server's)
-        and instructions per request (the emulator's own: Redis's work is not in them); then
-        1 and 2 workers on the Redis store, on any core (the load generator on its own)."""
-        if shutil.which("redis-server") is None:
-            print("  store: redis-server is not installed (apt-get install redis-server): skipped", flush=True)
-            return {}
-        loop = default_loop()
-        with tempfile.TemporaryDirectory() as folder:
-            redis = start_redis(SERVER_CORE, Path(folder))
-            try:
-                return {
-                    "stores": self._stores(redis, loop),
-                    "instructions": self._store_instructions(redis, loop),
-                    "workers": self._workers(redis, loop),
-                    "redis_on_core": SERVER_CORE,
-                }
-            finally:
-                redis.stop()
-
-    def _stores(self, redis: Redis, loop: str) -> list[dict[str, Any]]:
-        servers = [start_serve(loop), start_serve(loop, args=["--store", redis.url])]
-        try:
-            loads = [("memory store", loop, servers[0], _ops_center_poll(servers[0].url)),
-                     ("Redis store", loop, WithRedis(servers[1], redis), _ops_center_poll(servers[1].url))]
-            return self.in_turns(loads)  # type: ignore[arg-type]  # WithRedis stands in for a Server
-        finally:
-            for server in servers:
-                server.stop()
-
-    def _store_instructions(self, redis: Redis, loop: str) -> list[dict[str, Any]]:
-        if not have_callgrind():
-            print("  store instructions: valgrind is not installed: skipped", flush=True)
-            return []
-        rows: list[dict[str, Any]] = []
-        for name, args in (("memory store", []), ("Redis store", ["--store", redis.url])):
-            redis.flush()
-            count = instructions_per_request(
-                functools.partial(_serve_under, loop, args), _ops_center_poll,
-                requests=320 if self.args.smoke else 3200, connections=self.args.connections,
-            )
-            rows.append({"name": name, "loop": loop, "instructions": count})
-            print(f"  {name} ({loop}): {count:,.0f} instructions per request", flush=True)
-        for r in rows:
-            r["ratio"] = rows[0]["instructions"] / r["instructions"]
-        return rows
-
-    def _workers(self, redis: Redis, loop: str) -> list[dict[str, Any]]:
-        redis.flush()
-        servers = [start_serve(loop, args=["--store", redis.url, "--workers", str(n)], core=None) for n in (1, 2)]
-        try:
-            loads = [(f"{n} worker{'s' if n > 1 else ''}, Redis store", loop, WithRedis(server, redis),
-                      _ops_center_poll(server.url)) for n, server in zip((1, 2), servers)]
-            return self.in_turns(loads)  # type: ignore[arg-type]
-        finally:
-            for server in servers:
-                server.stop()
-
-
-class WithRedis:
-    """A server measured with the redis-server it uses: their CPU seconds together."""
-
-    def __init__(self, server: Server, redis: Redis) -> None:
-        self.server = server
-        self.redis = redis
-
-    @property
-    def cpu_seconds(self) -> float:
-        return self.server.cpu_seconds + self.redis.cpu_seconds
-
-
-def _serve_under(loop: str, args: list[str], under: Sequence[str]) -> Server:
-    return start_serve(loop, under=under, timeout=300, args=args)
-
-
 @dataclass(frozen=True)
 class Target:
     """A row of the poll table: `server` a `benchmarks.servers` kind or "serve" (the
@@ -397,46 +317,6 @@ def summarise(runs: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dic
     row["ratio"] = median(r["rps"] / b["rps"] for r, b in zip(runs, baseline))
     row["cpu_ratio"] = median(b["cpu_us_per_request"] / r["cpu_us_per_request"] for r, b in zip(runs, baseline))
     return row
-
-
-def _traffic_ops_poll(base: str) -> Load:
-    return Load(f"{base}{STATUS_1}", {"Cookie": traffic_ops_cookie(base)})
-
-
-def _spectrum_discover_poll(base: str) -> Load:
-    return Load(
-        f"{base}{spectrum_discover_running_task(base)}", {"Authorization": f"Bearer {spectrum_discover_token(base)}"}
-    )
-
-
-def _ops_center_poll(base: str) -> Load:
-    return Load(
-        f"{base}/dbapi.do?action=getStatus&dataset=defaultDs&requestId=12344", {"Authorization": basic("fred", "fred")}
-    )
-
-
-def _dataarts_poll(base: str) -> Load:
-    return Load(f"{base}{DATAARTS_TASK}", {"X-Auth-Token": "emulator-iam-token"})
-
-
-API_POLLS: dict[str, Callable[[str], Load]] = {
-    "Traffic Ops async_status": _traffic_ops_poll,
-    "Spectrum Discover task_status (303)": _spectrum_discover_poll,
-    "Ops Center getStatus": _ops_center_poll,
-    "DataArts system-task": _dataarts_poll,
-}
-
-
-def spectrum_discover_running_task(base: str) -> str:
-    """The status path of a query held in progress: every poll answers 303. (The docs'
-    in-progress example completes after three reads, and a completed task streams rows.)"""
-    status, _, body = call(f"{base}/_emulator/tasks", method="POST",
-                           body={"api": "spectrum_discover", "scenario": "sql-query"})
-    if status != 201:
-        raise RuntimeError(f"creating a Spectrum Discover task answered {status}: {body!r}")
-    task_id = json.loads(body)["id"]
-    call(f"{base}/_emulator/tasks/spectrum_discover/{task_id}/transition", method="POST", body={"phase": "running"})
-    return f"/db2whrest/v1/task_status/{task_id}"
 
 
 def progress(r: dict[str, Any]) -> None:
@@ -495,25 +375,3 @@ def report(results: dict[str, Any]) -> str:
     if others:
         out += ["", "| measure | result | target |", "|---|---|---|", *others]
     return "\n".join(out)
-
-
-def store_report(store: dict[str, Any]) -> list[str]:
-    out = [(f"Ops Center getStatus on each store (redis-server on core {store['redis_on_core']}, its CPU "
-            "counted with the server's):"),
-           "| store | loop | requests/s | p50 | p99 | vs memory | CPU per request (server + Redis) | errors |",
-           "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for r in store["stores"]:
-        out.append(f"| {r['name']} | {r['loop']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
-                   f"| {r['ratio']:.2f}x | {r['cpu_us_per_request']:.0f} µs | {r['errors']} |")
-    if store["instructions"]:
-        out += ["", "| store | loop | the emulator's instructions per request (callgrind) | memory / this |",
-                "|---|---|---:|---:|"]
-        for r in store["instructions"]:
-            out.append(f"| {r['name']} | {r['loop']} | {r['instructions']:,.0f} | {r['ratio']:.2f}x |")
-    out += ["", "Workers on the Redis store (not pinned: they, Redis and the load generator share the cores):",
-            "| server | requests/s | p50 | p99 | vs 1 worker | CPU per request (workers + Redis) | errors |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in store["workers"]:
-        out.append(f"| {r['name']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
-                   f"| {r['ratio']:.2f}x | {r['cpu_us_per_request']:.0f} µs | {r['errors']} |")
-    return out
