@@ -78,6 +78,9 @@ class Runtime:
     def keyring(self, api: str) -> Keyring:
         return self.keys.ring(api)
 
+    async def tell(self, api: str, detail: str) -> None:
+        await self.store.broadcast("vendor", f"{api}:{detail}")
+
     async def open(self) -> None:
         """The server starts: what every replica shares read from a shared store (a replica
         may join after faults were added or credentials expired). Redis away now is not an
@@ -236,6 +239,10 @@ class Runtime:
             for name in detail.split(","):
                 if name in self.apis:
                     self.apis[name].expire_credentials()
+        elif event == "vendor":
+            name, _, said = detail.partition(":")
+            if name in self.apis:
+                self.apis[name].hear(said)
 
 
 RUNTIME = web.AppKey("task_emulator_runtime", Runtime)

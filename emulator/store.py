@@ -161,6 +161,13 @@ class TaskStore(Protocol):
 
     async def count(self) -> int: ...
 
+    async def note(self, key: str) -> str | None:
+        """What a vendor noted under `key` (a name of its own, from a fixed set: the task
+        that holds a one-at-a-time slot, say), as every replica sees it; a reset forgets it."""
+        ...
+
+    async def set_note(self, key: str, value: str) -> None: ...
+
     async def now(self) -> float:
         """Now on the emulator clock every replica shares."""
         ...
@@ -203,6 +210,7 @@ class MemoryStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._handler: EventHandler | None = None
+        self._notes: dict[str, str] = {}
 
     async def find(self, api: str, task_id: str) -> Task | None:
         return self.engine.find(api, task_id)
@@ -229,6 +237,12 @@ class MemoryStore:
     async def count(self) -> int:
         return self.engine.count()
 
+    async def note(self, key: str) -> str | None:
+        return self._notes.get(key)
+
+    async def set_note(self, key: str, value: str) -> None:
+        self._notes[key] = value
+
     async def now(self) -> float:
         return self.engine.now()
 
@@ -237,6 +251,7 @@ class MemoryStore:
 
     async def reset(self) -> None:
         self.engine.reset()
+        self._notes.clear()
 
     async def problem(self) -> str | None:
         return None

@@ -63,6 +63,11 @@ class VendorContext(Protocol):
 
     def wall_clock(self) -> float: ...
 
+    async def tell(self, api: str, detail: str) -> None:
+        """`detail` handed to `api`'s `hear` on every replica (this one too); returns when
+        each has heard it."""
+        ...
+
     def keyring(self, api: str) -> Keyring:
         """The keys `api` signs its credentials with: the same on every replica, moved on
         by expire_credentials and reset before the API's own hooks are called."""
@@ -262,6 +267,14 @@ class VendorApi(ABC):
     def shutdown(self) -> None:
         """The server is stopping: answer now whatever requests this API holds (a wait for a
         task), so that none of them holds up the shutdown."""
+
+    async def tell_every_replica(self, detail: str) -> None:
+        """This API's `hear(detail)` run on every replica of a shared store (on this server
+        alone otherwise): for what a replica keeps in memory about a task another changed."""
+        await self.runtime.tell(self.name, detail)
+
+    def hear(self, detail: str) -> None:
+        """What `tell_every_replica` said, on this replica."""
 
     def wall_time(self) -> float:
         """Now on the wall clock: what credential lifetimes and signature dates are judged by."""

@@ -130,7 +130,7 @@ if replace then
     redis.call('DEL', P .. ':rec:' .. a, P .. ':lc:' .. a, P .. ':pos:' .. a,
       P .. ':reads:' .. a, P .. ':order:' .. a)
   end
-  redis.call('DEL', P .. ':seq', P .. ':draws', P .. ':count')
+  redis.call('DEL', P .. ':seq', P .. ':draws', P .. ':count', P .. ':notes')
 end
 if replace or redis.call('EXISTS', P .. ':clock') == 0 then
   local base = ARGV[3]

@@ -205,6 +205,13 @@ class RedisStore:
     async def count(self) -> int:
         return int(await self._call(lambda: self.redis.get(f"{self.prefix}:count")) or 0)
 
+    async def note(self, key: str) -> str | None:
+        value = await self._call(lambda: self.redis.hget(f"{self.prefix}:notes", key))
+        return None if value is None else _text(value)
+
+    async def set_note(self, key: str, value: str) -> None:
+        await self._call(lambda: self.redis.hset(f"{self.prefix}:notes", key, value))
+
     def listen(self, handler: EventHandler) -> None:
         self.replicas.listen(handler)
 

@@ -144,6 +144,10 @@ class OpsCenter(VendorApi):
         """The server is stopping: every request held for its x-waitTime is answered now."""
         self.holder.release_all()
 
+    def hear(self, detail: str) -> None:
+        """Task `detail` was aborted (on this replica or another): its held requests look again."""
+        self.holder.wake(detail)
+
     def status_path(self, task: Task) -> str:
         dataset = task.scope.get("dataset", self.scope_defaults["dataset"])
         return f"{PATH}?action=getStatus&dataset={dataset}&requestId={task.id}"
@@ -301,7 +305,8 @@ class OpsCenter(VendorApi):
                     "matched": counters.matched,
                 },
             )
-            self.holder.wake(task)  # a request held on it answers the abort now
+            # A request held on it answers the abort now, on whichever replica holds it.
+            await self.tell_every_replica(task.id)
         return self._reply(request, 200, {"aborted": aborted, "id": task.id}, "abort")
 
     # ---- rendering -----------------------------------------------------------------------

@@ -9,8 +9,8 @@ ends only after so many status reads cannot be waited past; the request sleeps t
 of its wait. The wait is in the emulator's seconds, like every time a scenario gives, so a
 clock running N times faster holds a request 1/N as long in real time.
 
-A request held on a query that is aborted meanwhile is woken by `wake(task)` and answers
-the abort. Every held request is let go at once by `release_all()`, which the server calls
+A request held on a query that is aborted meanwhile (through any replica: the abort is told
+to every one) is woken by `wake(task_id)` and answers the abort. Every held request is let go at once by `release_all()`, which the server calls
 when it stops: a long wait never holds up a shutdown. A held request also ends, like any
 coroutine, when its asyncio task is cancelled.
 """
@@ -38,14 +38,15 @@ class Holder:
 
     def __init__(self, time_scale: float) -> None:
         self.time_scale = time_scale
-        # Each sleeping request, with the task it waits on.
-        self._sleepers: dict[asyncio.Future[None], Task] = {}
+        # The sleeping requests, by the id of the task each waits on.
+        self._sleepers: dict[str, set[asyncio.Future[None]]] = {}
+        self._holding = 0
         self._released = False
 
     @property
     def holding(self) -> int:
         """How many requests are held right now."""
-        return len(self._sleepers)
+        return self._holding
 
     async def until_over(
         self, look: Callable[[Task], Awaitable[TaskView]], task: Task, view: TaskView, wait: float
@@ -59,34 +60,39 @@ class Holder:
             wake_at = deadline if ends_at is None else min(ends_at, deadline)
             delay = wake_at - view.observed_at
             if delay > 0:
-                await self._sleep(task, delay / self.time_scale)
+                await self._sleep(task.id, delay / self.time_scale)
             view = await look(task)
             if view.observed_at >= deadline:
                 break
         return view
 
-    def wake(self, task: Task) -> None:
-        """Let the requests held on `task` look again now: it was moved (aborted)."""
-        for sleeper, waited_on in self._sleepers.items():
-            if waited_on is task:
-                _wake(sleeper)
+    def wake(self, task_id: str) -> None:
+        """Let the requests held on task `task_id` look again now: it was moved (aborted)."""
+        for sleeper in self._sleepers.get(task_id, ()):
+            _wake(sleeper)
 
     def release_all(self) -> None:
         """End every hold now and every later one at once: the server is stopping."""
         self._released = True
-        for sleeper in self._sleepers:
-            _wake(sleeper)
+        for sleepers in self._sleepers.values():
+            for sleeper in sleepers:
+                _wake(sleeper)
 
-    async def _sleep(self, task: Task, seconds: float) -> None:
+    async def _sleep(self, task_id: str, seconds: float) -> None:
         loop = asyncio.get_running_loop()
         sleeper: asyncio.Future[None] = loop.create_future()
         timer = loop.call_later(seconds, _wake, sleeper)
-        self._sleepers[sleeper] = task
+        sleepers = self._sleepers.setdefault(task_id, set())
+        sleepers.add(sleeper)
+        self._holding += 1
         try:
             await sleeper
         finally:
             timer.cancel()
-            del self._sleepers[sleeper]
+            self._holding -= 1
+            sleepers.discard(sleeper)
+            if not sleepers:
+                self._sleepers.pop(task_id, None)
 
 
 def _wake(sleeper: asyncio.Future[None]) -> None:

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 # Creators always point at the 4.0 path, even when called on 5.0 (CurrentAsyncEndpoint).
 ASYNC_ENDPOINT = "/api/4.0/async_status/"
+# The store note naming the DNSSEC refresh started last (one runs at a time, on every replica).
+DNSSEC_REFRESH_NOTE = "traffic_ops:dnssec-refresh"
 PRIV_OPERATIONS = 20
 
 
@@ -105,7 +107,6 @@ class TrafficOps(VendorApi):
             settings.get("refresh_cookie_seconds", REFRESH_SECONDS),
         )
         self._statuses: RenderCache[tuple[dict[str, Any], bytes]] = RenderCache()
-        self._dnssec_refresh: str | None = None
 
     # ---- the spec ------------------------------------------------------------------------
 
@@ -145,7 +146,6 @@ class TrafficOps(VendorApi):
     def reset(self) -> None:
         # Sessions go too (the keyring forgot them), as every other API's tokens do.
         self.sessions.keys_moved()
-        self._dnssec_refresh = None
         self._statuses.clear()
 
     def expire_credentials(self) -> None:
@@ -328,7 +328,9 @@ class TrafficOps(VendorApi):
         return self._reply(request, 202, alerts(text, "success"), "alerts", {"Location": location})
 
     async def dnssec_refresh(self, request: web.Request) -> web.Response:
-        running = self._dnssec_refresh and await self.find_task(self._dnssec_refresh)
+        # The refresh that may still run, as every replica sees it (the store's note).
+        noted = await self.runtime.store.note(DNSSEC_REFRESH_NOTE)
+        running = noted and await self.find_task(noted)
         if running and not (await self.look(running)).phase.is_terminal:
             # dnssecrefresh.go: one refresh at a time; a second call points at id 0.
             return self._reply(
@@ -341,7 +343,7 @@ class TrafficOps(VendorApi):
         task = await self._start(request, "PUT", "/api/{version}/cdns/dnsseckeys/refresh")
         if isinstance(task, web.Response):
             return task
-        self._dnssec_refresh = task.id
+        await self.runtime.store.set_note(DNSSEC_REFRESH_NOTE, task.id)
         location = self.status_path(task)
         text = (
             "Starting DNSSEC key refresh in the background. This may take a few minutes. "
