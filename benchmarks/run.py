@@ -334,8 +334,8 @@ def report(results: dict[str, Any]) -> str:
            f"{s['duration']:g} s measured; polls: median of {s.get('rounds', 1)} rounds taken in turns; "
            "server on core 1, load on core 0")]
     if "polls" in results:
-        out += ["", "| server | loop | requests/s | p50 | p99 | vs bare aiohttp | server CPU per request "
-                "| vs bare aiohttp (CPU) | errors |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        out += ["", ("| server | loop | requests/s | p50 | p99 | vs bare aiohttp | server CPU per request "
+                "| vs bare aiohttp (CPU) | errors |"), "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results["polls"]:
             if "rps" in r:
                 out.append(f"| {r['name']} | {r.get('loop', 'asyncio')} | {r['rps']:,.0f} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms "
@@ -346,8 +346,8 @@ def report(results: dict[str, Any]) -> str:
         for r in results["instructions"]:
             out.append(f"| {r['name']} | {r['loop']} | {r['instructions']:,.0f} | {r['ratio']:.2f}x |")
     if "scale" in results:
-        out += ["", "| live tasks | requests/s | p99 | vs fewest | CPU per request | vs fewest (CPU) | RSS "
-                "| bytes per task |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        out += ["", ("| live tasks | requests/s | p99 | vs fewest | CPU per request | vs fewest (CPU) | RSS "
+                "| bytes per task |"), "|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in results["scale"]:
             out.append(f"| {r['tasks']:,} | {r['rps']:,.0f} | {r['p99_ms']:.2f} ms | {r['ratio']:.2f}x "
                        f"| {r['cpu_us_per_request']:.0f} µs | {r['cpu_ratio']:.2f}x "

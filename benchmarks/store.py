@@ -22,11 +22,11 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .cpucap import CpuCap, cap_problem
 from .instructions import have_callgrind, instructions_per_request
-from .load import run_load
+from .load import Load, run_load
 from .polls import ops_center_poll
 from .procs import (
     SERVER_CORE,
@@ -39,8 +39,13 @@ from .procs import (
     start_serve,
 )
 
-if TYPE_CHECKING:
-    from .run import Bench
+
+class Bench(Protocol):
+    """What the store part takes from the benchmark run (benchmarks.run.Bench)."""
+
+    args: Any
+
+    def in_turns(self, loads: list[tuple[str, str, Server, Load]]) -> list[dict[str, Any]]: ...
 
 # Each capped worker's share of one core: two of them and their load fit this 2-core machine.
 CAPPED_SHARE = 0.4

@@ -6,7 +6,11 @@ import asyncio
 import itertools
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Self
+
+from .serve_process import ServeProcess
 
 # Bounds: connections a proxy takes in all, and seconds a connection may stay silent.
 PROXY_CONNECTIONS = 400
@@ -83,3 +87,24 @@ async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
             sink.write_eof()
     except (OSError, TimeoutError):
         sink.close()
+
+
+@contextmanager
+def behind_a_balancer(
+    starts: Iterable[Callable[[], ServeProcess]],
+) -> Iterator[tuple[RoundRobinProxy, list[ServeProcess]]]:
+    """Replicas (each started by one of `starts`) once healthy, behind a RoundRobinProxy;
+    each stopped cleanly (exit 0) after, and closed however the test ended."""
+    replicas: list[ServeProcess] = []
+    try:
+        for start in starts:
+            replicas.append(start())
+        for replica in replicas:
+            replica.wait_healthy()
+        with RoundRobinProxy([replica.port for replica in replicas]) as proxy:
+            yield proxy, replicas
+        for replica in replicas:
+            assert replica.stop() == 0
+    finally:
+        for replica in replicas:
+            replica.close()

@@ -7,6 +7,7 @@ standing in for nginx) serves a client's whole flow across the replicas."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -21,7 +22,7 @@ from emulator.cli import build_parser
 from emulator.config import EmulatorConfig
 from emulator.workers import workers_problem
 
-from .balancer import RoundRobinProxy
+from .balancer import RoundRobinProxy, behind_a_balancer
 from .redis_server import RedisServer
 from .serve_process import ServeProcess, make_ops_center_task, ops_center_status
 from .test_docker_examples import CI, HEALTH, serve_variables
@@ -107,23 +108,16 @@ def topology(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iter
     """compose-replicas.yaml as local processes: its Redis is the test's redis-server, each
     replica runs its compose command on a port of 127.0.0.1 instead of 0.0.0.0:8080."""
     redis_server.flush()
-    replicas: list[ServeProcess] = []
-    try:
-        for name in REPLICAS:
-            service = compose()["services"][name]
-            env = {**{k: str(v) for k, v in service["environment"].items()}, "TASK_EMULATOR_STORE": redis_server.url}
-            command = local(service["command"])
-            assert command[0] == "serve"
-            replicas.append(ServeProcess(*command[1:], env=env))
-        for replica in replicas:
-            replica.wait_healthy()
-        with RoundRobinProxy([replica.port for replica in replicas]) as proxy:
-            yield proxy, replicas
-        for replica in replicas:
-            assert replica.stop() == 0
-    finally:
-        for replica in replicas:
-            replica.close()
+
+    def replica(name: str) -> ServeProcess:
+        service = compose()["services"][name]
+        env = {**{k: str(v) for k, v in service["environment"].items()}, "TASK_EMULATOR_STORE": redis_server.url}
+        command = local(service["command"])
+        assert command[0] == "serve"
+        return ServeProcess(*command[1:], env=env)
+
+    with behind_a_balancer([functools.partial(replica, name) for name in REPLICAS]) as topology:
+        yield topology
 
 
 def local(command: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ from requests.auth import HTTPBasicAuth
 from trafficops import TOSession
 from trafficops.restapi import OperationError
 
-from .balancer import RoundRobinProxy
+from .balancer import RoundRobinProxy, behind_a_balancer
 from .helpers import CLOCK_START
 from .redis_server import RedisServer
 from .serve_process import ServeProcess
@@ -44,18 +44,8 @@ def serve(redis: RedisServer) -> ServeProcess:
 @pytest.fixture
 def balanced(redis_server: RedisServer) -> Iterator[tuple[RoundRobinProxy, list[ServeProcess]]]:
     redis_server.flush()
-    replicas: list[ServeProcess] = []
-    try:
-        replicas = [serve(redis_server) for _ in range(REPLICAS)]
-        for replica in replicas:
-            replica.wait_healthy()
-        with RoundRobinProxy([replica.port for replica in replicas]) as proxy:
-            yield proxy, replicas
-        for replica in replicas:
-            assert replica.stop() == 0
-    finally:
-        for replica in replicas:
-            replica.close()
+    with behind_a_balancer([lambda: serve(redis_server)] * REPLICAS) as topology:
+        yield topology
 
 
 def every_replica_answered(proxy: RoundRobinProxy, replicas: list[ServeProcess]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -73,32 +74,37 @@ def test_one_dnssec_refresh_at_a_time_across_replicas(virtual_pair: tuple[ServeP
         assert after_reset.status_code == 202 and after_reset.json() != BUSY
 
 
+@pytest.fixture
+def real_clock_pair(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[ServeProcess, ServeProcess]]:
+    """Two replicas on a real clock (where requests are held), with the `polled` scenario."""
+    yield from replicas(redis_server, "--scenarios", str(write(tmp_path, "polled.yaml", POLLED)))
+
+
 def test_an_abort_through_one_replica_answers_a_request_held_on_the_other(
-    redis_server: RedisServer, tmp_path: pytest.TempPathFactory,
+    real_clock_pair: tuple[ServeProcess, ServeProcess],
 ) -> None:
-    scenario = write(tmp_path, "polled.yaml", POLLED)  # type: ignore[arg-type]
-    for a, b in replicas(redis_server, "--scenarios", str(scenario)):  # a real clock: requests are held
-        made = a.post("/_emulator/tasks", json={"api": "ops_center", "scenario": "polled"})
-        assert made.status_code == 201, made.text
-        task_id = made.json()["id"]
-        query = f"/dbapi.do?dataset=defaultDs&requestId={task_id}"
-        answers: list[tuple[requests.Response, float]] = []
+    a, b = real_clock_pair
+    made = a.post("/_emulator/tasks", json={"api": "ops_center", "scenario": "polled"})
+    assert made.status_code == 201, made.text
+    task_id = made.json()["id"]
+    query = f"/dbapi.do?dataset=defaultDs&requestId={task_id}"
+    answers: list[tuple[requests.Response, float]] = []
 
-        def held() -> None:
-            began = time.monotonic()
-            response = requests.get(f"{a.url}{query}&action=getStatus",
-                                    headers={**ADMIN_OPS_CENTER, "x-waitTime": str(HELD_FOR)}, timeout=HELD_FOR + 30)
-            answers.append((response, time.monotonic() - began))
+    def held() -> None:
+        began = time.monotonic()
+        response = requests.get(f"{a.url}{query}&action=getStatus",
+                                headers={**ADMIN_OPS_CENTER, "x-waitTime": str(HELD_FOR)}, timeout=HELD_FOR + 30)
+        answers.append((response, time.monotonic() - began))
 
-        holder = threading.Thread(target=held)
-        holder.start()
-        deadline = time.monotonic() + 10
-        while a.get(f"/_emulator/tasks/ops_center/{task_id}").json()["reads"] < 1:  # counted: now held
-            assert time.monotonic() < deadline, "the status request never arrived"
-            time.sleep(0.02)
-        abort = requests.get(f"{b.url}{query}&action=abortRequest", headers=ADMIN_OPS_CENTER, timeout=10)
-        assert abort.status_code == 200 and abort.json()["aborted"] is True
-        holder.join(HELD_FOR + 40)
-        (response, took), = answers
-        assert response.status_code == 200 and response.json()["status"]["aborted"] is True
-        assert took < HELD_FOR / 2  # woken by the abort, not by the end of its wait
+    holder = threading.Thread(target=held)
+    holder.start()
+    deadline = time.monotonic() + 10
+    while a.get(f"/_emulator/tasks/ops_center/{task_id}").json()["reads"] < 1:  # counted: now held
+        assert time.monotonic() < deadline, "the status request never arrived"
+        time.sleep(0.02)
+    abort = requests.get(f"{b.url}{query}&action=abortRequest", headers=ADMIN_OPS_CENTER, timeout=10)
+    assert abort.status_code == 200 and abort.json()["aborted"] is True
+    holder.join(HELD_FOR + 40)
+    ((response, took),) = answers
+    assert response.status_code == 200 and response.json()["status"]["aborted"] is True
+    assert took < HELD_FOR / 2  # woken by the abort, not by the end of its wait

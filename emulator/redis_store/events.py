@@ -7,9 +7,9 @@ whichever replica, sees the change. `PUBLISH` says how many replicas got the mes
 counts its confirmation on a key of the event's own, and the sender waits for that count
 (bounded by TIMEOUT: a replica that does not confirm in time is logged, not waited for).
 
-A replica that loses its connection listens again when Redis is back, and first runs its
-handler for `resync`: events sent while it was away are not replayed, so it reads again
-whatever it keeps a copy of.
+Each time a replica starts listening (at start, and again when Redis is back after it lost
+its connection) it first runs its handler for `resync`: events sent before it listened are
+not replayed, so it reads again whatever it keeps a copy of.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..store import RESYNC
+from ..store import RESYNC, StoreUnavailable
 
 log = logging.getLogger("task_emulator.store")
 
@@ -38,6 +38,8 @@ class Replicas:
         self._prefix = prefix
         self._channel = f"{prefix}:events"
         self._unavailable = unavailable
+        # Listening stops (and is tried again) when Redis is away, the resync's reads included.
+        self._lost: tuple[type[BaseException], ...] = (*unavailable, StoreUnavailable)
         self._handler: EventHandler | None = None
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
@@ -79,22 +81,19 @@ class Replicas:
         await self._redis.delete(acks)
 
     async def _listen(self) -> None:
-        first = True
         while not self._closing:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(self._channel)
-                if not first and self._handler is not None:
+                if self._handler is not None:
                     await self._handler(RESYNC, "")
-                first = False
                 self._listening.set()
                 while not self._closing:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         await self._act(message["data"])
-            except self._unavailable:
+            except self._lost:
                 self._listening.clear()
-                first = False
                 await asyncio.sleep(RETRY)
             finally:
                 try:
