@@ -65,13 +65,28 @@ class Keyring:
     def __init__(self, api: str, root: bytes, state: KeyState | None = None) -> None:
         self.api = api
         self._root = root
-        self.state = state or KeyState()
+        self._state = state or KeyState()
         self._keys: dict[int, bytes] = {}
+        # Raised by every change of root or state: what a vendor worked out with the keys
+        # (a checked cookie, an opened token) is worth keeping while this stands still.
+        self.version = 0
+
+    @property
+    def state(self) -> KeyState:
+        return self._state
+
+    @state.setter
+    def state(self, state: KeyState) -> None:
+        if state != self._state:
+            self._state = state
+            self.version += 1
 
     def update(self, root: bytes, state: KeyState) -> None:
         if root != self._root:
             self._keys.clear()
-        self._root, self.state = root, state
+            self._root = root
+            self.version += 1
+        self.state = state
 
     @property
     def generation(self) -> int:

@@ -60,3 +60,18 @@ def test_update_replaces_root_and_states_of_every_ring() -> None:
     keys.update(other.root, {"traffic_ops": KeyState(4, 2, 9.0)})
     assert ring.state == KeyState(4, 2, 9.0)
     assert ring.key(0) != old_key and ring.key(4) == Keyring("traffic_ops", other.root).key(4)
+
+
+def test_the_version_moves_with_every_change_and_only_then() -> None:
+    keys = Keyrings()
+    ring = keys.ring("traffic_ops")
+    seen = [ring.version]
+    keys.expire(["traffic_ops"], 1.0)
+    seen.append(ring.version)
+    keys.update(keys.root, keys.states())  # the same root and state, read again: no change
+    seen.append(ring.version)
+    keys.forget(["traffic_ops"])
+    seen.append(ring.version)
+    keys.update(Keyrings().root, keys.states())  # another root (a replica's)
+    seen.append(ring.version)
+    assert seen == [0, 1, 1, 2, 3]

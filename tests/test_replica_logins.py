@@ -153,13 +153,14 @@ def test_a_replica_started_later_knows_the_expiries_and_faults_made_before_it(
             assert first.post("/_emulator/faults", json=rule).status_code == 201
 
             late = serve(redis_server).wait_healthy()
-            assert client.get(f"{late.url}/api/4.0/async_status/1", timeout=10).status_code == 200
+            fresh = client.get(f"{late.url}/api/4.0/async_status/1", timeout=10)
+            assert fresh.status_code == 200, fresh.text
             expired = requests.get(f"{late.url}/api/4.0/async_status/1", cookies=old_cookies, timeout=10)
-            assert expired.status_code == 401 and expired.json() == TO_EXPIRED
+            assert expired.status_code == 401 and expired.json() == TO_EXPIRED, expired.text
             assert [f["kind"] for f in late.get("/_emulator/faults").json()["faults"]] == ["error"]
             assert late.post("/_emulator/reset").status_code == 200
             forgotten = client.get(f"{first.url}/api/4.0/async_status/1", timeout=10)
-            assert forgotten.status_code == 401 and forgotten.json() == TO_FORGOTTEN
+            assert forgotten.status_code == 401 and forgotten.json() == TO_FORGOTTEN, forgotten.text
         assert first.stop() == 0 and late.stop() == 0
     finally:
         first.close()

@@ -261,8 +261,10 @@ class VendorApi(ABC):
 
     def expire_credentials(self) -> None:
         """Make every credential issued so far (sessions, tokens, cookies) expired: its next
-        use gets exactly the answer the vendor gives an expired one. An API whose credentials
-        never expire (a fixed password, an AK/SK pair) has nothing to do."""
+        use gets exactly the answer the vendor gives an expired one. Called after the API's
+        keyring moved on, on every replica: credentials signed with it need nothing more. An
+        API whose credentials never expire (a fixed password, an AK/SK pair) has nothing to
+        do either."""
 
     def shutdown(self) -> None:
         """The server is stopping: answer now whatever requests this API holds (a wait for a

@@ -10,9 +10,10 @@ of its wait. The wait is in the emulator's seconds, like every time a scenario g
 clock running N times faster holds a request 1/N as long in real time.
 
 A request held on a query that is aborted meanwhile (through any replica: the abort is told
-to every one) is woken by `wake(task_id)` and answers the abort. Every held request is let go at once by `release_all()`, which the server calls
-when it stops: a long wait never holds up a shutdown. A held request also ends, like any
-coroutine, when its asyncio task is cancelled.
+to every one) is woken by `wake(task_id)` and answers the abort. Every held request is let
+go at once by `release_all()`, which the server calls when it stops: a long wait never holds
+up a shutdown. A held request also ends, like any coroutine, when its asyncio task is
+cancelled.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class Tokens:
         self.lifetime = lifetime
         self._names = {_digest(name): name for name in usernames}
         # A client sends the same token poll after poll, and opening one costs an HMAC: what
-        # a token was found to say is remembered, with the keys it was opened with (the
+        # a token was found to say is remembered while the keyring stands still (the
         # generation and expiry are still checked every time).
         self._opened: dict[str, tuple[int, int, float, str]] = {}
 
@@ -99,17 +99,17 @@ class Tokens:
     def check(self, token: str, now: float) -> str:
         """The username `token` was issued to; AuthFailure(401) when it is expired (by age,
         or expired on purpose since) or is not one of this server's."""
-        state = self.keyring.state
+        keyring = self.keyring
         opened = self._opened.get(token)
-        if opened is None or opened[0] != state.first:
+        if opened is None or opened[0] != keyring.version:
             opened = self._open(token)
         _, generation, issued_at, username = opened
-        if generation < state.generation or issued_at + self.lifetime <= now:
+        if generation < keyring.state.generation or issued_at + self.lifetime <= now:
             raise AuthFailure(401, EXPIRED)
         return username
 
     def _open(self, token: str) -> tuple[int, int, float, str]:
-        """(the keys' first generation, the token's generation, its issue time, its user),
+        """(the keyring's version, the token's generation, its issue time, its user),
         remembered; AuthFailure(401) for a token that is not this server's."""
         try:
             raw = base64.urlsafe_b64decode(token.encode("ascii"))
@@ -127,7 +127,7 @@ class Tokens:
             raise AuthFailure(401, INVALID)
         if len(self._opened) >= REMEMBERED:
             self._opened.clear()
-        opened = self._opened[token] = (self.keyring.state.first, generation, issued_at, username)
+        opened = self._opened[token] = (self.keyring.version, generation, issued_at, username)
         return opened
 
     def _mac(self, signed: bytes) -> bytes:

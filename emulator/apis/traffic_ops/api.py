@@ -144,12 +144,10 @@ class TrafficOps(VendorApi):
         return f"{ASYNC_ENDPOINT}{task.id}"
 
     def reset(self) -> None:
-        # Sessions go too (the keyring forgot them), as every other API's tokens do.
-        self.sessions.keys_moved()
+        # Sessions go too, as every other API's tokens do: the keyring forgot them.
         self._statuses.clear()
 
-    def expire_credentials(self) -> None:
-        self.sessions.keys_moved()
+    # expire_credentials has nothing to do here: the keyring moved on, and Sessions sees it.
 
     def credentials(self) -> dict[str, str]:
         """A user allowed to read statuses, and a login token."""

@@ -79,20 +79,23 @@ class Sessions:
         self._cookies: dict[str, tuple[str, int]] = {}
         self._signed: dict[tuple[Any, ...], Any] = {}
 
-    # ---- what the control API does -------------------------------------------------------
+        self._version = keyring.version
 
-    def keys_moved(self) -> None:
-        """The keyring moved on (credentials expired or forgotten): what was checked or
-        signed with the keys of before is checked again."""
-        self._tokens.clear()
-        self._cookies.clear()
-        self._signed.clear()
+    def _keys_checked(self) -> None:
+        """What was checked or signed with the keys of before is dropped once the keyring
+        moved on (credentials expired or forgotten, on this replica or another)."""
+        if self._version != self.keyring.version:
+            self._version = self.keyring.version
+            self._tokens.clear()
+            self._cookies.clear()
+            self._signed.clear()
 
     # ---- checking ------------------------------------------------------------------------
 
     def credential(self, request: web.Request) -> Credential:
         """The credential GetUserFromReq takes: a Bearer token when the Authorization header
         names one, else the first `mojolicious` or `access_token` cookie of the Cookie header."""
+        self._keys_checked()
         authorization = request.headers.get("Authorization")
         if authorization and "Bearer" in authorization:
             parts = authorization.split(" ")
@@ -198,6 +201,7 @@ class Sessions:
 
     def login_headers(self, username: str, with_access_token: bool) -> tuple[str, ...]:
         """The Set-Cookie values of a login: the cookie and, after a password, the token."""
+        self._keys_checked()
         seconds = self.login_seconds
         expires = int(self.wall_time()) + seconds
         key = ("login", username, expires, with_access_token)
