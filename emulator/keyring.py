@@ -109,9 +109,6 @@ class Keyring:
         their generation themselves."""
         return self.key(self.state.first)
 
-    def known(self, generation: int) -> bool:
-        return self.state.first <= generation <= self.state.generation
-
     def recent(self, back: int) -> Iterator[tuple[int, bytes]]:
         """(generation, key) from the current one back at most `back` generations, newest
         first, none from before the last forget."""
