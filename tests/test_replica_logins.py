@@ -25,13 +25,14 @@ REPLICAS = 3
 JUMPS = (2 * 3600, 86400, 7 * 86400)  # past a Traffic Ops cookie's 6 hours, an IAM token's day
 TO_EXPIRED = {"alerts": [{"text": "signature expired - unauthorized, please log in", "level": "error"}]}
 TO_FORGOTTEN = {"alerts": [{"text": "bad signature - unauthorized, please log in", "level": "error"}]}
+PROJECT = "b384b9e9ab9b4ee8994c8633aabc9505"  # DataArts' built-in project
 IAM_BODY = {
     "auth": {
         "identity": {
             "methods": ["password"],
             "password": {"user": {"name": "emulator", "password": "emulator-password", "domain": {"name": "emulator"}}},
         },
-        "scope": {"project": {"id": "b384b9e9ab9b4ee8994c8633aabc9505"}},
+        "scope": {"project": {"id": PROJECT}},
     }
 }
 
@@ -119,10 +120,9 @@ def test_an_iam_token_is_good_on_every_replica_and_expires_on_all(
         issued = client.post(f"{proxy.url}/v3/auth/tokens", json=IAM_BODY, timeout=10)
         assert issued.status_code == 201, issued.text
         client.headers["X-Auth-Token"] = issued.headers["X-Subject-Token"]
-        project = IAM_BODY["auth"]["scope"]["project"]["id"]  # type: ignore[index]
-        started = client.post(f"{proxy.url}/v1/{project}/jobs/import", json={"path": "obs://b/nightly.zip"}, timeout=10)
+        started = client.post(f"{proxy.url}/v1/{PROJECT}/jobs/import", json={"path": "obs://b/nightly.zip"}, timeout=10)
         assert started.status_code == 200, started.text
-        status_url = f"{proxy.url}/v1/{project}/system-tasks/{started.json()['taskId']}"
+        status_url = f"{proxy.url}/v1/{PROJECT}/system-tasks/{started.json()['taskId']}"
         assert replicas[1].post("/_emulator/clock/advance", json={"seconds": 3600}).status_code == 200
         for _ in range(2 * REPLICAS):
             polled = client.get(status_url, timeout=10)
