@@ -57,8 +57,7 @@ def create_app(config: EmulatorConfig | None = None, runtime: Runtime | None = N
 async def _store_open(runtime: Runtime, app: web.Application) -> AsyncIterator[None]:
     """The store's connections and listeners, open as long as the application (closed after
     the requests in flight, which may still use them)."""
-    await runtime.store.open()
-    await runtime.open()
+    await runtime.store.open()  # on a shared store, what every replica shares read first
     yield
     await runtime.store.close()
 
@@ -182,8 +181,7 @@ async def _with_faults(
     request: web.Request, handler: Handler, runtime: Runtime, api: str | None
 ) -> web.StreamResponse:
     try:
-        claim = None if runtime.store.shared_faults is None else runtime.claim_fault
-        outcome = await serve_with_faults(request, handler, runtime.faults, runtime.apis, api, claim)
+        outcome = await serve_with_faults(request, handler, runtime.faults, runtime.apis, api, runtime.fault_claim)
     except web.HTTPException as error:
         _record(runtime, request, await _body(request), api, error.status)
         raise

@@ -55,7 +55,7 @@ class EmulatorConfig:
             raise ConfigError(f"the journal limit must be at least 1, not {self.journal_limit!r}")
         if self.store is not None and not self.store.startswith(STORE_SCHEMES):
             raise ConfigError(
-                f"store: a Redis URL ({', '.join(s + '//…' for s in STORE_SCHEMES)}), not {_without_password(self.store)!r}"
+                f"store: a Redis URL ({', '.join(s + '//…' for s in STORE_SCHEMES)}), not {without_password(self.store)!r}"
             )
         unknown = sorted(set(self.api_settings) - set(API_CLASSES), key=str)
         if unknown:
@@ -66,6 +66,11 @@ class EmulatorConfig:
             if not isinstance(settings, Mapping):
                 raise ConfigError(f"settings {name}: a mapping of setting names to values, not {settings!r}")
 
+    @property
+    def clock_scale(self) -> float:
+        """How much faster than real time the clock runs (1 on a virtual clock)."""
+        return self.time_scale if self.clock == "real" else 1.0
+
     def scenario_sources(self) -> list[Path]:
         # User scenarios first: their triggers win over the built-in ones.
         return [*self.scenario_paths, *(shipped_scenarios() if self.builtin_scenarios else [])]
@@ -74,7 +79,8 @@ class EmulatorConfig:
 STORE_SCHEMES = ("redis:", "rediss:", "unix:")
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
+    """A store URL as it may be shown: any password in it left out."""
     scheme, sep, rest = url.partition("://")
     return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
 

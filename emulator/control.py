@@ -275,16 +275,11 @@ class ControlApi:
         if api is not None:
             self._api(api)
         task = request.query.get("task")
-        if "after" in request.query or "limit" in request.query:
-            # The newest `limit` entries past seq `after`: what a live view asks for each
-            # second, built without building the rest of the journal.
-            after = int_query(request.query, "after", 0, minimum=0)
-            limit: int | None = int_query(request.query, "limit", len(self.runtime.journal) or 1, minimum=1)
-            if "limit" not in request.query:
-                limit = None  # all of them past `after`, in one journal or in every replica's
-            entries = await self.runtime.journal_entries(api, task, after, limit)
-        else:
-            entries = await self.runtime.journal_entries(api, task)
+        # The newest `limit` entries past seq `after` (all of them by default): what a live
+        # view asks for each second, built without building the rest of the journal.
+        after = int_query(request.query, "after", 0, minimum=0)
+        limit = int_query(request.query, "limit", 1, minimum=1) if "limit" in request.query else None
+        entries = await self.runtime.journal_entries(api, task, after, limit)
         return web.json_response({"requests": entries})
 
     async def clear_requests(self, request: web.Request) -> web.Response:

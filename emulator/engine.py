@@ -55,12 +55,16 @@ class Engine:
     def reset(self) -> None:
         """Back to the loaded scenarios and their preloaded tasks, with a fresh clock and
         the random sequence started again."""
-        self.clock = self._clock_factory()
+        self.clock = self.new_clock()
         self.random.reseed()
         for tasks in self._tasks.values():
             tasks.clear()
         self._serials.clear()
         self.load_preloads()
+
+    def new_clock(self) -> Clock:
+        """A clock as this engine was started with: its mode, start and scale."""
+        return self._clock_factory()
 
     def load_preloads(self) -> None:
         for scenario in self.catalog.scenarios.values():

@@ -230,8 +230,11 @@ class FaultSet:
     def applied(self, fault_id: str) -> int:
         return self._applied.get(fault_id, 0)
 
-    def remaining(self, fault: Fault) -> int | None:
-        return None if fault.times is None else max(fault.times - self.applied(fault.id), 0)
+    def remaining(self, fault: Fault, applied: int | None = None) -> int | None:
+        """Applications left (None: no `times`); `applied` as counted elsewhere (a shared
+        store), or by this set."""
+        used = self.applied(fault.id) if applied is None else applied
+        return None if fault.times is None else max(fault.times - used, 0)
 
     def add(self, fault: Fault) -> Fault:
         """Add a run-time rule, tried after the run-time rules before it; it gets the next
@@ -248,9 +251,11 @@ class FaultSet:
     def get(self, fault_id: str) -> Fault | None:
         return self._by_id.get(fault_id)
 
-    def describe(self, fault: Fault) -> dict[str, Any]:
-        """A rule as the control API lists it: its JSON, how often it applied, what is left."""
-        return {**fault.to_json(), "applied": self.applied(fault.id), "remaining": self.remaining(fault)}
+    def describe(self, fault: Fault, applied: int | None = None) -> dict[str, Any]:
+        """A rule as the control API lists it: its JSON, how often it applied (`applied` as
+        counted elsewhere, or by this set), what is left."""
+        used = self.applied(fault.id) if applied is None else applied
+        return {**fault.to_json(), "applied": used, "remaining": self.remaining(fault, used)}
 
     def remove(self, fault_id: str) -> bool:
         """Drop one rule (a scenario's comes back on reset); False when there is none."""

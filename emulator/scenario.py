@@ -10,14 +10,10 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .faults import Fault
 from .lifecycle import Lifecycle, Phase, Step, format_duration
-
-if TYPE_CHECKING:
-
-    pass
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 

@@ -20,7 +20,7 @@ from .clock import make_clock
 from .config import EmulatorConfig, shipped_scenarios
 from .engine import Engine
 from .errors import ConfigError, SettingsError
-from .fault_http import end_delays
+from .fault_http import Claim, end_delays
 from .faults import MAX_RUN_TIME_FAULTS, Fault, FaultSet, too_many_faults
 from .faultspec import parse_fault
 from .journal import Journal
@@ -31,7 +31,7 @@ from .resources import builtin_schemas
 from .scenario import EMPTY, Catalog
 from .scenario_loader import explain_schema_error, load_catalog
 from .schemas import SCHEMA_SUFFIX, SchemaSet
-from .store import RESYNC, MemoryStore, StoreUnavailable, TaskStore
+from .store import RESYNC, MemoryStore, TaskStore
 from .yamlsource import format_path
 
 log = logging.getLogger("task_emulator")
@@ -45,9 +45,9 @@ class Runtime:
     schemas: SchemaSet
     engine: Engine
     journal: Journal
-    # Where tasks, read counts and the clock live (see emulator.store): `engine`'s own by
-    # default, or a store shared with other replicas.
-    store: TaskStore = field(default=None)  # type: ignore[assignment]
+    # Where tasks, read counts and the clock live (see emulator.store): `engine`'s own
+    # (MemoryStore), or a store shared with other replicas.
+    store: TaskStore
     apis: dict[str, VendorApi] = field(default_factory=dict)
     # Injected faults: the scenarios' and those added at run time (empty: no cost per request).
     faults: FaultSet = field(default_factory=FaultSet)
@@ -59,6 +59,9 @@ class Runtime:
     # The keys every API signs its credentials with (the same on every replica of a shared
     # store, so that a login on one is good on all).
     keys: Keyrings = field(default_factory=Keyrings)
+    # How a rule with `times` is granted where every replica counts it (None: this server's
+    # FaultSet counts them itself).
+    fault_claim: Claim | None = field(init=False, default=None)
 
     @property
     def validate(self) -> ValidationMode:
@@ -66,12 +69,17 @@ class Runtime:
 
     @property
     def time_scale(self) -> float:
-        return self.config.time_scale if self.config.clock == "real" else 1.0
+        return self.config.clock_scale
 
     def __post_init__(self) -> None:
-        if self.store is None:
-            self.store = MemoryStore(self.engine)
         self.store.listen(self._on_event)
+        shared_faults = self.store.shared_faults
+        if shared_faults is not None:
+
+            async def claim(fault: Fault) -> bool:
+                return await shared_faults.claim(fault.id, fault.times or 0)
+
+            self.fault_claim = claim
         if self.store.shared_journal is not None:
             self.store.shared_journal.follow(self.journal)
 
@@ -80,16 +88,6 @@ class Runtime:
 
     async def tell(self, api: str, detail: str) -> None:
         await self.store.broadcast("vendor", f"{api}:{detail}")
-
-    async def open(self) -> None:
-        """The server starts: what every replica shares read from a shared store (a replica
-        may join after faults were added or credentials expired). Redis away now is not an
-        error: it is read again when Redis is back (`resync`)."""
-        try:
-            await self._reload_faults()
-            await self._load_keys()
-        except StoreUnavailable as error:
-            log.warning("%s: the shared faults and keys are read when it is back", error)
 
     async def reset(self) -> None:
         """Back to the start: the tasks and clock (in the store), and on every replica the
@@ -111,10 +109,7 @@ class Runtime:
         first, the newest `limit` of them when given; on a shared store, every replica's."""
         shared = self.store.shared_journal
         if shared is None:
-            if after or limit is not None:
-                entries = self.journal.latest(limit or len(self.journal) or 1, after=after, api=api, task=task)
-            else:
-                entries = self.journal.entries(api=api, task=task)
+            entries = self.journal.latest(limit or len(self.journal) or 1, after=after, api=api, task=task)
             return [entry.to_json() for entry in entries]
         await self.store.broadcast("send-journal")
         return await shared.entries(api, task, after, limit)
@@ -162,19 +157,13 @@ class Runtime:
         if shared is None:
             return [self.faults.describe(f) for f in faults]
         applied = await shared.applied()
-        return [
-            {
-                **f.to_json(),
-                "applied": applied.get(f.id, 0),
-                "remaining": None if f.times is None else max(f.times - applied.get(f.id, 0), 0),
-            }
-            for f in faults
-        ]
+        return [self.faults.describe(f, applied.get(f.id, 0)) for f in faults]
 
-    async def claim_fault(self, fault: Fault) -> bool:
-        """One application of `fault` (which has `times`) where every replica counts it."""
+    async def fault_applied(self, fault_id: str) -> int:
+        """How many requests the rule `fault_id` hit (one removed since too), across every
+        replica on a shared store."""
         shared = self.store.shared_faults
-        return shared is None or await shared.claim(fault.id, fault.times or 0)
+        return self.faults.applied(fault_id) if shared is None else (await shared.applied()).get(fault_id, 0)
 
     def _clear_journal_here(self) -> None:
         self.journal.clear()
@@ -312,7 +301,7 @@ def build_runtime(
     declared = [fault for scenario in catalog.scenarios.values() for fault in scenario.faults]
     runtime = Runtime(
         config, schemas, engine, Journal(config.journal_limit), faults=FaultSet(declared, config.seed),
-        store=make_store(config.store, engine),
+        store=make_store(config, engine),
     )
     for name, api_class in API_CLASSES.items():
         settings = api_settings(api_class, config.api_settings.get(name, EMPTY), schemas)
@@ -320,14 +309,15 @@ def build_runtime(
     return runtime
 
 
-def make_store(url: str | None, engine: Engine) -> TaskStore:
-    """The store `url` names (see EmulatorConfig.store): this process's memory, or Redis."""
-    if url is None:
+def make_store(config: EmulatorConfig, engine: Engine) -> TaskStore:
+    """The store `config.store` names: this process's memory, or Redis."""
+    if config.store is None:
         return MemoryStore(engine)
     from .redis_store import RedisStore
 
     try:
-        return RedisStore(url, engine)  # imports redis-py, the 'redis' extra, only now
+        # Imports redis-py, the 'redis' extra, only now.
+        return RedisStore(config.store, engine, time_scale=config.clock_scale)
     except ImportError:
         raise ConfigError("store: a Redis store needs redis-py: pip install 'task-emulator[redis]'") from None
 

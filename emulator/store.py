@@ -193,7 +193,8 @@ class TaskStore(Protocol):
         ...
 
     async def open(self) -> None:
-        """The server starts: connections and listeners that live as long as it."""
+        """The server starts: connections and listeners that live as long as it, with the
+        listener's first `resync` run (what every replica shares read) before it serves."""
         ...
 
     async def close(self) -> None: ...

@@ -53,13 +53,7 @@ class Fault:
     @property
     def applied(self) -> int:
         """How many requests this fault has hit so far."""
-        runtime = self.emulator.server.runtime
-
-        async def applied() -> int:
-            found = [f for f in runtime.faults.rules() if f.id == self.id]
-            return int((await runtime.describe_faults(found))[0]["applied"]) if found else 0
-
-        return self.emulator.server.run(applied())
+        return self.emulator.server.run(self.emulator.server.runtime.fault_applied(self.id))
 
     def remove(self) -> None:
         """Stop injecting this fault (harmless when it is gone already, by a reset too: ids

@@ -452,6 +452,7 @@ def test_the_pytest_handle_injects_lists_removes_and_clears(task_emulator: Any) 
     assert [(f["id"], f["remaining"]) for f in task_emulator.faults()] == [(fault.id, 2)]
     fault.remove()
     assert requests.get(url, timeout=10).status_code == 401
+    assert fault.applied == 1  # what it did is still told after it was removed
     task_emulator.inject("empty")
     task_emulator.clear_faults()
     assert task_emulator.faults() == []

@@ -18,14 +18,12 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..store import RESYNC, StoreUnavailable
+from ..store import RESYNC, EventHandler, StoreUnavailable
 
 log = logging.getLogger("task_emulator.store")
 
-EventHandler = Callable[[str, str], Awaitable[None]]
 # How long a sender waits for every replica to confirm, and a replica between attempts to
 # listen again while Redis is away.
 TIMEOUT = 2.0
@@ -49,9 +47,16 @@ class Replicas:
         self._handler = handler
 
     async def open(self) -> None:
-        """Start listening (in the background: Redis may be away for now)."""
+        """Start listening, and wait (at most TIMEOUT) until listening began with its
+        `resync`: a server serves with what every replica shares already read. Redis away
+        now is not an error: it is read when Redis is back."""
         if self._listener is None:
             self._listener = asyncio.create_task(self._listen(), name="task-emulator replica events")
+            try:
+                await asyncio.wait_for(self._listening.wait(), TIMEOUT)
+            except TimeoutError:
+                log.warning("not listening to %s yet: what every replica shares is read when Redis is back",
+                            self._channel)
 
     async def close(self) -> None:
         """Stop listening. Told by a flag as well as by cancelling: redis-py's `get_message`

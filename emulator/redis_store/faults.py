@@ -15,8 +15,9 @@ id names one rule for the store's whole life).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
+
+from .replies import Call, text
 
 # ARGV: prefix, id, times. 1 and the count raised when the rule has applications left.
 CLAIM = """
@@ -58,7 +59,7 @@ return redis.call('SREM', declared, id)
 class SharedFaults:
     """The rules every replica applies, as Redis keeps them."""
 
-    def __init__(self, redis: Any, prefix: str, call: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> None:
+    def __init__(self, redis: Any, prefix: str, call: Call) -> None:
         self._redis = redis
         self._prefix = prefix
         self._call = call
@@ -71,8 +72,7 @@ class SharedFaults:
         None when `limit` rules are kept already."""
         rule = {k: v for k, v in rule.items() if k not in ("id", "origin")}
         found = await self._call(lambda: self._add(args=[self._prefix, str(limit), json.dumps(rule)]))
-        text = found.decode() if isinstance(found, bytes) else str(found)
-        return text or None
+        return text(found) or None
 
     async def remove(self, fault_id: str, declared: list[str]) -> bool:
         args = [self._prefix, fault_id, *declared]
@@ -108,12 +108,12 @@ class SharedFaults:
 
         raw, has_declared, declared = await self._call(read)
         rules = [(str(item[0]), dict(item[1])) for item in (json.loads(r) for r in raw)]
-        kept = {d.decode() if isinstance(d, bytes) else str(d) for d in declared} if has_declared else None
+        kept = {text(d) for d in declared} if has_declared else None
         return rules, kept
 
     async def applied(self) -> dict[str, int]:
         found = await self._call(lambda: self._redis.hgetall(f"{self._prefix}:faults:applied"))
-        return {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in found.items()}
+        return {text(k): int(v) for k, v in found.items()}
 
     async def claim(self, fault_id: str, times: int) -> bool:
         return bool(await self._call(lambda: self._claim(args=[self._prefix, fault_id, str(times)])))

@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..journal import Journal
 from ..store import StoreUnavailable
+from .replies import Call, text
 
 log = logging.getLogger("task_emulator.store")
 
@@ -49,7 +49,7 @@ return redis.call('LLEN', list)
 
 
 class SharedJournal:
-    def __init__(self, redis: Any, prefix: str, call: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> None:
+    def __init__(self, redis: Any, prefix: str, call: Call) -> None:
         self._redis = redis
         self._prefix = prefix
         self._call = call
@@ -91,8 +91,7 @@ class SharedJournal:
         raw = await self._call(lambda: self._redis.lrange(f"{self._prefix}:journal", 0, -1))
         found = []
         for item in raw:
-            text = item.decode() if isinstance(item, bytes) else str(item)
-            seq, _, body = text.partition("|")
+            seq, _, body = text(item).partition("|")
             if int(seq) <= after:
                 continue
             entry = json.loads(body)

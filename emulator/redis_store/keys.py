@@ -11,10 +11,11 @@ everyone's, and replicas that lived through a Redis restart (back empty) keep th
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..keyring import KeyState
+from .replies import Call, text
 
 # ARGV: prefix, root, then api and state pairs. Keeps what is absent; {root, state, ...}.
 LOAD = """
@@ -47,7 +48,7 @@ return 1
 class SharedKeyrings:
     """The keyrings' root and states as Redis keeps them (a `SharedKeys`)."""
 
-    def __init__(self, redis: Any, prefix: str, call: Callable[[Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> None:
+    def __init__(self, redis: Any, prefix: str, call: Call) -> None:
         self._prefix = prefix
         self._call = call
         self._load = redis.register_script(LOAD)
@@ -57,7 +58,7 @@ class SharedKeyrings:
         apis = sorted(states)
         args = [self._prefix, root, *_pairs(apis, states)]
         found = await self._call(lambda: self._load(args=args))
-        return bytes(found[0]), {api: KeyState.decode(_text(raw)) for api, raw in zip(apis, found[1:])}
+        return bytes(found[0]), {api: KeyState.decode(text(raw)) for api, raw in zip(apis, found[1:])}
 
     async def move(
         self, apis: list[str], *, forget: bool, now: float, root: bytes, states: Mapping[str, KeyState]
@@ -69,6 +70,3 @@ class SharedKeyrings:
 def _pairs(apis: list[str], states: Mapping[str, KeyState]) -> list[str]:
     return [item for api in apis for item in (api, states.get(api, KeyState()).encode())]
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..clock import ClockMode, _check_step
+from ..config import without_password
 from ..engine import Engine
 from ..errors import Conflict, NotFound, TaskGone, shown
 from ..randomness import RandomSource
@@ -41,6 +42,7 @@ from .records import (
     scenario_name,
     task_from,
 )
+from .replies import text
 
 if TYPE_CHECKING:
     from ..lifecycle import Phase
@@ -71,9 +73,9 @@ class SharedClock:
         self._scale = 1.0
 
     def update(self, now: float, fields: list[Any]) -> None:
-        mode = _text(fields[0])
+        mode = text(fields[0])
         self.mode = "virtual" if mode == "virtual" else "real"
-        self._scale = float(_text(fields[3]))
+        self._scale = float(text(fields[3]))
         self._seen, self._seen_at = now, time.time()
 
     def now(self) -> float:
@@ -112,11 +114,12 @@ class DrawnIds:
 class RedisStore:
     """One replica's view of the tasks every replica shares: `engine` computes, Redis keeps."""
 
-    def __init__(self, url: str, engine: Engine, *, prefix: str = PREFIX) -> None:
+    def __init__(self, url: str, engine: Engine, *, time_scale: float = 1.0, prefix: str = PREFIX) -> None:
         import redis.asyncio as aioredis  # the optional extra: only a Redis store needs it
 
         self.url = url
         self.engine = engine
+        self.time_scale = time_scale  # the clock's, as this replica was started
         self.prefix = prefix
         self.redis = aioredis.Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
         self._read = self.redis.register_script(lua.READ)
@@ -145,8 +148,7 @@ class RedisStore:
     @property
     def name(self) -> str:
         """The store's address without any password in it."""
-        scheme, sep, rest = self.url.partition("://")
-        return f"{scheme}{sep}{rest.rpartition('@')[2]}"
+        return without_password(self.url)
 
     async def _call(self, call: Callable[[], Awaitable[Any]]) -> Any:
         """`call`'s answer; StoreUnavailable when Redis cannot be reached. After Redis was
@@ -173,7 +175,7 @@ class RedisStore:
         scenarios' preloaded tasks written where absent."""
         clock = self._own_clock
         start = repr(clock.now()) if clock.mode == "virtual" else ""
-        scale = repr(float(getattr(clock, "_scale", 1.0)))
+        scale = repr(float(self.time_scale))
         args = [self.prefix, clock.mode, start, scale, "1" if replace else "0", str(self._seed_base), *self.engine.apis]
         result = await self._setup(args=args)
         self.clock.update(float(result[0]), result[1:5])
@@ -191,8 +193,7 @@ class RedisStore:
 
     async def reset(self) -> None:
         """Every replica's tasks, reads, sequences and clock back to the start at once."""
-        self.engine.reset()  # a fresh clock: its start and scale, as this replica was started
-        self._own_clock, self.engine.clock = self.engine.clock, self.clock
+        self._own_clock = self.engine.new_clock()  # its start and scale, as this replica was started
         await self._call(lambda: self.start(replace=True))
 
     async def problem(self) -> str | None:
@@ -207,7 +208,7 @@ class RedisStore:
 
     async def note(self, key: str) -> str | None:
         value = await self._call(lambda: self.redis.hget(f"{self.prefix}:notes", key))
-        return None if value is None else _text(value)
+        return None if value is None else text(value)
 
     async def set_note(self, key: str, value: str) -> None:
         await self._call(lambda: self.redis.hset(f"{self.prefix}:notes", key, value))
@@ -279,14 +280,14 @@ class RedisStore:
         if result is None:
             self._known.pop((api, task_id), None)
             return None
-        record, seen, reads, now = result[0], _text(result[1]), int(result[2]), float(result[3])
+        record, seen, reads, now = result[0], text(result[1]), int(result[2]), float(result[3])
         self.clock.update(now, result[4:8])
         task = self._task(api, task_id, record)
         positions = seen.split(";")
         if task.lifecycle is not None:
             task.position = decode_position(positions[0])
-        for sub, text in zip(task.subtasks, positions[1:]):
-            sub.position = decode_position(text)
+        for sub, encoded in zip(task.subtasks, positions[1:]):
+            sub.position = decode_position(encoded)
         task.reads = reads
         return self.engine.view(task, now)
 
@@ -377,13 +378,10 @@ class RedisStore:
                     if skip_unseen:
                         skip_unseen -= 1
                         continue
-                    view = await self._run_read(name, _text(raw), count=False)
+                    view = await self._run_read(name, text(raw), count=False)
                     if view is None or (scenario is not None and view.task.scenario.name != scenario):
                         continue
                     if page.offer(view):
                         return page.found, page.next_offset
         return page.found, page.next_offset
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
