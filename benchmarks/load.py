@@ -10,10 +10,12 @@ import asyncio
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -158,3 +160,17 @@ def percentile(ordered: list[float], fraction: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def summarise(runs: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row for a server's runs: the median of each figure, and the median of its ratios to
+    the baseline's run of the same round."""
+    median = statistics.median
+    row = {**runs[0], "rounds": runs}
+    for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request"):
+        row[key] = median(r[key] for r in runs)
+    row["requests"] = sum(r["requests"] for r in runs)
+    row["errors"] = sum(r["errors"] for r in runs)
+    row["ratio"] = median(r["rps"] / b["rps"] for r, b in zip(runs, baseline))
+    row["cpu_ratio"] = median(b["cpu_us_per_request"] / r["cpu_us_per_request"] for r, b in zip(runs, baseline))
+    return row

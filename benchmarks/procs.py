@@ -240,9 +240,10 @@ class Redis:
         self.process.wait(timeout=10)
 
 
-def start_redis(core: int | None, folder: Path) -> Redis:
-    """Debian's redis-server on a free port of 127.0.0.1, keeping nothing on disk."""
-    port = free_port()
+def start_redis(core: int | None, folder: Path, port: int | None = None) -> Redis:
+    """Debian's redis-server on `port` (None: a free one) of 127.0.0.1, keeping nothing on
+    disk (the tests' redis-server too: tests/redis_server.py)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [*pin(core), "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(folder)],

@@ -24,7 +24,7 @@ from typing import Any
 
 from . import probes
 from .instructions import have_callgrind, instructions_per_request
-from .load import Load, have_wrk, run_load
+from .load import Load, have_wrk, run_load, summarise
 from .polls import API_POLLS, STATUS_1
 from .procs import (
     LOAD_CORE,
@@ -123,18 +123,20 @@ class Bench:
         return {"duration": a.duration, "warmup": a.warmup, "connections": a.connections,
                 "rounds": a.rounds, "generator": a.generator, "smoke": a.smoke}
 
-    def measure(self, load: Load, server: Server, *, warm_up: bool = True) -> dict[str, Any]:
-        """A warm-up run, thrown away, then the measured one, with the CPU time the server
-        spent on it per request: on a machine shared with others (a VM), requests/s moves with
-        the neighbours, CPU per request much less."""
+    def measure(
+        self, load: Load, server: Server, *, warm_up: bool = True, core: int | None = LOAD_CORE
+    ) -> dict[str, Any]:
+        """A warm-up run, thrown away, then the measured one (the load generator on `core`;
+        None: any), with the CPU time the server spent on it per request: on a machine shared
+        with others (a VM), requests/s moves with the neighbours, CPU per request much less."""
         a = self.args
         if warm_up and a.warmup > 0:
-            run_load(load, seconds=a.warmup, connections=a.connections, generator=a.generator, core=LOAD_CORE)
+            run_load(load, seconds=a.warmup, connections=a.connections, generator=a.generator, core=core)
         cpu_before = server.cpu_seconds
-        result = run_load(load, seconds=a.duration, connections=a.connections, generator=a.generator, core=LOAD_CORE)
+        result = run_load(load, seconds=a.duration, connections=a.connections, generator=a.generator, core=core)
         cpu = server.cpu_seconds - cpu_before
         return {
-            "generator": result.generator, "requests": result.requests, "rps": result.rps,
+            "generator": result.generator, "requests": result.requests, "seconds": result.seconds, "rps": result.rps,
             "p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "errors": result.errors,
             "cpu_us_per_request": 1e6 * cpu / result.requests if result.requests else float("nan"),
         }
@@ -303,20 +305,6 @@ def start_target(target: Target, under: Sequence[str] = ()) -> Server:
     if target.server == "serve":
         return start_serve(target.loop, under=under, timeout=300 if under else 60)
     return start_bench_server(target.server, loop=target.loop, under=under)
-
-
-def summarise(runs: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dict[str, Any]:
-    """One row for a server's runs: the median of each figure, and the median of its ratios to
-    the baseline's run of the same round."""
-    median = statistics.median
-    row = {**runs[0], "rounds": runs}
-    for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request"):
-        row[key] = median(r[key] for r in runs)
-    row["requests"] = sum(r["requests"] for r in runs)
-    row["errors"] = sum(r["errors"] for r in runs)
-    row["ratio"] = median(r["rps"] / b["rps"] for r, b in zip(runs, baseline))
-    row["cpu_ratio"] = median(b["cpu_us_per_request"] / r["cpu_us_per_request"] for r, b in zip(runs, baseline))
-    return row
 
 
 def progress(r: dict[str, Any]) -> None:

@@ -26,14 +26,13 @@ from typing import Any, Protocol
 
 from .cpucap import CpuCap, cap_problem
 from .instructions import have_callgrind, instructions_per_request
-from .load import Load, run_load
+from .load import Load, run_load, summarise
 from .polls import ops_center_poll
 from .procs import (
     SERVER_CORE,
     Redis,
     Server,
     children_of,
-    cpu_seconds_of,
     default_loop,
     start_redis,
     start_serve,
@@ -46,6 +45,10 @@ class Bench(Protocol):
     args: Any
 
     def in_turns(self, loads: list[tuple[str, str, Server, Load]]) -> list[dict[str, Any]]: ...
+
+    def measure(
+        self, load: Load, server: Server, *, warm_up: bool = True, core: int | None = ...
+    ) -> dict[str, Any]: ...
 
 # Each capped worker's share of one core: two of them and their load fit this 2-core machine.
 CAPPED_SHARE = 0.4
@@ -142,9 +145,7 @@ def _capped_workers(bench: Bench, redis: Redis, loop: str) -> dict[str, Any]:
         for round_ in range(bench.args.rounds):
             for n, server, kept in zip(WORKER_COUNTS, servers, runs):
                 kept.append(_capped_run(bench, server, redis, n, warm_up=round_ == 0))
-        rows = [_summary(kept) for kept in runs]
-    for row in rows:
-        row["ratio"] = statistics.median(r["rps"] / one["rps"] for r, one in zip(row["rounds"], rows[0]["rounds"]))
+        rows = [_summary(kept, runs[0]) for kept in runs]
     return {"share": CAPPED_SHARE, "rows": rows}
 
 
@@ -165,22 +166,20 @@ def _capped(server: Server, workers: int, name: str) -> Iterator[None]:
 def _capped_run(bench: Bench, server: Server, redis: Redis, workers: int, *, warm_up: bool) -> dict[str, Any]:
     a = bench.args
     load = ops_center_poll(server.url)
-    if warm_up and a.warmup > 0:
+    if warm_up and a.warmup > 0:  # here: Redis's and wrk's CPU below is the measured run's alone
         run_load(load, seconds=a.warmup, connections=a.connections, generator=a.generator, core=None)
-    pids = _worker_pids(server, workers)
-    before = [cpu_seconds_of(pid) for pid in pids], redis.cpu_seconds, _children_cpu()
-    result = run_load(load, seconds=a.duration, connections=a.connections, generator=a.generator, core=None)
-    worker_cpu = sum(cpu_seconds_of(pid) for pid in pids) - sum(before[0])
-    row = {
+    before = redis.cpu_seconds, _children_cpu()
+    row = bench.measure(load, server, warm_up=False, core=None)
+    seconds = row["seconds"]
+    row.update({
         "name": f"{workers} worker{'s' if workers > 1 else ''} capped at {CAPPED_SHARE:g} core each",
-        "rps": result.rps, "p99_ms": result.p99_ms, "errors": result.errors, "requests": result.requests,
         # How close the workers ran to their cap: near 1, they were what held the rate.
-        "worker_use_of_cap": worker_cpu / result.seconds / (workers * CAPPED_SHARE),
-        "redis_cores": (redis.cpu_seconds - before[1]) / result.seconds,
+        "worker_use_of_cap": row["cpu_us_per_request"] * row["requests"] / 1e6 / seconds / (workers * CAPPED_SHARE),
+        "redis_cores": (redis.cpu_seconds - before[0]) / seconds,
         # wrk runs as a child of this process (its CPU counted once it ends); the built-in
-        # generator runs in this process, so its share is counted too.
-        "generator_cores": (_children_cpu() - before[2]) / result.seconds if a.generator == "wrk" else None,
-    }
+        # generator runs in this process, so its share is not told apart.
+        "generator_cores": (_children_cpu() - before[1]) / seconds if a.generator == "wrk" else None,
+    })
     print(f"  {row['name']}: {row['rps']:,.0f} req/s, workers at {row['worker_use_of_cap']:.0%} of their cap, "
           f"Redis {row['redis_cores']:.2f} core" + (f", wrk {row['generator_cores']:.2f} core"
                                                       if row["generator_cores"] is not None else ""), flush=True)
@@ -197,14 +196,13 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    median = statistics.median
-    row = {**runs[0], "rounds": runs, "requests": sum(r["requests"] for r in runs),
-           "errors": sum(r["errors"] for r in runs)}
-    for key in ("rps", "p99_ms", "worker_use_of_cap", "redis_cores"):
-        row[key] = median(r[key] for r in runs)
+def _summary(runs: list[dict[str, Any]], one_worker: list[dict[str, Any]]) -> dict[str, Any]:
+    """summarise's row, with the medians of what a capped run adds."""
+    row = summarise(runs, one_worker)
+    for key in ("worker_use_of_cap", "redis_cores"):
+        row[key] = statistics.median(r[key] for r in runs)
     if runs[0]["generator_cores"] is not None:
-        row["generator_cores"] = median(r["generator_cores"] for r in runs)
+        row["generator_cores"] = statistics.median(r["generator_cores"] for r in runs)
     return row
 
 

@@ -144,21 +144,14 @@ def refused(runtime: Runtime, request: web.Request, api: str | None, error: Task
     for fields too large, since no vendor documents a limit), and a log line saying which
     bound and how to change it."""
     log.warning("%s %s refused: %s", request.method, request.path, error)
-    vendor = runtime.apis.get(api) if api is not None else None
-    status = 503 if error.status == 429 else 500
-    if vendor is None:
-        return web.Response(status=status, text=str(error))
-    return vendor.error_response(request, status, None)
+    return _vendor_error(runtime, request, api, 503 if error.status == 429 else 500, None, str(error))
 
 
 def unavailable(runtime: Runtime, request: web.Request, api: str | None, error: StoreUnavailable) -> web.StreamResponse:
     """A request that needs the shared store while it cannot be reached: the vendor's own
     503 (as a vendor whose database is down answers), asked to come back in a second."""
     log.warning("%s %s: %s", request.method, request.path, error)
-    vendor = runtime.apis.get(api) if api is not None else None
-    if vendor is None:
-        return web.Response(status=503, text=str(error), headers={"Retry-After": "1"})
-    return vendor.error_response(request, 503, 1)
+    return _vendor_error(runtime, request, api, 503, 1, str(error))
 
 
 def crashed(runtime: Runtime, request: web.Request, api: str | None) -> web.StreamResponse:
@@ -171,10 +164,19 @@ def crashed(runtime: Runtime, request: web.Request, api: str | None) -> web.Stre
     writer = request.writer
     if writer is not None and writer.output_size > 0:
         raise  # noqa: PLE0704 - called from an except block: re-raises the error being handled
+    return _vendor_error(runtime, request, api, 500, None, "500 Internal Server Error\n\nServer got itself in trouble")
+
+
+def _vendor_error(
+    runtime: Runtime, request: web.Request, api: str | None, status: int, retry_after: int | None, plain: str
+) -> web.StreamResponse:
+    """`api`'s own error answer for `status` (with `Retry-After` when given); `plain` as
+    text for a path no API has."""
     vendor = runtime.apis.get(api) if api is not None else None
     if vendor is None:
-        return web.Response(status=500, text="500 Internal Server Error\n\nServer got itself in trouble")
-    return vendor.error_response(request, 500, None)
+        headers = None if retry_after is None else {"Retry-After": str(retry_after)}
+        return web.Response(status=status, text=plain, headers=headers)
+    return vendor.error_response(request, status, retry_after)
 
 
 async def _with_faults(

@@ -256,10 +256,10 @@ class ControlApi:
     async def advance_clock(self, request: web.Request) -> web.Response:
         body = await self._body(request, "advance_clock")
         try:
-            await self.store.advance_clock(float(body["seconds"]))
+            now = await self.store.advance_clock(float(body["seconds"]))
         except ValueError as error:  # the clock refuses and stays where it was
             raise ControlError(400, f"seconds: {error}") from None
-        return web.json_response(await self._clock_json())
+        return web.json_response(clock_json(self.engine.clock.mode, now))
 
     async def reset(self, request: web.Request) -> web.Response:
         await self.runtime.reset()

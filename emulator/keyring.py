@@ -62,10 +62,10 @@ class Keyring:
     """One API's keys: the current generation's, and those of the generations before it
     back to the last forget."""
 
-    def __init__(self, api: str, root: bytes, state: KeyState | None = None) -> None:
+    def __init__(self, api: str, root: bytes) -> None:
         self.api = api
         self._root = root
-        self._state = state or KeyState()
+        self._state = KeyState()
         self._keys: dict[int, bytes] = {}
         # Raised by every change of root or state: what a vendor worked out with the keys
         # (a checked cookie, an opened token) is worth keeping while this stands still.

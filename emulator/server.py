@@ -90,11 +90,21 @@ class EmulatorServer:
         limits = limits or ServeLimits(shutdown_grace=STOP_GRACE)
         served = app if app is not None else config
         self._service = EmulatorService(served, limits, host=host, port=port, access_log=False)
-        self.app = self._service.app
-        self.host = host
-        self.port: int | None = None
         self._loop_thread = loop_thread
         self._owns_loop = loop_thread is None
+
+    @property
+    def app(self) -> web.Application:
+        return self._service.app
+
+    @property
+    def host(self) -> str:
+        return self._service.host
+
+    @property
+    def port(self) -> int | None:
+        """The port while listening, else None."""
+        return self._service.port
 
     @property
     def runtime(self) -> Runtime:
@@ -105,11 +115,9 @@ class EmulatorServer:
         return self._service.url
 
     def start(self) -> EmulatorServer:
-        if self.port is not None:
-            return self
         if self._loop_thread is None:
             self._loop_thread = LoopThread()
-        self.port = self._loop_thread.run(self._service.start())
+        self._loop_thread.run(self._service.start())  # at once when listening already
         return self
 
     def call(self, function: Callable[[], T]) -> T:
@@ -130,7 +138,6 @@ class EmulatorServer:
         loop_thread = self._loop_thread
         if self.port is None or loop_thread is None:
             return
-        self.port = None
         loop_thread.run(self._service.stop())
         if self._owns_loop:
             loop_thread.stop()

@@ -80,15 +80,15 @@ class EmulatorService:
         self._listener = listener
         return self.port
 
-    async def stop(self, grace: float | None = None) -> list[str]:
-        """Stop as `Listener.stop` does (within `grace`, else the limits' shutdown grace);
-        the requests whose answers were cut short. Calling it again is harmless."""
+    async def stop(self) -> list[str]:
+        """Stop as `Listener.stop` does, within the limits' shutdown grace; the requests
+        whose answers were cut short. Calling it again is harmless."""
         listener = self._listener
         if listener is None or self.port is None:  # not listening, or stopping already
             return []
         self.port = None
         try:
-            return await listener.stop(grace)
+            return await listener.stop()
         finally:
             self._listener = None
 

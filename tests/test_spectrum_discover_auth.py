@@ -10,7 +10,8 @@ import tracemalloc
 
 import pytest
 
-from emulator.apis.spectrum_discover.auth import EXPIRED, INVALID, REMEMBERED, AuthFailure, Tokens
+from emulator.apis.base import REMEMBERED
+from emulator.apis.spectrum_discover.auth import EXPIRED, INVALID, AuthFailure, Tokens
 from emulator.keyring import Keyring, Keyrings
 
 NOW = 1_767_323_045.0

@@ -85,6 +85,18 @@ def basic_credentials(authorization: str) -> tuple[str, str] | None:
     return auth.login, auth.password
 
 
+# Entries a per-value cache of an API keeps (a checked cookie, an opened token) before it
+# starts again: a client sends the same credential poll after poll.
+REMEMBERED = 4096
+
+
+def remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store `value` under `key` in a cache that starts again when it holds REMEMBERED."""
+    if len(cache) >= REMEMBERED:
+        cache.clear()
+    cache[key] = value
+
+
 class RenderCache(Generic[Rendered]):
     """What an API rendered for a task, kept with the task's state: a poll of a task that
     has not moved since is answered without rendering again. Only for renderings that are a

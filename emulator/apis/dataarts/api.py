@@ -165,10 +165,9 @@ class DataArts(VendorApi):
         self.gateway.reset()
         self._statuses.clear()
 
-    def expire_credentials(self) -> None:
-        """Every IAM token issued so far answers as expired: the keyring moved on, and a
-        token says its generation. AK/SK pairs are permanent keys (they have no lifetime),
-        and configured tokens stand for tokens got elsewhere: both stay valid."""
+    # expire_credentials has nothing to do here: the keyring moved on, and a token says its
+    # generation. AK/SK pairs are permanent keys (they have no lifetime), and configured
+    # tokens stand for tokens got elsewhere: both stay valid.
 
     def credentials(self) -> dict[str, str]:
         """The first AK/SK pair and token, with the project and workspace they open."""

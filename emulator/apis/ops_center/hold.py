@@ -41,13 +41,12 @@ class Holder:
         self.time_scale = time_scale
         # The sleeping requests, by the id of the task each waits on.
         self._sleepers: dict[str, set[asyncio.Future[None]]] = {}
-        self._holding = 0
         self._released = False
 
     @property
     def holding(self) -> int:
         """How many requests are held right now."""
-        return self._holding
+        return sum(map(len, self._sleepers.values()))
 
     async def until_over(
         self, look: Callable[[Task], Awaitable[TaskView]], task: Task, view: TaskView, wait: float
@@ -85,12 +84,10 @@ class Holder:
         timer = loop.call_later(seconds, _wake, sleeper)
         sleepers = self._sleepers.setdefault(task_id, set())
         sleepers.add(sleeper)
-        self._holding += 1
         try:
             await sleeper
         finally:
             timer.cancel()
-            self._holding -= 1
             sleepers.discard(sleeper)
             if not sleepers:
                 self._sleepers.pop(task_id, None)

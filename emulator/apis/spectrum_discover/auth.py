@@ -29,7 +29,7 @@ from typing import Any
 
 from ...errors import VendorError
 from ...keyring import Keyring
-from ..base import basic_credentials
+from ..base import basic_credentials, remember
 
 # Who may read task_status and peek (the doc's role table); sql_query_async is taken to allow
 # the same roles [inf].
@@ -37,7 +37,6 @@ TASK_ROLES = frozenset({"Data admin", "Data user", "Collection Admin"})
 ALLOW_BASIC_HEADER = "X-ALLOW-BASIC-AUTH-SD"
 EXPIRED = "Token has expired"
 INVALID = "Invalid token"
-REMEMBERED = 4096  # tokens whose contents are remembered; the cache starts again when full
 
 # The Fernet layout: version 0x80, 8-byte big-endian issue time, 16-byte IV, a body of 64
 # bytes, then an HMAC-SHA256 of everything before it. The body (in the clear: it holds
@@ -125,9 +124,8 @@ class Tokens:
         username = self._names.get(digest)
         if username is None:  # a user of another replica's settings
             raise AuthFailure(401, INVALID)
-        if len(self._opened) >= REMEMBERED:
-            self._opened.clear()
-        opened = self._opened[token] = (self.keyring.version, generation, issued_at, username)
+        opened = (self.keyring.version, generation, issued_at, username)
+        remember(self._opened, token, opened)
         return opened
 
     def _mac(self, signed: bytes) -> bytes:

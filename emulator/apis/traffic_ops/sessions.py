@@ -30,12 +30,12 @@ from aiohttp import web
 
 from ...errors import VendorError
 from ...keyring import Keyring
+from ..base import remember
 from .wire import encode_go_json, read_cookies, set_cookie
 
 LOGIN_SECONDS = 6 * 3600  # login.go defaultCookieDuration
 REFRESH_SECONDS = 3600  # tocookie.DefaultDuration
 OLD_SECRETS = 64  # generations tried after expire_credentials; older cookies become bad signatures
-REMEMBERED = 4096  # entries per cache below
 
 LOG_IN = "unauthorized, please log in."
 EXPIRED = "signature expired - unauthorized, please log in"
@@ -118,7 +118,7 @@ class Sessions:
             return self._found[key]
         cookies = read_cookies(lines, SESSION_NAMES)
         found = cookies[0] if cookies else None
-        _remember(self._found, key, found)
+        remember(self._found, key, found)
         return found
 
     def _cookie_in(self, token: str) -> str:
@@ -150,7 +150,7 @@ class Sessions:
             cookie = claims.get("mojoCookie")
             if not isinstance(cookie, str):
                 break
-            _remember(self._tokens, token, cookie)
+            remember(self._tokens, token, cookie)
             return cookie
         raise AuthFailure(401, LOG_IN)
 
@@ -194,7 +194,7 @@ class Sessions:
         ):
             raise AuthFailure(401, "Unauthorized")
         parsed = (username, expires if generation == self.keyring.generation else _LONG_AGO)
-        _remember(self._cookies, cookie, parsed)
+        remember(self._cookies, cookie, parsed)
         return parsed
 
     # ---- issuing -------------------------------------------------------------------------
@@ -215,7 +215,7 @@ class Sessions:
                 {"exp": expires, "mojoCookie": cookie}, self.keyring.key(), algorithm="HS256"
             )
             headers.append(set_cookie("access_token", token, expires, seconds))
-        _remember(self._signed, key, tuple(headers))
+        remember(self._signed, key, tuple(headers))
         return tuple(headers)
 
     def refresh_headers(self, username: str, credential: Credential) -> tuple[str, ...]:
@@ -233,7 +233,7 @@ class Sessions:
         ]
         if credential.token is not None:
             headers.append(set_cookie("access_token", credential.token, expires, seconds))
-        _remember(self._signed, key, tuple(headers))
+        remember(self._signed, key, tuple(headers))
         return tuple(headers)
 
     def _make_cookie(self, username: str, expires: int) -> str:
@@ -243,13 +243,6 @@ class Sessions:
         # cuts the data short (the real server refuses such a cookie, and so does this one).
         text = base64.urlsafe_b64encode(encode_go_json(payload)[:-1]).decode().rstrip("=")
         return f"{text}--{hmac.new(self.keyring.key(), text.encode(), hashlib.sha1).hexdigest()}"
-
-
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    """Store `value` under `key` in a cache that starts again when it is full."""
-    if len(cache) >= REMEMBERED:
-        cache.clear()
-    cache[key] = value
 
 
 def _signs(secret: bytes, signed: bytes, signature: bytes) -> bool:
